@@ -1,0 +1,47 @@
+# The two commands: `make run` and `make test`. Everything else is a step of theirs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test install infra lint types unit integration e2e bench clean
+
+run: install infra
+	$(PY) -m deploy.run
+
+test: install infra lint types
+	$(PY) -m pytest -p no:cacheprovider
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11+ is needed: apt-get install -y python3 python3-venv"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "Install venv support: apt-get install -y python3-venv"; exit 1; }
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	@touch $(STAMP)
+
+infra:
+	@deploy/ensure-infra.sh
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+types: install
+	$(VENV)/bin/mypy
+
+unit: install
+	$(PY) -m pytest -p no:cacheprovider tests/unit
+
+integration: install infra
+	$(PY) -m pytest -p no:cacheprovider tests/integration
+
+e2e: install infra
+	$(PY) -m pytest -p no:cacheprovider tests/e2e
+
+bench: install infra
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .run .mypy_cache .ruff_cache

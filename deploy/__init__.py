@@ -1,0 +1,1 @@
+"""How to run webleads-tracker: the local runner, the demo seed, infrastructure checks."""

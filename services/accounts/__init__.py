@@ -1,0 +1,1 @@
+"""The accounts service: accounts (comptes), contacts and picklists."""

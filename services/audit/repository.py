@@ -1,0 +1,21 @@
+"""SQL of the audit service."""
+
+# Serialise the writers of one record's chain, whichever consumer copy handles the event.
+LOCK_RECORD_CHAIN = "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))"
+SELECT_CHAIN_HEAD = """
+SELECT seq, hash FROM audit_entries WHERE entity = $1 AND record_id = $2 ORDER BY seq DESC LIMIT 1
+"""
+INSERT_ENTRY = """
+INSERT INTO audit_entries
+    (event_id, entity, record_id, seq, version, action, actor, at, changes, prev_hash, hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+"""
+ENTRY_COLUMNS = (
+    "event_id, entity, record_id, seq, version, action, actor, at, changes, prev_hash, hash"
+)
+SELECT_TRAIL_NEWEST_FIRST = f"""
+SELECT {ENTRY_COLUMNS} FROM audit_entries WHERE entity = $1 AND record_id = $2 ORDER BY seq DESC
+"""
+SELECT_CHAIN = f"""
+SELECT {ENTRY_COLUMNS} FROM audit_entries WHERE entity = $1 AND record_id = $2 ORDER BY seq
+"""

@@ -1,0 +1,1 @@
+"""Shared infrastructure for every service: no business rules live here."""

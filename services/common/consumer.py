@@ -1,0 +1,187 @@
+"""Event consumers: one durable queue per consuming service, bound to ``crm.events``.
+
+Each delivery is handled in one database transaction that first records the event id in the
+inbox; an event already there is acknowledged without effect, so each event's effect is applied
+exactly once. The message is acknowledged after the commit (manual acks, bounded prefetch).
+A handler that raises is retried; after ``max_deliveries`` attempts the broker moves the message
+to the service's dead-letter queue. A body that is not a valid event goes there at once.
+While the database is unreachable the message is held and retried, never dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractIncomingMessage
+from pydantic import ValidationError
+
+from .broker import (
+    BROKER_ERRORS,
+    dead_letter_exchange,
+    dead_letter_queue,
+    declare_events_exchange,
+    queue_name,
+)
+from .events import CloudEvent, decode
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
+
+CLAIM_INBOX = """
+INSERT INTO inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING
+RETURNING true
+"""
+DB_UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.TooManyConnectionsError,
+    TimeoutError,
+)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        amqp_url: str,
+        exchange: str,
+        service: str,
+        bindings: Sequence[str],
+        handler: Handler,
+        *,
+        prefetch: int = 32,
+        max_deliveries: int = 5,
+        retry_delay: float = 0.2,
+    ) -> None:
+        self._pool = pool
+        self._amqp_url = amqp_url
+        self._exchange_name = exchange
+        self._service = service
+        self._bindings = list(bindings)
+        self._handler = handler
+        self._prefetch = prefetch
+        self._max_deliveries = max_deliveries
+        self._retry_delay = retry_delay
+        self.connected = False
+        self.applied = 0
+        self.duplicates = 0
+
+    @property
+    def queue_name(self) -> str:
+        return queue_name(self._exchange_name, self._service)
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                await self._run_connected()
+            except asyncio.CancelledError:
+                self.connected = False
+                raise
+            except BROKER_ERRORS as exc:
+                self.connected = False
+                log.warning(
+                    "consumer %s: %s: %s; retrying in %.1fs",
+                    self.queue_name,
+                    type(exc).__name__,
+                    exc,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def declare(self, channel: aio_pika.abc.AbstractChannel) -> aio_pika.abc.AbstractQueue:
+        """Declare the exchange, this service's queue and its dead-letter queue."""
+        exchange = await declare_events_exchange(channel, self._exchange_name)
+        dlx = await channel.declare_exchange(
+            dead_letter_exchange(self._exchange_name), aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        dlq = await channel.declare_queue(
+            dead_letter_queue(self._exchange_name, self._service), durable=True
+        )
+        await dlq.bind(dlx, routing_key=self.queue_name)
+        queue = await channel.declare_queue(
+            self.queue_name,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": self._max_deliveries - 1,
+                "x-dead-letter-exchange": dead_letter_exchange(self._exchange_name),
+                "x-dead-letter-routing-key": self.queue_name,
+            },
+        )
+        for key in self._bindings:
+            await queue.bind(exchange, routing_key=key)
+        return queue
+
+    async def _run_connected(self) -> None:
+        connection = await aio_pika.connect(self._amqp_url, timeout=5)
+        try:
+            channel = await connection.channel()
+            await channel.set_qos(prefetch_count=self._prefetch)
+            queue = await self.declare(channel)
+            self.connected = True
+            log.info("consumer %s connected", self.queue_name)
+            async with queue.iterator() as messages:
+                async for message in messages:
+                    await self._process(message)
+            raise ConnectionError("the consumer's queue iterator ended")
+        finally:
+            self.connected = False
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
+        try:
+            event = decode(message.body)
+        except (ValidationError, ValueError) as exc:
+            log.error("consumer %s: not a valid event, dead-lettered: %s", self.queue_name, exc)
+            await message.reject(requeue=False)
+            return
+        try:
+            await self.apply(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "consumer %s: handler failed for event %s (%s)",
+                self.queue_name,
+                event.id,
+                event.type,
+            )
+            await asyncio.sleep(self._retry_delay)
+            await message.nack(requeue=True)
+            return
+        await message.ack()
+
+    async def apply(self, event: CloudEvent) -> bool:
+        """Apply ``event`` once; True when applied now, False when it had been already."""
+        delay = self._retry_delay
+        while True:
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    first_time = await conn.fetchval(CLAIM_INBOX, event.id, event.type)
+                    if first_time:
+                        await self._handler(conn, event)
+                break
+            except DB_UNREACHABLE as exc:
+                log.warning(
+                    "consumer %s: database unreachable (%s); holding the event",
+                    self.queue_name,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        if first_time:
+            self.applied += 1
+        else:
+            self.duplicates += 1
+        return bool(first_time)

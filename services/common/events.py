@@ -1,0 +1,125 @@
+"""The CloudEvents 1.0 envelope of the public contract, and field-level change sets.
+
+Pure code: no I/O. ``data`` is ``{"entity", "id", "version", "actor", "changes", "record"}``
+where ``changes`` maps each changed field to ``{"old", "new"}``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Fields that change on every write; they are in `record`, never in `changes`.
+SYSTEM_FIELDS = frozenset({"id", "version", "created_at", "created_by", "updated_at", "updated_by"})
+
+
+class FieldChange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    old: Any = None
+    new: Any = None
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    entity: str = Field(min_length=1)
+    id: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    actor: str = Field(min_length=1)
+    changes: dict[str, FieldChange]
+    record: dict[str, Any]
+
+
+class CloudEvent(BaseModel):
+    """One event on ``crm.events``; ``id`` is the idempotency key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: uuid.UUID
+    source: str = Field(min_length=1)
+    type: str = Field(pattern=r"^crm\.[a-z_]+\.[a-z_]+\.v[0-9]+$")
+    time: datetime
+    subject: str = Field(min_length=1)
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: EventData
+
+    @property
+    def routing_key(self) -> str:
+        return f"{self.data.entity}.{self.change}"
+
+    @property
+    def change(self) -> str:
+        """``created``, ``updated``, ``deleted``, ... read from the type."""
+        return self.type.split(".")[2]
+
+
+def jsonable(value: Any) -> Any:
+    """A value as it appears in JSON (what orjson would write), for comparing and hashing."""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "as_tuple"):  # Decimal: money is a decimal string
+        return str(value)
+    return value
+
+
+def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, FieldChange]:
+    """Field-level changes from ``old`` (None for a creation) to ``new``, system fields aside."""
+    before = jsonable(old or {})
+    after = jsonable(new)
+    changes: dict[str, FieldChange] = {}
+    for field in sorted(set(before) | set(after)):
+        if field in SYSTEM_FIELDS:
+            continue
+        was, now = before.get(field), after.get(field)
+        if was != now:
+            changes[field] = FieldChange(old=was, new=now)
+    return changes
+
+
+def make_event(
+    *,
+    source: str,
+    entity: str,
+    change: str,
+    record: dict[str, Any],
+    actor: str,
+    changes: dict[str, FieldChange],
+    at: datetime | None = None,
+    event_id: uuid.UUID | None = None,
+) -> CloudEvent:
+    """Build the envelope for one committed change of one record (``record`` as it is now)."""
+    record_json = jsonable(record)
+    return CloudEvent(
+        id=event_id or uuid.uuid4(),
+        source=source,
+        type=f"crm.{entity}.{change}.v1",
+        time=at or datetime.now(UTC),
+        subject=str(record_json["id"]),
+        data=EventData(
+            entity=entity,
+            id=str(record_json["id"]),
+            version=int(record_json["version"]),
+            actor=actor,
+            changes=changes,
+            record=record_json,
+        ),
+    )
+
+
+def encode(event: CloudEvent) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def decode(body: bytes) -> CloudEvent:
+    return CloudEvent.model_validate_json(body)

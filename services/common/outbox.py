@@ -1,0 +1,186 @@
+"""The transactional outbox and its relay.
+
+``enqueue`` writes an event row inside the caller's transaction, so the event exists if and only
+if the change was committed. ``OutboxRelay`` publishes those rows to the topic exchange with
+persistent messages and publisher confirms. It wakes on NOTIFY and polls as a fallback. Several
+relays may run against one database: rows are claimed with FOR UPDATE SKIP LOCKED, and a row is
+held back while an earlier row of the same record is claimed by another relay, so a record's
+events are never reordered. A crash between publishing and marking re-publishes: consumers
+dedupe on the event id (at-least-once delivery, exactly-once effect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+import aio_pika
+import asyncpg
+
+from .broker import BROKER_ERRORS, declare_events_exchange
+from .events import CloudEvent, encode
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "crm_outbox"
+
+INSERT_OUTBOX = """
+INSERT INTO outbox (event_id, aggregate_id, routing_key, body) VALUES ($1, $2, $3, $4)
+"""
+NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
+
+# Claim the oldest unpublished rows nobody else holds, then keep only those whose record has no
+# earlier unpublished row outside the claim (that row is being published by another relay).
+CLAIM_BATCH = """
+WITH claimed AS (
+    SELECT id, event_id, aggregate_id, routing_key, body
+    FROM outbox
+    WHERE published_at IS NULL
+    ORDER BY id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+SELECT c.id, c.event_id, c.routing_key, c.body
+FROM claimed c
+WHERE NOT EXISTS (
+    SELECT 1 FROM outbox o
+    WHERE o.aggregate_id = c.aggregate_id
+      AND o.published_at IS NULL
+      AND o.id < c.id
+      AND o.id NOT IN (SELECT id FROM claimed)
+)
+ORDER BY c.id
+"""
+MARK_PUBLISHED = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
+PRUNE_PUBLISHED = """
+DELETE FROM outbox WHERE id IN (
+    SELECT id FROM outbox WHERE published_at < now() - $1::interval LIMIT 1000
+)
+"""
+COUNT_PENDING = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+
+
+async def enqueue(conn: asyncpg.Connection, event: CloudEvent) -> None:
+    """Add ``event`` to the outbox; call inside the transaction that makes the change."""
+    await conn.execute(INSERT_OUTBOX, event.id, event.subject, event.routing_key, encode(event))
+    await conn.execute(NOTIFY)  # delivered at commit, wakes the relays
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        amqp_url: str,
+        exchange: str,
+        *,
+        batch_size: int = 200,
+        poll_seconds: float = 1.0,
+        keep_published: timedelta = timedelta(days=7),
+        publish_timeout: float = 10.0,
+    ) -> None:
+        self._pool = pool
+        self._amqp_url = amqp_url
+        self._exchange_name = exchange
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._keep_published = keep_published
+        self._publish_timeout = publish_timeout
+        self._wakeup = asyncio.Event()
+        self.connected = False
+        self.published = 0
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Publish until cancelled, reconnecting to the broker with a capped backoff."""
+        listener = asyncio.create_task(self._listen())
+        backoff = 0.2
+        try:
+            while True:
+                try:
+                    await self._run_connected()
+                except asyncio.CancelledError:
+                    raise
+                except (*BROKER_ERRORS, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    self.connected = False
+                    log.warning(
+                        "outbox relay: %s: %s; retrying in %.1fs", type(exc).__name__, exc, backoff
+                    )
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                else:  # pragma: no cover - _run_connected only returns by raising
+                    backoff = 0.2
+        finally:
+            self.connected = False
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _run_connected(self) -> None:
+        connection = await aio_pika.connect(self._amqp_url, timeout=5)
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await declare_events_exchange(channel, self._exchange_name)
+            self.connected = True
+            log.info("outbox relay connected to the broker")
+            prune_every, rounds = 1000, 0
+            while True:
+                count = await self.publish_batch(exchange)
+                rounds += 1
+                if rounds % prune_every == 0:
+                    await self._pool.execute(PRUNE_PUBLISHED, self._keep_published)
+                if count == 0:
+                    await self._wait()
+        finally:
+            self.connected = False
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def publish_batch(self, exchange: aio_pika.abc.AbstractExchange) -> int:
+        """Publish one batch in id order; the rows are marked only once the broker confirmed."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(CLAIM_BATCH, self._batch_size)
+            for row in rows:
+                message = aio_pika.Message(
+                    body=bytes(row["body"]),
+                    content_type="application/cloudevents+json",
+                    message_id=str(row["event_id"]),
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                )
+                await exchange.publish(message, row["routing_key"], timeout=self._publish_timeout)
+            if rows:
+                await conn.execute(MARK_PUBLISHED, [row["id"] for row in rows])
+        self.published += len(rows)
+        return len(rows)
+
+    async def _wait(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
+        self._wakeup.clear()
+
+    async def _listen(self) -> None:
+        """Hold a LISTEN connection; when it breaks, polling carries on until it is back."""
+        while True:
+            try:
+                async with self._pool.acquire() as conn:
+                    closed = asyncio.Event()
+                    conn.add_termination_listener(lambda _conn, ev=closed: ev.set())
+                    await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+                    try:
+                        await closed.wait()
+                    finally:
+                        with contextlib.suppress(Exception):
+                            await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("outbox listener: %s; polling meanwhile", exc)
+            else:
+                log.warning("outbox listener: connection closed; polling meanwhile")
+            await asyncio.sleep(self._poll_seconds)
+
+    def _on_notify(self, *_args: object) -> None:
+        self._wakeup.set()

@@ -1,0 +1,128 @@
+"""Wiring shared by every service: the database pool (after migrations), the outbox relay and
+the event consumers, each owned by the application's cleanup context."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from aiohttp import web
+from prometheus_client import Gauge
+
+from .consumer import EventConsumer, Handler
+from .db import create_pool, prepare_database
+from .outbox import OutboxRelay
+from .settings import ServiceSettings
+from .web import READINESS_KEY, REGISTRY_KEY
+
+log = logging.getLogger(__name__)
+
+POOL_KEY = web.AppKey("db_pool", asyncpg.Pool)
+RELAY_KEY = web.AppKey("outbox_relay", OutboxRelay)
+CONSUMERS_KEY = web.AppKey("event_consumers", list[EventConsumer])
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What a service consumes: routing-key patterns on ``crm.events`` and their handler."""
+
+    bindings: Sequence[str]
+    handler: Handler
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def install_runtime(
+    app: web.Application,
+    settings: ServiceSettings,
+    migrations: Path,
+    subscription: Subscription | None = None,
+    extra_migrations: Sequence[tuple[str, Path]] = (),
+) -> None:
+    """Add the pool, the relay and the consumer to ``app``; started and stopped with it."""
+    registry = app[REGISTRY_KEY]
+    amqp_url = settings.amqp_url.get_secret_value()
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        await prepare_database(
+            settings.database_url, [*extra_migrations, (settings.service, migrations)]
+        )
+        pool = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
+        app[POOL_KEY] = pool
+
+        async def database_ready() -> str | None:
+            try:
+                await pool.fetchval("SELECT 1", timeout=2)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                return f"base de données injoignable ({type(exc).__name__})"
+            return None
+
+        app[READINESS_KEY].append(database_ready)
+        yield
+        await pool.close()
+
+    async def relay(app: web.Application) -> AsyncIterator[None]:
+        relay = OutboxRelay(
+            app[POOL_KEY], amqp_url, settings.exchange, poll_seconds=settings.relay_poll_seconds
+        )
+        app[RELAY_KEY] = relay
+        Gauge(
+            "crm_outbox_published", "Events published by this process", registry=registry
+        ).set_function(lambda: relay.published)
+
+        async def relay_ready() -> str | None:
+            return None if relay.connected else "relais : courtier injoignable"
+
+        app[READINESS_KEY].append(relay_ready)
+        task = asyncio.create_task(relay.run(), name=f"{settings.service}-outbox-relay")
+        yield
+        await _stop(task)
+
+    async def consumers(app: web.Application) -> AsyncIterator[None]:
+        consumers: list[EventConsumer] = []
+        if subscription is not None:
+            consumers.append(
+                EventConsumer(
+                    app[POOL_KEY],
+                    amqp_url,
+                    settings.exchange,
+                    settings.service,
+                    subscription.bindings,
+                    subscription.handler,
+                    prefetch=settings.consumer_prefetch,
+                    max_deliveries=settings.consumer_max_deliveries,
+                )
+            )
+        app[CONSUMERS_KEY] = consumers
+        for consumer in consumers:
+            _watch_consumer(app, consumer)
+        tasks = [
+            asyncio.create_task(c.run(), name=f"{settings.service}-consumer") for c in consumers
+        ]
+        yield
+        for task in tasks:
+            await _stop(task)
+
+    app.cleanup_ctx.extend([database, relay, consumers])
+
+
+def _watch_consumer(app: web.Application, consumer: EventConsumer) -> None:
+    """Export the consumer's counts and make readiness depend on its broker connection."""
+    gauge = Gauge(
+        "crm_events_applied", "Events applied by this process", registry=app[REGISTRY_KEY]
+    )
+    gauge.set_function(lambda: consumer.applied)
+
+    async def consumer_ready() -> str | None:
+        return None if consumer.connected else "consommateur : courtier injoignable"
+
+    app[READINESS_KEY].append(consumer_ready)

@@ -1,0 +1,77 @@
+"""Request bodies validated once, at the edge, with every bad field reported at once (in French)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from .errors import BadRequest, FieldError, ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+
+_MESSAGES = {
+    "missing": "Ce champ est obligatoire.",
+    "string_type": "Doit être une chaîne de caractères.",
+    "string_too_short": "Ne doit pas être vide.",
+    "string_too_long": "Ne doit pas dépasser {max_length} caractères.",
+    "extra_forbidden": "Champ inconnu.",
+    "int_type": "Doit être un nombre entier.",
+    "int_parsing": "Doit être un nombre entier.",
+    "int_from_float": "Doit être un nombre entier.",
+    "bool_type": "Doit valoir true ou false.",
+    "bool_parsing": "Doit valoir true ou false.",
+    "greater_than_equal": "Doit être supérieur ou égal à {ge}.",
+    "less_than_equal": "Doit être inférieur ou égal à {le}.",
+    "model_type": "Doit être un objet JSON.",
+    "dict_type": "Doit être un objet JSON.",
+    "list_type": "Doit être une liste.",
+    "uuid_parsing": "Doit être un identifiant (UUID).",
+    "uuid_type": "Doit être un identifiant (UUID).",
+    "literal_error": "Valeur non autorisée ; valeurs possibles : {expected}.",
+    "enum": "Valeur non autorisée ; valeurs possibles : {expected}.",
+    "json_type": "Doit être du JSON.",
+}
+
+
+def _message(error: Any) -> str:
+    ctx = error.get("ctx") or {}
+    if error["type"] == "value_error" and "error" in ctx:
+        return str(ctx["error"])
+    template = _MESSAGES.get(error["type"])
+    if template is None:
+        return str(error["msg"])
+    try:
+        return template.format(**ctx)
+    except (KeyError, IndexError):
+        return str(error["msg"])
+
+
+def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
+    """One entry per bad field, with a dotted path (``address.city``, ``lines.0.quantity``)."""
+    seen: dict[str, str] = {}
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"]) or "body"
+        if prefix:
+            path = f"{prefix}.{path}"
+        seen.setdefault(path, _message(error))
+    return [FieldError(field, message) for field, message in seen.items()]
+
+
+def parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        raise BadRequest("Le corps de la requête est vide ; un objet JSON est attendu.")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"JSON mal formé : {exc}") from exc
+
+
+def validate(model: type[M], data: Any) -> M:
+    if not isinstance(data, dict):
+        raise ValidationFailed([FieldError("body", "Doit être un objet JSON.")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(field_errors(exc)) from exc

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from services.common.runtime import POOL_KEY, install_runtime
+from services.common.settings import ServiceSettings
+from services.common.web import make_app
+
+from . import service
+from .proxy import Upstreams
+from .settings import GatewaySettings
+from .web import SETTINGS_KEY, UPSTREAMS_KEY, auth_middleware, routes
+
+
+def create_app(settings: ServiceSettings) -> web.Application:
+    assert isinstance(settings, GatewaySettings)
+    app = make_app(settings.service, internal_secret=None)
+    app.middlewares.append(auth_middleware(settings.token_secret.get_secret_value()))
+    app[SETTINGS_KEY] = settings
+    install_runtime(app, settings, Path(__file__).parent / "migrations")
+
+    async def bootstrap(app: web.Application) -> AsyncIterator[None]:
+        password = settings.admin_password.get_secret_value() if settings.admin_password else None
+        await service.bootstrap_admin(app[POOL_KEY], settings.source, password)
+        yield
+
+    async def upstreams(app: web.Application) -> AsyncIterator[None]:
+        connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=30)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            app[UPSTREAMS_KEY] = Upstreams(
+                session,
+                settings.internal_secret.get_secret_value(),
+                settings.upstream_timeout_seconds,
+            )
+            yield
+
+    app.cleanup_ctx.extend([bootstrap, upstreams])
+    app.router.add_routes(routes)
+    return app

@@ -1,0 +1,70 @@
+"""The gateway's HTTP client of the services: forwards a call with the caller's signed identity."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from aiohttp import web
+
+from services.common.errors import ServiceUnavailable
+from services.common.identity import HEADER, Identity, sign_identity
+
+log = logging.getLogger(__name__)
+
+FORWARDED_REQUEST_HEADERS = ("Content-Type", "If-Match", "If-None-Match", "Accept")
+FORWARDED_RESPONSE_HEADERS = (
+    "Content-Type",
+    "ETag",
+    "Location",
+    "Retry-After",
+    "Content-Disposition",
+)
+
+
+class Upstreams:
+    """One pooled HTTP session for all services; each call has its own timeout."""
+
+    def __init__(self, session: aiohttp.ClientSession, secret: str, timeout: float) -> None:
+        self._session = session
+        self._secret = secret
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def forward(
+        self, request: web.Request, base_url: str, path: str, identity: Identity, service: str
+    ) -> web.Response:
+        headers = {
+            name: request.headers[name]
+            for name in FORWARDED_REQUEST_HEADERS
+            if name in request.headers
+        }
+        headers[HEADER] = sign_identity(identity, self._secret)
+        body = await request.read() if request.can_read_body else None
+        try:
+            async with self._session.request(
+                request.method,
+                base_url + path,
+                params=request.query,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as upstream:
+                payload = await upstream.read()
+                response = web.Response(status=upstream.status, body=payload)
+                for name in FORWARDED_RESPONSE_HEADERS:
+                    if name in upstream.headers:
+                        response.headers[name] = upstream.headers[name]
+                return response
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning(
+                "%s %s: service %s unreachable: %s",
+                request.method,
+                path,
+                service,
+                type(exc).__name__,
+            )
+            raise ServiceUnavailable(
+                f"Le service {service} est momentanément indisponible ; "
+                "réessayez dans quelques secondes."
+            ) from exc

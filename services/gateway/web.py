@@ -1,0 +1,124 @@
+"""Public routes of the gateway: authentication, users, and the API served by the services."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from services.common.errors import Forbidden, Unauthorized
+from services.common.identity import Identity
+from services.common.runtime import POOL_KEY
+from services.common.web import IDENTITY_KEY, READ_METHODS, identity_of, json_response, read_body
+
+from . import domain, service
+from .proxy import Upstreams
+from .schemas import LoginBody
+from .settings import GatewaySettings
+
+SETTINGS_KEY = web.AppKey("gateway_settings", GatewaySettings)
+UPSTREAMS_KEY = web.AppKey("upstreams", Upstreams)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Routes of /api/v1 reachable without a bearer token.
+ANONYMOUS_ROUTES = frozenset({("POST", "/api/v1/auth/login")})
+# The audit trail is kept per entity; a public collection name maps to its entity.
+AUDITED_COLLECTIONS = {"accounts": "account"}
+
+routes = web.RouteTableDef()
+
+
+def auth_middleware(
+    token_secret: str,
+) -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if (
+            not request.path.startswith("/api/v1/")
+            or (request.method, request.path) in ANONYMOUS_ROUTES
+        ):
+            return await handler(request)
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized(
+                "Jeton d'accès manquant : connectez-vous (POST /api/v1/auth/login)."
+            )
+        try:
+            identity = domain.read_token(token.strip(), token_secret)
+        except domain.InvalidToken as exc:
+            raise _unauthorized("Jeton d'accès invalide ou expiré : reconnectez-vous.") from exc
+        if request.method not in READ_METHODS and identity.role == "readonly":
+            raise Forbidden("Votre rôle (lecture seule) ne permet pas de modifier les données.")
+        request[IDENTITY_KEY] = identity
+        return await handler(request)
+
+    return middleware
+
+
+def _unauthorized(detail: str) -> Unauthorized:
+    return Unauthorized(detail)
+
+
+@routes.post("/api/v1/auth/login")
+async def login(request: web.Request) -> web.Response:
+    body = await read_body(request, LoginBody)
+    settings = request.app[SETTINGS_KEY]
+    identity = await service.login(request.app[POOL_KEY], body.username, body.password)
+    token = domain.issue_token(
+        identity, settings.token_secret.get_secret_value(), settings.token_ttl_seconds
+    )
+    return json_response(
+        {"access_token": token, "token_type": "bearer", "expires_in": settings.token_ttl_seconds},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@routes.get("/api/v1/users/me")
+async def me(request: web.Request) -> web.Response:
+    return json_response(
+        await service.get_user(request.app[POOL_KEY], identity_of(request).user_id)
+    )
+
+
+def _forward(request: web.Request, service_name: str, path: str) -> Awaitable[web.Response]:
+    settings = request.app[SETTINGS_KEY]
+    base_url = getattr(settings, f"{service_name}_url")
+    identity: Identity = identity_of(request)
+    return request.app[UPSTREAMS_KEY].forward(request, base_url, path, identity, service_name)
+
+
+@routes.route("*", "/api/v1/accounts")
+@routes.route("*", "/api/v1/accounts/{id}")
+async def accounts(request: web.Request) -> web.Response:
+    return await _forward(request, "accounts", request.path)
+
+
+@routes.get("/api/v1/{collection}/{id}/audit")
+async def audit_trail(request: web.Request) -> web.Response:
+    entity = AUDITED_COLLECTIONS.get(request.match_info["collection"])
+    if entity is None:
+        raise web.HTTPNotFound()
+    return await _forward(request, "audit", f"/api/v1/audit/{entity}/{request.match_info['id']}")
+
+
+@routes.get("/api/v1/{collection}/{id}/audit/verify")
+async def audit_verify(request: web.Request) -> web.Response:
+    entity = AUDITED_COLLECTIONS.get(request.match_info["collection"])
+    if entity is None:
+        raise web.HTTPNotFound()
+    return await _forward(
+        request, "audit", f"/api/v1/audit/{entity}/{request.match_info['id']}/verify"
+    )
+
+
+@routes.get("/")
+async def home(_request: web.Request) -> web.Response:
+    return web.Response(
+        text=(
+            "<!doctype html><html lang='fr'><meta charset='utf-8'><title>webleads-tracker</title>"
+            "<h1>webleads-tracker</h1><p>L'API est servie sous <code>/api/v1</code> ; "
+            "connectez-vous avec <code>POST /api/v1/auth/login</code>.</p></html>"
+        ),
+        content_type="text/html",
+    )
