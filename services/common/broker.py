@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 
 # Errors that mean "the broker is unreachable or the connection broke": retry later.
 BROKER_ERRORS: tuple[type[BaseException], ...] = (
@@ -29,3 +31,10 @@ def dead_letter_exchange(exchange: str) -> str:
 
 def dead_letter_queue(exchange: str, service: str) -> str:
     return f"{exchange}.{service}.dead-letter"
+
+
+def lost_signal(connection: AbstractConnection) -> asyncio.Event:
+    """An event set when ``connection`` breaks (aio-pika does not end waits on its own)."""
+    lost = asyncio.Event()
+    connection.close_callbacks.add(lambda *_args: lost.set())
+    return lost

@@ -25,6 +25,7 @@ from .broker import (
     dead_letter_exchange,
     dead_letter_queue,
     declare_events_exchange,
+    lost_signal,
     queue_name,
 )
 from .events import CloudEvent, decode
@@ -128,16 +129,28 @@ class EventConsumer:
             channel = await connection.channel()
             await channel.set_qos(prefetch_count=self._prefetch)
             queue = await self.declare(channel)
+            lost = lost_signal(connection)
             self.connected = True
             log.info("consumer %s connected", self.queue_name)
-            async with queue.iterator() as messages:
-                async for message in messages:
-                    await self._process(message)
-            raise ConnectionError("the consumer's queue iterator ended")
+            consuming = asyncio.create_task(self._consume(queue))
+            watching = asyncio.create_task(lost.wait())
+            try:
+                await asyncio.wait([consuming, watching], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (consuming, watching):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, *BROKER_ERRORS):
+                        await task
+            raise ConnectionError("the broker connection was lost")
         finally:
             self.connected = False
             with contextlib.suppress(Exception):
                 await connection.close()
+
+    async def _consume(self, queue: aio_pika.abc.AbstractQueue) -> None:
+        async with queue.iterator() as messages:
+            async for message in messages:
+                await self._process(message)
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
         try:

@@ -124,10 +124,14 @@ class OutboxRelay:
         try:
             channel = await connection.channel(publisher_confirms=True)
             exchange = await declare_events_exchange(channel, self._exchange_name)
+            # A lost connection must interrupt an idle wait, not wait for the next event.
+            connection.close_callbacks.add(lambda *_args: self._wakeup.set())
             self.connected = True
             log.info("outbox relay connected to the broker")
             prune_every, rounds = 1000, 0
             while True:
+                if not connection.connected.is_set():
+                    raise ConnectionError("the broker connection was lost")
                 count = await self.publish_batch(exchange)
                 rounds += 1
                 if rounds % prune_every == 0:

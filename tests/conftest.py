@@ -1,0 +1,70 @@
+"""Fixtures shared by the integration and end-to-end tests: the real PostgreSQL and RabbitMQ,
+with databases and an exchange of their own so a running `make run` is never touched."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import aio_pika
+import asyncpg
+import pytest
+
+from services.common.broker import dead_letter_exchange, dead_letter_queue, queue_name
+from services.common.settings import DEFAULT_AMQP_URL, DEFAULT_PG_SERVER
+from tests.support import TEST_EXCHANGE
+
+SERVICES = ("gateway", "accounts", "activities", "documents", "audit")
+EXTRA_QUEUES = ("probe", "consumer-test", "dead-letter-test")
+
+
+@pytest.fixture(scope="session")
+async def infrastructure() -> AsyncIterator[None]:
+    """Fail loudly, with the remedy, when PostgreSQL or RabbitMQ is not running."""
+    try:
+        conn = await asyncpg.connect(f"{DEFAULT_PG_SERVER}/postgres", timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); run deploy/ensure-infra.sh"
+        )
+    try:
+        # Each run starts from empty test databases (crm_test_*), never the `make run` ones.
+        names = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'crm\\_test\\_%'"
+        )
+        for row in names:
+            quoted = await conn.fetchval("SELECT quote_ident($1)", row["datname"])
+            await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    finally:
+        await conn.close()
+    try:
+        amqp = await aio_pika.connect(DEFAULT_AMQP_URL, timeout=5)
+    except Exception as exc:
+        pytest.fail(
+            f"RabbitMQ is not reachable on 127.0.0.1:5672 ({exc}); run deploy/ensure-infra.sh"
+        )
+    await amqp.close()
+    yield
+    await _remove_test_topology()
+
+
+async def _remove_test_topology() -> None:
+    """Durable queues outlive the run: delete this run's exchange and queues."""
+    connection = await aio_pika.connect(DEFAULT_AMQP_URL)
+    async with connection:
+        for name in (*SERVICES, *EXTRA_QUEUES):
+            for queue in (queue_name(TEST_EXCHANGE, name), dead_letter_queue(TEST_EXCHANGE, name)):
+                channel = await connection.channel()
+                with contextlib.suppress(aio_pika.exceptions.AMQPError):
+                    await channel.queue_delete(queue)
+        for exchange in (TEST_EXCHANGE, dead_letter_exchange(TEST_EXCHANGE)):
+            channel = await connection.channel()
+            with contextlib.suppress(aio_pika.exceptions.AMQPError):
+                await channel.exchange_delete(exchange)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for kind in ("integration", "e2e"):
+            if f"/tests/{kind}/" in str(item.path):
+                item.add_marker(getattr(pytest.mark, kind))

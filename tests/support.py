@@ -1,0 +1,103 @@
+"""Test helpers: settings isolated from `make run`, a TCP proxy that can cut a connection,
+and polling for eventually-true conditions (no timed assertions: only an upper bound)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from services.common.settings import DEFAULT_AMQP_URL, DEFAULT_PG_SERVER
+
+T = TypeVar("T")
+RUN_ID = secrets.token_hex(4)
+TEST_EXCHANGE = f"crm.test-{RUN_ID}"
+INTERNAL_SECRET = secrets.token_urlsafe(24)
+TOKEN_SECRET = secrets.token_urlsafe(24)
+ADMIN_PASSWORD = "Mot-de-passe-de-test-1"
+
+
+def test_database_url(name: str) -> str:
+    """Tests own databases, never those of `make run` (crm_<service>)."""
+    return f"{DEFAULT_PG_SERVER}/crm_test_{name}"
+
+
+def service_settings(
+    settings_cls: type[T], name: str, amqp_url: str = DEFAULT_AMQP_URL, **extra: Any
+) -> T:
+    values: dict[str, Any] = {
+        "port": 0,
+        "database_url": test_database_url(name),
+        "amqp_url": amqp_url,
+        "exchange": TEST_EXCHANGE,
+        "internal_secret": INTERNAL_SECRET,
+        "relay_poll_seconds": 0.2,
+        "db_pool_min": 1,
+        "db_pool_max": 4,
+        **extra,
+    }
+    return settings_cls(**values)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], within: float = 10.0, every: float = 0.05
+) -> T:
+    """The first truthy answer of ``probe``; fails if none comes within ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {within}s (last value {value!r})")
+        await asyncio.sleep(every)
+
+
+class TcpProxy:
+    """Forwards a loopback port to a real server; ``cut()`` makes that server unreachable."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.StreamWriter] = set()
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        """Stop accepting and drop every live connection, as a network outage would."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._links):
+            writer.transport.abort()
+        self._links.clear()
+
+    async def restore(self) -> None:
+        await self.start()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.close()
+            return
+        self._links.update({writer, up_writer})
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._links.discard(writer)
+            with contextlib.suppress(Exception):
+                writer.close()

@@ -1,0 +1,59 @@
+import uuid
+
+import pytest
+
+from services.common.errors import ValidationFailed
+from services.common.pagination import (
+    ColumnKind,
+    encode_cursor,
+    keyset_sql,
+    page_result,
+    parse_page,
+)
+
+COLUMNS: dict[str, tuple[str, ColumnKind]] = {
+    "name": ("name", "text"),
+    "created_at": ("created_at", "timestamptz"),
+}
+
+
+def test_defaults() -> None:
+    page = parse_page({}, COLUMNS, "name")
+    assert (page.limit, page.column, page.descending, page.after) == (50, "name", False, None)
+    assert keyset_sql(page, 1) == ("TRUE", "name ASC, id ASC", [])
+
+
+def test_every_bad_parameter_is_reported_at_once() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse_page({"limit": "500", "sort": "password", "cursor": "%%%"}, COLUMNS, "name")
+    assert [e.field for e in caught.value.errors] == ["limit", "sort", "cursor"]
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "201", "abc", ""])
+def test_limit_is_between_1_and_200(limit: str) -> None:
+    with pytest.raises(ValidationFailed):
+        parse_page({"limit": limit}, COLUMNS, "name")
+
+
+def test_a_cursor_continues_after_the_last_item_in_either_direction() -> None:
+    rid = uuid.uuid4()
+    rows = [{"id": uuid.uuid4(), "name": f"n{i}"} for i in range(3)] + [{"id": rid, "name": "z"}]
+    first = parse_page({"limit": "3", "sort": "-name"}, COLUMNS, "name")
+    result = page_result(first, rows, "name")
+    assert len(result["items"]) == 3
+    assert result["next_cursor"]
+    page = parse_page(
+        {"limit": "3", "sort": "-name", "cursor": result["next_cursor"]}, COLUMNS, "name"
+    )
+    condition, order_by, params = keyset_sql(page, 2)
+    assert condition == "(name, id) < ($2, $3)"
+    assert order_by == "name DESC, id DESC"
+    assert params == ["n2", rows[2]["id"]]
+
+
+def test_the_last_page_has_no_cursor_and_a_cursor_of_another_sort_is_refused() -> None:
+    page = parse_page({"limit": "5"}, COLUMNS, "name")
+    assert page_result(page, [{"id": uuid.uuid4(), "name": "a"}], "name")["next_cursor"] is None
+    cursor = encode_cursor("name", "a", uuid.uuid4())
+    with pytest.raises(ValidationFailed):
+        parse_page({"sort": "created_at", "cursor": cursor}, COLUMNS, "name")

@@ -1,0 +1,38 @@
+import pytest
+from pydantic import ValidationError
+
+from services.accounts.settings import AccountsSettings
+from services.gateway.settings import GatewaySettings
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_INTERNAL_SECRET", "s3cr3t-value")
+    monkeypatch.setenv("CRM_ACCOUNTS_PORT", "9181")
+    monkeypatch.setenv("CRM_ACCOUNTS_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/other")
+    monkeypatch.setenv("CRM_EXCHANGE", "crm.elsewhere")
+    settings = AccountsSettings()
+    assert settings.port == 9181
+    assert settings.database_url.endswith("/other")
+    assert settings.exchange == "crm.elsewhere"
+    assert settings.internal_secret.get_secret_value() == "s3cr3t-value"
+    assert "s3cr3t-value" not in repr(settings)  # secrets never printed
+
+
+def test_defaults_fit_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CRM_ACCOUNTS_PORT", "CRM_ACCOUNTS_DATABASE_URL", "CRM_EXCHANGE", "CRM_AMQP_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CRM_INTERNAL_SECRET", "s3cr3t-value")
+    settings = AccountsSettings()
+    assert settings.port == 8081
+    assert settings.database_url == "postgresql://postgres@127.0.0.1:5432/crm_accounts"
+    assert settings.exchange == "crm.events"
+    assert settings.amqp_url.get_secret_value() == "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def test_a_missing_secret_stops_the_service_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CRM_INTERNAL_SECRET", raising=False)
+    monkeypatch.delenv("CRM_TOKEN_SECRET", raising=False)
+    with pytest.raises(ValidationError) as caught:
+        GatewaySettings()
+    assert "CRM_INTERNAL_SECRET" in str(caught.value)
+    assert "CRM_TOKEN_SECRET" in str(caught.value)
