@@ -19,7 +19,7 @@ TOKEN_SECRET = secrets.token_urlsafe(24)
 ADMIN_PASSWORD = "Mot-de-passe-de-test-1"
 
 
-def test_database_url(name: str) -> str:
+def isolated_database_url(name: str) -> str:
     """Tests own databases, never those of `make run` (crm_<service>)."""
     return f"{DEFAULT_PG_SERVER}/crm_test_{name}"
 
@@ -29,7 +29,7 @@ def service_settings(
 ) -> T:
     values: dict[str, Any] = {
         "port": 0,
-        "database_url": test_database_url(name),
+        "database_url": isolated_database_url(name),
         "amqp_url": amqp_url,
         "exchange": TEST_EXCHANGE,
         "internal_secret": INTERNAL_SECRET,

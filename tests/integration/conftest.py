@@ -9,7 +9,7 @@ import pytest
 from services.common.broker import declare_events_exchange
 from services.common.db import create_pool, prepare_database
 from services.common.settings import DEFAULT_AMQP_URL
-from tests.support import TEST_EXCHANGE, test_database_url
+from tests.support import TEST_EXCHANGE, isolated_database_url
 
 pytestmark = pytest.mark.integration
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="session")
 async def pool(infrastructure: None) -> AsyncIterator[asyncpg.Pool]:
     """A database with the common tables (outbox, inbox) and a table for handlers to write."""
-    dsn = test_database_url("integration")
+    dsn = isolated_database_url("integration")
     await prepare_database(dsn, [])
     pool = await create_pool(dsn, 1, 8)
     await pool.execute(

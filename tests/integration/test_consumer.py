@@ -1,0 +1,134 @@
+"""Consumers against the real broker: inbox (exactly-once effect) and dead-lettering."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+import aio_pika
+import asyncpg
+import pytest
+
+from services.common.broker import dead_letter_queue
+from services.common.consumer import EventConsumer, Handler
+from services.common.events import CloudEvent, encode, make_event
+from services.common.settings import DEFAULT_AMQP_URL
+from tests.support import TEST_EXCHANGE, eventually
+
+pytestmark = pytest.mark.usefixtures("clean")
+
+
+def an_event(entity: str = "account") -> CloudEvent:
+    record = {"id": uuid.uuid4(), "version": 1, "name": "Dupont"}
+    return make_event(
+        source="/tests", entity=entity, change="created", record=record, actor="t", changes={}
+    )
+
+
+async def note_effect(conn: asyncpg.Connection, event: CloudEvent) -> None:
+    await conn.execute("INSERT INTO effects (event_id, note) VALUES ($1, 'applied')", event.id)
+
+
+@contextlib.asynccontextmanager
+async def consuming(
+    pool: asyncpg.Pool, service: str, handler: Handler, max_deliveries: int = 3
+) -> AsyncIterator[EventConsumer]:
+    consumer = EventConsumer(
+        pool,
+        DEFAULT_AMQP_URL,
+        TEST_EXCHANGE,
+        service,
+        ["#"],
+        handler,
+        prefetch=4,
+        max_deliveries=max_deliveries,
+        retry_delay=0.01,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(lambda: _value(consumer.connected))
+        yield consumer
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _value(value: object) -> object:
+    return value
+
+
+async def publish(channel: aio_pika.abc.AbstractChannel, body: bytes, key: str) -> None:
+    exchange = await channel.get_exchange(TEST_EXCHANGE)
+    await exchange.publish(
+        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=key
+    )
+
+
+async def effects(pool: asyncpg.Pool, event: CloudEvent) -> int:
+    count: int = await pool.fetchval("SELECT count(*) FROM effects WHERE event_id = $1", event.id)
+    return count
+
+
+async def test_an_event_delivered_twice_has_its_effect_once(
+    pool: asyncpg.Pool, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    event = an_event()
+    async with consuming(pool, "consumer-test", note_effect) as consumer:
+        await publish(channel, encode(event), event.routing_key)
+        await publish(channel, encode(event), event.routing_key)  # a relay re-publish
+        await eventually(lambda: _value(consumer.applied + consumer.duplicates == 2))
+    assert await effects(pool, event) == 1
+    assert (consumer.applied, consumer.duplicates) == (1, 1)
+
+
+async def test_a_failing_handler_is_retried_then_dead_lettered_and_leaves_no_effect(
+    pool: asyncpg.Pool, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    attempts: list[uuid.UUID] = []
+
+    async def half_done_then_fails(conn: asyncpg.Connection, event: CloudEvent) -> None:
+        attempts.append(event.id)
+        await note_effect(conn, event)  # rolled back with the failure
+        raise RuntimeError("poison")
+
+    dlq = await channel.declare_queue(
+        dead_letter_queue(TEST_EXCHANGE, "dead-letter-test"), durable=True
+    )
+    await dlq.purge()
+    event, healthy = an_event(), an_event()
+    async with consuming(pool, "dead-letter-test", half_done_then_fails, max_deliveries=3):
+        await publish(channel, encode(event), event.routing_key)
+        dead = await eventually(lambda: dlq.get(fail=False))
+        await dead.ack()
+    assert dead.body == encode(event)
+    assert attempts == [event.id] * 3
+    assert await effects(pool, event) == 0
+    # The inbox claim was rolled back too: once fixed, the event can still be applied.
+    async with consuming(pool, "dead-letter-test", note_effect):
+        await publish(channel, encode(event), event.routing_key)
+        await publish(channel, encode(healthy), healthy.routing_key)
+        await eventually(lambda: effects(pool, healthy))
+    assert await effects(pool, event) == 1
+
+
+async def test_a_body_that_is_not_an_event_goes_straight_to_the_dead_letter_queue(
+    pool: asyncpg.Pool, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    calls: list[CloudEvent] = []
+
+    async def handler(_conn: asyncpg.Connection, event: CloudEvent) -> None:
+        calls.append(event)
+
+    dlq = await channel.declare_queue(
+        dead_letter_queue(TEST_EXCHANGE, "dead-letter-test"), durable=True
+    )
+    await dlq.purge()
+    async with consuming(pool, "dead-letter-test", handler):
+        await publish(channel, b"{not json", "account.created")
+        dead = await eventually(lambda: dlq.get(fail=False))
+        await dead.ack()
+    assert dead.body == b"{not json"
+    assert calls == []
