@@ -6,13 +6,15 @@ import asyncio
 import uuid
 from typing import Any
 
+import aio_pika
 import asyncpg
 import pytest
 
 from services.common.identity import Identity
+from services.common.settings import DEFAULT_AMQP_URL
 from services.gateway.domain import hash_password, issue_token
 from tests.e2e.conftest import Platform
-from tests.support import TOKEN_SECRET, eventually, isolated_database_url
+from tests.support import TEST_EXCHANGE, TOKEN_SECRET, eventually, isolated_database_url
 
 
 async def create(platform: Platform, headers: dict[str, str], name: str) -> dict[str, object]:
@@ -279,3 +281,22 @@ async def test_a_write_while_the_broker_is_unreachable_reaches_the_audit_trail_e
     trail = await audit_of(platform, admin, account["id"])
     assert len(trail) == 1
     assert trail[0]["actor"] == "admin"
+
+
+async def test_an_event_published_twice_gives_one_audit_entry(
+    platform: Platform, admin: dict[str, str], accounts_db: asyncpg.Connection
+) -> None:
+    """A relay that crashed after publishing but before marking publishes the batch again."""
+    account = await create(platform, admin, "Brasserie Saint-Éloi")
+    await eventually(lambda: audit_of(platform, admin, account["id"]))
+    body = await accounts_db.fetchval(
+        "SELECT body FROM outbox WHERE aggregate_id = $1", str(account["id"])
+    )
+    connection = await aio_pika.connect(DEFAULT_AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(TEST_EXCHANGE)
+        await exchange.publish(aio_pika.Message(bytes(body)), routing_key="account.created")
+    later = await create(platform, admin, "Atelier Bérénice")  # published after the duplicate
+    await eventually(lambda: audit_of(platform, admin, later["id"]))
+    assert len(await audit_of(platform, admin, account["id"])) == 1
