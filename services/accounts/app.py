@@ -1,19 +1,49 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
-from services.common.runtime import install_runtime
+from services.common import replica
+from services.common.runtime import Subscription, install_runtime
 from services.common.settings import ServiceSettings
 from services.common.web import make_app
 
+from .consumers import BINDINGS, make_handler
+from .geocoding import BanGeocoder, Geocoder, GeocoderChain, NominatimGeocoder, OfflineGeocoder
+from .settings import AccountsSettings
 from .web import SOURCE_KEY, routes
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
+    assert isinstance(settings, AccountsSettings)
     app = make_app(settings.service, settings.internal_secret.get_secret_value())
     app[SOURCE_KEY] = settings.source
-    install_runtime(app, settings, Path(__file__).parent / "migrations")
+    chain = GeocoderChain([])
+
+    async def geocoders(_app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as session:
+            providers: dict[str, Geocoder] = {
+                "offline": OfflineGeocoder(),
+                "ban": BanGeocoder(
+                    session, settings.geocoder_ban_url, settings.geocoder_timeout_seconds
+                ),
+                "nominatim": NominatimGeocoder(
+                    session, settings.geocoder_nominatim_url, settings.geocoder_timeout_seconds
+                ),
+            }
+            chain.providers = [providers[name] for name in settings.geocoder.split(",")]
+            yield
+
+    app.cleanup_ctx.append(geocoders)
+    install_runtime(
+        app,
+        settings,
+        Path(__file__).parent / "migrations",
+        Subscription(BINDINGS, make_handler(settings.source, chain)),
+        extra_migrations=[replica.MIGRATIONS],
+    )
     app.router.add_routes(routes)
     return app

@@ -1,25 +1,183 @@
-"""SQL of the accounts service, as named constants with $n parameters."""
+"""SQL of the accounts service, as named constants with $n parameters.
+
+Statements are built only from the constant column lists below and whitelisted sort keys.
+"""
 
 from services.common.pagination import ColumnKind
 
-ACCOUNT_COLUMNS = "id, name, created_at, created_by, updated_at, updated_by, version"
+# Columns a user writes, in the order of the INSERT/UPDATE parameters.
+ACCOUNT_EDITABLE = (
+    "name", "account_type", "industry", "phone", "email", "website", "street", "postal_code",
+    "city", "country", "siren", "siret", "vat_number", "parent_account_id", "owner", "employees",
+    "annual_revenue", "description",
+)  # fmt: skip
+ACCOUNT_COLUMNS = ", ".join(
+    (
+        "id",
+        *ACCOUNT_EDITABLE,
+        "lat, lon, location_precision, location_source, location_status",
+        "created_at, created_by, updated_at, updated_by, version, deleted_at",
+    )
+)
+_N = len(ACCOUNT_EDITABLE)
+_VALUES = ", ".join(f"${i}" for i in range(2, _N + 2))
+_SETS = ", ".join(f"{column} = ${i}" for i, column in enumerate(ACCOUNT_EDITABLE, start=2))
 
 INSERT_ACCOUNT = f"""
-INSERT INTO accounts (id, name, created_by, updated_by) VALUES ($1, $2, $3, $3)
+INSERT INTO accounts (id, {", ".join(ACCOUNT_EDITABLE)}, created_by, updated_by, location_status)
+VALUES ($1, {_VALUES}, ${_N + 2}, ${_N + 2}, ${_N + 3})
+RETURNING {ACCOUNT_COLUMNS}
+"""
+# $N+2 actor, $N+3 location status; the location is cleared when the address changed.
+UPDATE_ACCOUNT = f"""
+UPDATE accounts SET {_SETS},
+    updated_at = now(), updated_by = ${_N + 2}, version = version + 1,
+    location_status = ${_N + 3},
+    lat = CASE WHEN ${_N + 4} THEN NULL ELSE lat END,
+    lon = CASE WHEN ${_N + 4} THEN NULL ELSE lon END,
+    location_precision = CASE WHEN ${_N + 4} THEN NULL ELSE location_precision END,
+    location_source = CASE WHEN ${_N + 4} THEN NULL ELSE location_source END
+WHERE id = $1
 RETURNING {ACCOUNT_COLUMNS}
 """
 SELECT_LIVE_ACCOUNT = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 AND deleted_at IS NULL"
+LOCK_ACCOUNT = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE"
+TRASH_ACCOUNT = f"""
+UPDATE accounts SET deleted_at = now(), updated_at = now(), updated_by = $2, version = version + 1
+WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}
+"""
+RESTORE_ACCOUNT = f"""
+UPDATE accounts SET deleted_at = NULL, updated_at = now(), updated_by = $2, version = version + 1
+WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}
+"""
+SET_LOCATION = f"""
+UPDATE accounts SET lat = $2, lon = $3, location_precision = $4, location_source = $5,
+    location_status = $6, updated_at = now(), updated_by = $7, version = version + 1
+WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}
+"""
+LIVE_ACCOUNT_EXISTS = "SELECT EXISTS (SELECT 1 FROM accounts WHERE id = $1 AND deleted_at IS NULL)"
+# The ancestors of an account, nearest first (bounded: a hierarchy deeper than this is refused).
+ANCESTORS = """
+WITH RECURSIVE up (id, parent, depth) AS (
+    SELECT id, parent_account_id, 1 FROM accounts WHERE id = $1
+    UNION ALL
+    SELECT a.id, a.parent_account_id, up.depth + 1
+    FROM accounts a JOIN up ON a.id = up.parent
+    WHERE up.depth < 100
+)
+SELECT id FROM up
+"""
 
-# Sortable columns of the list: client name -> (SQL column, kind). Only these reach the SQL.
+# Sortable columns of the list: client name -> (SQL key, kind).
 SORTABLE: dict[str, tuple[str, ColumnKind]] = {
-    "name": ("name", "text"),
+    "name": ("sort_name", "text"),
+    "city": ("sort_city", "text"),
+    "postal_code": ("sort_postal", "text"),
+    "account_type": ("sort_type", "text"),
+    "industry": ("sort_industry", "text"),
+    "owner": ("sort_owner", "text"),
+    "employees": ("sort_employees", "int"),
+    "annual_revenue": ("sort_revenue", "numeric"),
     "created_at": ("created_at", "timestamptz"),
     "updated_at": ("updated_at", "timestamptz"),
 }
+# Equality filters: query parameter -> SQL key (values are folded like the key).
+EQUALITY_FILTERS = {
+    "account_type": "sort_type",
+    "industry": "sort_industry",
+    "owner": "sort_owner",
+    "city": "sort_city",
+}
 
 
-def list_accounts_sql(condition: str, order_by: str, limit_param: int) -> str:
+def list_accounts_sql(
+    conditions: list[str], sort_column: str, order_by: str, limit_param: int
+) -> str:
+    where = " AND ".join(conditions)
     return (
-        f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE deleted_at IS NULL AND {condition} "
+        f"SELECT {ACCOUNT_COLUMNS}, {sort_column} AS sort_key FROM accounts WHERE {where} "
+        f"ORDER BY {order_by} LIMIT ${limit_param}"
+    )
+
+
+# Picklists
+PICKLIST_COLUMNS = (
+    "list, code, label, active, position, created_at, created_by, updated_at, updated_by, version"
+)
+SELECT_PICKLIST = f"""
+SELECT {PICKLIST_COLUMNS}
+FROM picklist_values WHERE list = $1 ORDER BY position, label
+"""
+PICKLIST_EXISTS = "SELECT EXISTS (SELECT 1 FROM picklist_values WHERE list = $1)"
+ACTIVE_CODE = "SELECT active FROM picklist_values WHERE list = $1 AND code = $2"
+INSERT_PICKLIST_VALUE = f"""
+INSERT INTO picklist_values (list, code, label, position, created_by, updated_by)
+VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING
+RETURNING {PICKLIST_COLUMNS}
+"""
+LOCK_PICKLIST_VALUE = f"""
+SELECT {PICKLIST_COLUMNS}
+FROM picklist_values WHERE list = $1 AND code = $2 FOR UPDATE
+"""
+UPDATE_PICKLIST_VALUE = f"""
+UPDATE picklist_values SET label = $3, active = $4, position = $5, updated_at = now(),
+    updated_by = $6, version = version + 1
+WHERE list = $1 AND code = $2
+RETURNING {PICKLIST_COLUMNS}
+"""
+
+# Users known from the gateway's events (the replica), for the `owner` field.
+USER_EXISTS = """
+SELECT EXISTS (
+    SELECT 1 FROM record_refs WHERE entity = 'user' AND lower(label) = lower($1) AND NOT deleted
+)
+"""
+
+# Contacts
+CONTACT_EDITABLE = (
+    "last_name", "first_name", "civility", "job_title", "email", "phone", "mobile", "account_id",
+    "description",
+)  # fmt: skip
+CONTACT_COLUMNS = ", ".join(
+    ("id", *CONTACT_EDITABLE, "created_at, created_by, updated_at, updated_by, version, deleted_at")
+)
+_CN = len(CONTACT_EDITABLE)
+INSERT_CONTACT = f"""
+INSERT INTO contacts (id, {", ".join(CONTACT_EDITABLE)}, created_by, updated_by)
+VALUES ($1, {", ".join(f"${i}" for i in range(2, _CN + 2))}, ${_CN + 2}, ${_CN + 2})
+RETURNING {CONTACT_COLUMNS}
+"""
+UPDATE_CONTACT = f"""
+UPDATE contacts SET {", ".join(f"{c} = ${i}" for i, c in enumerate(CONTACT_EDITABLE, start=2))},
+    updated_at = now(), updated_by = ${_CN + 2}, version = version + 1
+WHERE id = $1 RETURNING {CONTACT_COLUMNS}
+"""
+SELECT_LIVE_CONTACT = f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1 AND deleted_at IS NULL"
+LOCK_CONTACT = f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1 FOR UPDATE"
+TRASH_CONTACT = f"""
+UPDATE contacts SET deleted_at = now(), updated_at = now(), updated_by = $2, version = version + 1
+WHERE id = $1 RETURNING {CONTACT_COLUMNS}
+"""
+RESTORE_CONTACT = f"""
+UPDATE contacts SET deleted_at = NULL, updated_at = now(), updated_by = $2, version = version + 1
+WHERE id = $1 RETURNING {CONTACT_COLUMNS}
+"""
+CONTACT_SORTABLE: dict[str, tuple[str, ColumnKind]] = {
+    "name": ("c.sort_name", "text"),
+    "created_at": ("c.created_at", "timestamptz"),
+    "updated_at": ("c.updated_at", "timestamptz"),
+}
+
+
+def list_contacts_sql(
+    conditions: list[str], sort_column: str, order_by: str, limit_param: int
+) -> str:
+    """Contacts of a trashed account are hidden with it, and come back with it."""
+    where = " AND ".join(conditions)
+    columns = ", ".join(f"c.{c.strip()}" for c in CONTACT_COLUMNS.split(","))
+    return (
+        f"SELECT {columns}, {sort_column} AS sort_key FROM contacts c "
+        "LEFT JOIN accounts a ON a.id = c.account_id "
+        f"WHERE c.deleted_at IS NULL AND a.deleted_at IS NULL AND {where} "
         f"ORDER BY {order_by} LIMIT ${limit_param}"
     )

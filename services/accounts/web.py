@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
+from services.common.records import etag
 from services.common.runtime import POOL_KEY
-from services.common.web import identity_of, json_response, read_body
+from services.common.web import identity_of, json_response, read_body, read_json
 
-from . import service
-from .schemas import AccountCreate
+from . import contacts, picklists, service
+from .schemas import PicklistValueCreate, PicklistValueUpdate
 
 SOURCE_KEY = web.AppKey("event_source", str)
 routes = web.RouteTableDef()
 
 
-def _etag(record: dict[str, object]) -> dict[str, str]:
-    return {"ETag": f'"{record["version"]}"'}
+def _one(record: dict[str, Any], status: int = 200, collection: str = "accounts") -> web.Response:
+    headers = {"ETag": etag(record["version"])}
+    if status == 201:
+        headers["Location"] = f"/api/v1/{collection}/{record['id']}"
+    return json_response(record, status=status, headers=headers)
+
+
+# Accounts
 
 
 @routes.post("/api/v1/accounts")
 async def create_account(request: web.Request) -> web.Response:
-    body = await read_body(request, AccountCreate)
+    data = await read_json(request)
     record = await service.create_account(
-        request.app[POOL_KEY], request.app[SOURCE_KEY], identity_of(request), body
+        request.app[POOL_KEY], request.app[SOURCE_KEY], identity_of(request), data
     )
-    headers = {**_etag(record), "Location": f"/api/v1/accounts/{record['id']}"}
-    return json_response(record, status=201, headers=headers)
+    return _one(record, 201)
 
 
 @routes.get("/api/v1/accounts")
@@ -35,5 +43,153 @@ async def list_accounts(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/accounts/{id}")
 async def get_account(request: web.Request) -> web.Response:
-    record = await service.get_account(request.app[POOL_KEY], request.match_info["id"])
-    return json_response(record, headers=_etag(record))
+    return _one(await service.get_account(request.app[POOL_KEY], request.match_info["id"]))
+
+
+@routes.patch("/api/v1/accounts/{id}")
+async def update_account(request: web.Request) -> web.Response:
+    patch = await read_json(request)
+    record = await service.update_account(
+        request.app[POOL_KEY],
+        request.app[SOURCE_KEY],
+        identity_of(request),
+        request.match_info["id"],
+        patch,
+        request.headers.get("If-Match"),
+    )
+    return _one(record)
+
+
+@routes.delete("/api/v1/accounts/{id}")
+async def trash_account(request: web.Request) -> web.Response:
+    await service.trash_account(
+        request.app[POOL_KEY],
+        request.app[SOURCE_KEY],
+        identity_of(request),
+        request.match_info["id"],
+        request.headers.get("If-Match"),
+    )
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/accounts/{id}/restore")
+async def restore_account(request: web.Request) -> web.Response:
+    record = await service.restore_account(
+        request.app[POOL_KEY],
+        request.app[SOURCE_KEY],
+        identity_of(request),
+        request.match_info["id"],
+    )
+    return _one(record)
+
+
+@routes.post("/api/v1/accounts/{id}/duplicate")
+async def duplicate_account(request: web.Request) -> web.Response:
+    record = await service.duplicate_account(
+        request.app[POOL_KEY],
+        request.app[SOURCE_KEY],
+        identity_of(request),
+        request.match_info["id"],
+    )
+    return _one(record, 201)
+
+
+@routes.get("/api/v1/accounts/{id}/map")
+async def account_map(request: web.Request) -> web.Response:
+    return json_response(await service.account_map(request.app[POOL_KEY], request.match_info["id"]))
+
+
+# Contacts
+
+
+@routes.post("/api/v1/contacts")
+async def create_contact(request: web.Request) -> web.Response:
+    data = await read_json(request)
+    record = await contacts.create_contact(
+        request.app[POOL_KEY], request.app[SOURCE_KEY], identity_of(request), data
+    )
+    return _one(record, 201, "contacts")
+
+
+@routes.get("/api/v1/contacts")
+async def list_contacts(request: web.Request) -> web.Response:
+    return json_response(await contacts.list_contacts(request.app[POOL_KEY], request.query))
+
+
+@routes.get("/api/v1/contacts/{id}")
+async def get_contact(request: web.Request) -> web.Response:
+    return _one(await contacts.get_contact(request.app[POOL_KEY], request.match_info["id"]))
+
+
+@routes.patch("/api/v1/contacts/{id}")
+async def update_contact(request: web.Request) -> web.Response:
+    patch = await read_json(request)
+    record = await contacts.update_contact(
+        request.app[POOL_KEY],
+        request.app[SOURCE_KEY],
+        identity_of(request),
+        request.match_info["id"],
+        patch,
+        request.headers.get("If-Match"),
+    )
+    return _one(record)
+
+
+@routes.delete("/api/v1/contacts/{id}")
+async def trash_contact(request: web.Request) -> web.Response:
+    await contacts.trash_contact(
+        request.app[POOL_KEY],
+        request.app[SOURCE_KEY],
+        identity_of(request),
+        request.match_info["id"],
+        request.headers.get("If-Match"),
+    )
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/contacts/{id}/restore")
+async def restore_contact(request: web.Request) -> web.Response:
+    record = await contacts.restore_contact(
+        request.app[POOL_KEY],
+        request.app[SOURCE_KEY],
+        identity_of(request),
+        request.match_info["id"],
+    )
+    return _one(record)
+
+
+# Picklists
+
+
+@routes.get("/api/v1/picklists/{name}")
+async def get_picklist(request: web.Request) -> web.Response:
+    return json_response(
+        await picklists.get_picklist(request.app[POOL_KEY], request.match_info["name"])
+    )
+
+
+@routes.post("/api/v1/picklists/{name}")
+async def add_picklist_value(request: web.Request) -> web.Response:
+    body = await read_body(request, PicklistValueCreate)
+    value = await picklists.add_value(
+        request.app[POOL_KEY],
+        request.app[SOURCE_KEY],
+        identity_of(request),
+        request.match_info["name"],
+        body,
+    )
+    return json_response(value, status=201)
+
+
+@routes.patch("/api/v1/picklists/{name}/{code}")
+async def change_picklist_value(request: web.Request) -> web.Response:
+    body = await read_body(request, PicklistValueUpdate)
+    value = await picklists.change_value(
+        request.app[POOL_KEY],
+        request.app[SOURCE_KEY],
+        identity_of(request),
+        request.match_info["name"],
+        request.match_info["code"],
+        body,
+    )
+    return json_response(value)

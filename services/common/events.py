@@ -32,6 +32,8 @@ class EventData(BaseModel):
     actor: str = Field(min_length=1)
     changes: dict[str, FieldChange]
     record: dict[str, Any]
+    # Why the change happened, when not a plain edit: {"duplicated_from": "<id>"}, ...
+    context: dict[str, Any] | None = None
 
 
 class CloudEvent(BaseModel):
@@ -73,14 +75,26 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested objects as dotted fields: ``{"address": {"city": x}}`` -> ``{"address.city": x}``."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, FieldChange]:
-    """Field-level changes from ``old`` (None for a creation) to ``new``, system fields aside."""
-    before = jsonable(old or {})
-    after = jsonable(new)
+    """Field-level changes from ``old`` (None for a creation) to ``new``, system fields aside.
+
+    Nested objects are compared field by field, named with dotted paths (``address.city``).
+    """
+    before = _flatten(jsonable({k: v for k, v in (old or {}).items() if k not in SYSTEM_FIELDS}))
+    after = _flatten(jsonable({k: v for k, v in new.items() if k not in SYSTEM_FIELDS}))
     changes: dict[str, FieldChange] = {}
     for field in sorted(set(before) | set(after)):
-        if field in SYSTEM_FIELDS:
-            continue
         was, now = before.get(field), after.get(field)
         if was != now:
             changes[field] = FieldChange(old=was, new=now)
@@ -97,6 +111,7 @@ def make_event(
     changes: dict[str, FieldChange],
     at: datetime | None = None,
     event_id: uuid.UUID | None = None,
+    context: dict[str, Any] | None = None,
 ) -> CloudEvent:
     """Build the envelope for one committed change of one record (``record`` as it is now)."""
     record_json = jsonable(record)
@@ -113,6 +128,7 @@ def make_event(
             actor=actor,
             changes=changes,
             record=record_json,
+            context=jsonable(context) if context else None,
         ),
     )
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import aio_pika
 import asyncpg
 
 from .broker import BROKER_ERRORS, declare_events_exchange
-from .events import CloudEvent, encode
+from .events import CloudEvent, diff, encode, make_event
 
 log = logging.getLogger(__name__)
 
@@ -188,3 +189,29 @@ class OutboxRelay:
 
     def _on_notify(self, *_args: object) -> None:
         self._wakeup.set()
+
+
+async def record_change(
+    conn: asyncpg.Connection,
+    *,
+    source: str,
+    entity: str,
+    change: str,
+    record: dict[str, Any],
+    actor: str,
+    old: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+) -> CloudEvent:
+    """Enqueue the event of one committed change: ``record`` as it is now, ``old`` before."""
+    event = make_event(
+        source=source,
+        entity=entity,
+        change=change,
+        record=record,
+        actor=actor,
+        changes=diff(old, record),
+        at=record.get("updated_at") if isinstance(record.get("updated_at"), datetime) else None,
+        context=context,
+    )
+    await enqueue(conn, event)
+    return event

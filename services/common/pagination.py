@@ -7,9 +7,10 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 import orjson
@@ -18,7 +19,7 @@ from .errors import FieldError, ValidationFailed
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-ColumnKind = Literal["text", "timestamptz"]
+ColumnKind = Literal["text", "timestamptz", "int", "numeric"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Page:
 def encode_cursor(sort_key: str, value: Any, record_id: Any) -> str:
     if isinstance(value, datetime):
         value = value.isoformat()
+    elif isinstance(value, Decimal):
+        value = str(value)
     raw = orjson.dumps([sort_key, value, str(record_id)])
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -46,10 +49,15 @@ def _decode_cursor(text: str, sort_key: str, kind: ColumnKind) -> tuple[Any, uui
             raise ValueError("cursor made for another sort")
         if kind == "timestamptz":
             value = datetime.fromisoformat(value)
+        elif kind == "numeric":
+            value = Decimal(str(value))
+        elif kind == "int":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError("bad value")
         elif not isinstance(value, str):
             raise ValueError("bad value")
         return value, uuid.UUID(record_id)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+    except (ValueError, TypeError, binascii.Error, InvalidOperation, orjson.JSONDecodeError) as exc:
         raise ValueError(str(exc)) from exc
 
 
@@ -89,23 +97,30 @@ def parse_page(
     return Page(limit, sort_key, column, kind, descending, after)
 
 
-def keyset_sql(page: Page, next_param: int) -> tuple[str, str, list[Any]]:
-    """(condition, ORDER BY, parameters) continuing after the cursor; id breaks ties."""
+def keyset_sql(page: Page, next_param: int, id_column: str = "id") -> tuple[str, str, list[Any]]:
+    """(condition, ORDER BY, parameters) continuing after the cursor; the id breaks ties."""
     direction = "DESC" if page.descending else "ASC"
-    order_by = f"{page.column} {direction}, id {direction}"
+    order_by = f"{page.column} {direction}, {id_column} {direction}"
     if page.after is None:
         return "TRUE", order_by, []
     op = "<" if page.descending else ">"
-    condition = f"({page.column}, id) {op} (${next_param}, ${next_param + 1})"
+    condition = f"({page.column}, {id_column}) {op} (${next_param}, ${next_param + 1})"
     return condition, order_by, [page.after[0], page.after[1]]
 
 
-def page_result(page: Page, rows: list[dict[str, Any]], value_field: str) -> dict[str, Any]:
-    """Items of one page (rows fetched with LIMIT limit + 1) and the cursor to the next."""
+def page_result(
+    page: Page,
+    rows: Sequence[Mapping[str, Any]],
+    to_item: Callable[[Mapping[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """Items of one page and the cursor to the next.
+
+    ``rows`` were fetched with ``LIMIT limit + 1`` and carry the sort value as ``sort_key``.
+    """
     has_more = len(rows) > page.limit
-    items = rows[: page.limit]
+    kept = rows[: page.limit]
     next_cursor = None
-    if has_more and items:
-        last = items[-1]
-        next_cursor = encode_cursor(page.sort_key, last[value_field], last["id"])
-    return {"items": items, "next_cursor": next_cursor}
+    if has_more and kept:
+        last = kept[-1]
+        next_cursor = encode_cursor(page.sort_key, last["sort_key"], last["id"])
+    return {"items": [to_item(row) for row in kept], "next_cursor": next_cursor}

@@ -32,6 +32,20 @@ _MESSAGES = {
     "literal_error": "Valeur non autorisée ; valeurs possibles : {expected}.",
     "enum": "Valeur non autorisée ; valeurs possibles : {expected}.",
     "json_type": "Doit être du JSON.",
+    "decimal_parsing": 'Doit être un nombre décimal (ex. "1234.50").',
+    "decimal_type": 'Doit être un nombre décimal (ex. "1234.50").',
+    "decimal_max_places": "Au plus {decimal_places} décimales.",
+    "decimal_max_digits": "Nombre trop grand.",
+    "decimal_whole_digits": "Nombre trop grand.",
+    "finite_number": "Doit être un nombre fini.",
+    "float_type": "Doit être un nombre.",
+    "float_parsing": "Doit être un nombre.",
+    "string_pattern_mismatch": "Format invalide.",
+    "date_parsing": "Date attendue au format AAAA-MM-JJ.",
+    "date_from_datetime_parsing": "Date attendue au format AAAA-MM-JJ.",
+    "datetime_parsing": "Date et heure attendues au format RFC 3339.",
+    "datetime_from_date_parsing": "Date et heure attendues au format RFC 3339.",
+    "timezone_aware": "Précisez le fuseau horaire (ex. 2026-11-28T09:30:00Z).",
 }
 
 
@@ -75,3 +89,11 @@ def validate(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(field_errors(exc)) from exc
+
+
+def try_validate(model: type[M], data: Any) -> tuple[M | None, list[FieldError]]:
+    """Like ``validate`` but hands the errors back, to report them with other checks at once."""
+    try:
+        return validate(model, data), []
+    except ValidationFailed as exc:
+        return None, exc.errors

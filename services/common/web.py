@@ -185,12 +185,16 @@ def metrics_middleware(registry: CollectorRegistry, service: str) -> Middleware:
     return middleware
 
 
-async def read_body(request: web.Request, model: type[M]) -> M:
-    """The request's JSON body validated against ``model`` (400, 415 or 422 otherwise)."""
+async def read_json(request: web.Request) -> Any:
+    """The request's JSON body (415 when not JSON, 400 when malformed)."""
     if request.content_type not in ("application/json", "application/merge-patch+json"):
         raise UnsupportedMediaType("Le corps de la requête doit être du JSON (application/json).")
-    raw = await request.read()
-    return validate(model, parse_json(raw))
+    return parse_json(await request.read())
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """The request's JSON body validated against ``model`` (400, 415 or 422 otherwise)."""
+    return validate(model, await read_json(request))
 
 
 def identity_of(request: web.Request) -> Identity:

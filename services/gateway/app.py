@@ -13,7 +13,7 @@ from services.common.web import make_app
 from . import service
 from .proxy import Upstreams
 from .settings import GatewaySettings
-from .web import SETTINGS_KEY, UPSTREAMS_KEY, auth_middleware, routes
+from .web import SETTINGS_KEY, UPSTREAMS_KEY, add_forwarded_routes, auth_middleware, routes
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
@@ -40,4 +40,5 @@ def create_app(settings: ServiceSettings) -> web.Application:
 
     app.cleanup_ctx.extend([bootstrap, upstreams])
     app.router.add_routes(routes)
+    add_forwarded_routes(app)
     return app

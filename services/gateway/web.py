@@ -24,7 +24,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Routes of /api/v1 reachable without a bearer token.
 ANONYMOUS_ROUTES = frozenset({("POST", "/api/v1/auth/login")})
 # The audit trail is kept per entity; a public collection name maps to its entity.
-AUDITED_COLLECTIONS = {"accounts": "account"}
+AUDITED_COLLECTIONS = {"accounts": "account", "contacts": "contact"}
 
 routes = web.RouteTableDef()
 
@@ -88,10 +88,34 @@ def _forward(request: web.Request, service_name: str, path: str) -> Awaitable[we
     return request.app[UPSTREAMS_KEY].forward(request, base_url, path, identity, service_name)
 
 
-@routes.route("*", "/api/v1/accounts")
-@routes.route("*", "/api/v1/accounts/{id}")
-async def accounts(request: web.Request) -> web.Response:
-    return await _forward(request, "accounts", request.path)
+# Public routes served as they are by the owning service.
+FORWARDED_ROUTES = {
+    "accounts": (
+        "/api/v1/accounts",
+        "/api/v1/accounts/{id}",
+        "/api/v1/accounts/{id}/restore",
+        "/api/v1/accounts/{id}/duplicate",
+        "/api/v1/accounts/{id}/map",
+        "/api/v1/contacts",
+        "/api/v1/contacts/{id}",
+        "/api/v1/contacts/{id}/restore",
+        "/api/v1/picklists/{name}",
+        "/api/v1/picklists/{name}/{code}",
+    ),
+}
+
+
+def _forwarder(service_name: str) -> Handler:
+    async def forward(request: web.Request) -> web.Response:
+        return await _forward(request, service_name, request.path)
+
+    return forward
+
+
+def add_forwarded_routes(app: web.Application) -> None:
+    for service_name, paths in FORWARDED_ROUTES.items():
+        for path in paths:
+            app.router.add_route("*", path, _forwarder(service_name))
 
 
 @routes.get("/api/v1/{collection}/{id}/audit")

@@ -43,7 +43,11 @@ async def test_an_account_created_through_the_gateway_shows_its_audit_entry(
     (entry,) = trail
     assert entry["actor"] == "admin"
     assert entry["action"] == "created"
-    assert entry["changes"] == [{"field": "name", "old": None, "new": "Boulangerie Dupont"}]
+    assert entry["changes"] == [
+        {"field": "address.country", "old": None, "new": "FR"},
+        {"field": "name", "old": None, "new": "Boulangerie Dupont"},
+        {"field": "owner", "old": None, "new": "admin"},
+    ]
 
     status, check, _ = await platform.call(
         "GET", f"/api/v1/accounts/{account['id']}/audit/verify", admin

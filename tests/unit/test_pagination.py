@@ -37,9 +37,10 @@ def test_limit_is_between_1_and_200(limit: str) -> None:
 
 def test_a_cursor_continues_after_the_last_item_in_either_direction() -> None:
     rid = uuid.uuid4()
-    rows = [{"id": uuid.uuid4(), "name": f"n{i}"} for i in range(3)] + [{"id": rid, "name": "z"}]
+    rows = [{"id": uuid.uuid4(), "sort_key": f"n{i}"} for i in range(3)]
+    rows.append({"id": rid, "sort_key": "z"})
     first = parse_page({"limit": "3", "sort": "-name"}, COLUMNS, "name")
-    result = page_result(first, rows, "name")
+    result = page_result(first, rows, dict)
     assert len(result["items"]) == 3
     assert result["next_cursor"]
     page = parse_page(
@@ -53,7 +54,7 @@ def test_a_cursor_continues_after_the_last_item_in_either_direction() -> None:
 
 def test_the_last_page_has_no_cursor_and_a_cursor_of_another_sort_is_refused() -> None:
     page = parse_page({"limit": "5"}, COLUMNS, "name")
-    assert page_result(page, [{"id": uuid.uuid4(), "name": "a"}], "name")["next_cursor"] is None
+    assert page_result(page, [{"id": uuid.uuid4(), "sort_key": "a"}], dict)["next_cursor"] is None
     cursor = encode_cursor("name", "a", uuid.uuid4())
     with pytest.raises(ValidationFailed):
         parse_page({"sort": "created_at", "cursor": cursor}, COLUMNS, "name")

@@ -1,13 +1,13 @@
 import pytest
 
-from services.accounts.schemas import AccountCreate
+from services.accounts.schemas import AccountFields
 from services.common.errors import BadRequest, ValidationFailed
 from services.common.validation import parse_json, validate
 
 
 def errors_of(data: object) -> dict[str, str]:
     with pytest.raises(ValidationFailed) as caught:
-        validate(AccountCreate, data)
+        validate(AccountFields, data)
     return {e.field: e.message for e in caught.value.errors}
 
 
@@ -21,7 +21,7 @@ def errors_of(data: object) -> dict[str, str]:
     ],
 )
 def test_a_name_is_trimmed_and_kept_as_typed(raw: str, expected: str) -> None:
-    assert validate(AccountCreate, {"name": raw}).name == expected
+    assert validate(AccountFields, {"name": raw}).name == expected
 
 
 @pytest.mark.parametrize(
