@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from services.common.web import make_app
 
 from .consumers import BINDINGS, make_handler
 from .geocoding import BanGeocoder, Geocoder, GeocoderChain, NominatimGeocoder, OfflineGeocoder
+from .geodata.places import gazetteer
 from .settings import AccountsSettings
 from .web import SOURCE_KEY, routes
 
@@ -35,6 +37,10 @@ def create_app(settings: ServiceSettings) -> web.Application:
                 ),
             }
             chain.providers = [providers[name] for name in settings.geocoder.split(",")]
+            if "offline" in providers and any(
+                isinstance(p, OfflineGeocoder) for p in chain.providers
+            ):
+                await asyncio.to_thread(gazetteer)  # load the data now, not on the first event
             yield
 
     app.cleanup_ctx.append(geocoders)

@@ -22,7 +22,7 @@ from services.common.outbox import record_change
 
 from . import domain
 from . import repository as sql
-from .geodata.places import REGION_OF_DEPARTMENT, gazetteer
+from .geodata.places import OVERSEAS, REGION_OF_DEPARTMENT, gazetteer
 
 log = logging.getLogger(__name__)
 GEOCODER_ACTOR = "geocodeur"
@@ -54,7 +54,9 @@ class OfflineGeocoder:
         places = gazetteer()
         region = None
         if country == "FR" and postal_code:
-            region = REGION_OF_DEPARTMENT.get(domain.french_department(postal_code))
+            department = domain.french_department(postal_code)
+            country = OVERSEAS.get(department, country)
+            region = REGION_OF_DEPARTMENT.get(department)
         candidates = places.lookup(country, city) if city else []
         if region is not None:
             in_region = [p for p in candidates if p.region == region]

@@ -32,4 +32,5 @@ async def record_change(conn: asyncpg.Connection, event: CloudEvent) -> None:
         entry.changes,
         entry.prev_hash,
         entry.hash,
+        entry.context,
     )

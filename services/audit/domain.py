@@ -26,9 +26,10 @@ class Entry:
     at: datetime
     changes: list[dict[str, Any]]
     prev_hash: str
+    context: dict[str, Any] | None = None
 
     def content(self) -> dict[str, Any]:
-        return {
+        content = {
             "event_id": self.event_id,
             "entity": self.entity,
             "record_id": self.record_id,
@@ -40,6 +41,9 @@ class Entry:
             "changes": self.changes,
             "prev_hash": self.prev_hash,
         }
+        if self.context:
+            content["context"] = self.context
+        return content
 
     @property
     def hash(self) -> str:
@@ -65,6 +69,7 @@ def entry_from_event(event: CloudEvent, seq: int, prev_hash: str) -> Entry:
         at=event.time,
         changes=changes,
         prev_hash=prev_hash,
+        context=data.context,
     )
 
 

@@ -7,8 +7,9 @@ SELECT seq, hash FROM audit_entries WHERE entity = $1 AND record_id = $2 ORDER B
 """
 INSERT_ENTRY = """
 INSERT INTO audit_entries
-    (event_id, entity, record_id, seq, version, action, actor, at, changes, prev_hash, hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    (event_id, entity, record_id, seq, version, action, actor, at, changes, prev_hash, hash,
+     context)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 """
 ENTRY_COLUMNS = (
     "event_id, entity, record_id, seq, version, action, actor, at, changes, prev_hash, hash"

@@ -24,6 +24,7 @@ def _entry(row: asyncpg.Record) -> Entry:
         at=row["at"],
         changes=row["changes"],
         prev_hash=row["prev_hash"],
+        context=row["context"],
     )
 
 
@@ -41,6 +42,7 @@ async def trail(pool: asyncpg.Pool, entity: str, record_id: str) -> list[dict[st
             "seq": row["seq"],
             "event_id": row["event_id"],
             "hash": row["hash"],
+            **({"context": row["context"]} if row["context"] else {}),
         }
         for row in rows
     ]

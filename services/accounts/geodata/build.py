@@ -13,7 +13,26 @@ from pathlib import Path
 
 from services.accounts.geodata.places import fold_place
 
-COUNTRIES = {"FR", "BE", "CH", "LU", "MC"}
+# France, its overseas territories (their own codes in GeoNames) and French-speaking neighbours.
+COUNTRIES = {
+    "FR",
+    "BE",
+    "CH",
+    "LU",
+    "MC",
+    "GP",
+    "MQ",
+    "GF",
+    "RE",
+    "YT",
+    "PM",
+    "BL",
+    "MF",
+    "NC",
+    "PF",
+    "WF",
+}
+EXONYM_MIN_POPULATION = 15_000
 OUTPUT = Path(__file__).with_name("places.tsv.gz")
 
 
@@ -25,16 +44,23 @@ def main() -> None:
     for city in cities.values():
         if city["countrycode"] not in COUNTRIES:
             continue
-        names = {city["name"], *(n for n in city["alternatenames"] if n.isascii())}
-        folded = {fold_place(n) for n in names} - {""}
-        # Keep alternate names that are spellings of the main one (Saint/St, accents, hyphens).
         main = fold_place(city["name"])
-        for name in folded:
-            if name == main or name.replace(" ", "") == main.replace(" ", ""):
-                lines.add(
-                    f"{city['countrycode']}\t{city['admin1code']}\t{name}\t{city['name']}\t"
-                    f"{city['latitude']:.5f}\t{city['longitude']:.5f}\t{city['population']}\n"
-                )
+        # Spellings of the main name (Saint/St, accents, hyphens) and, for larger places, the
+        # names they go by in other languages (Bruxelles, Genève, Anvers).
+        keep = {main}
+        for alternate in city["alternatenames"]:
+            folded = fold_place(alternate)
+            if not folded or not folded.isascii():
+                continue
+            if folded.replace(" ", "") == main.replace(" ", "") or (
+                city["population"] >= EXONYM_MIN_POPULATION and len(folded) >= 4
+            ):
+                keep.add(folded)
+        for name in keep:
+            lines.add(
+                f"{city['countrycode']}\t{city['admin1code']}\t{name}\t{city['name']}\t"
+                f"{city['latitude']:.5f}\t{city['longitude']:.5f}\t{city['population']}\n"
+            )
     with gzip.open(OUTPUT, "wt", encoding="utf-8") as out:
         out.writelines(sorted(lines))
     print(f"{len(lines)} places written to {OUTPUT}")

@@ -30,13 +30,13 @@ _REGIONS = {
     "84": "01 03 07 15 26 38 42 43 63 69 73 74",
     "93": "04 05 06 13 83 84",
     "94": "2A 2B",
-    "01": "971",
-    "02": "972",
-    "03": "973",
-    "04": "974",
-    "06": "976",
 }
 REGION_OF_DEPARTMENT = {dep: region for region, deps in _REGIONS.items() for dep in deps.split()}
+# French overseas postal prefixes, which GeoNames files under their own country codes.
+OVERSEAS = {
+    "971": "GP", "972": "MQ", "973": "GF", "974": "RE", "975": "PM", "976": "YT", "977": "BL",
+    "978": "MF", "986": "WF", "987": "PF", "988": "NC",
+}  # fmt: skip
 
 
 def fold_place(name: str) -> str:
