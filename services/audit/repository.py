@@ -12,7 +12,8 @@ INSERT INTO audit_entries
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 """
 ENTRY_COLUMNS = (
-    "event_id, entity, record_id, seq, version, action, actor, at, changes, prev_hash, hash"
+    "event_id, entity, record_id, seq, version, action, actor, at, changes, prev_hash, hash, "
+    "context"
 )
 SELECT_TRAIL_NEWEST_FIRST = f"""
 SELECT {ENTRY_COLUMNS} FROM audit_entries WHERE entity = $1 AND record_id = $2 ORDER BY seq DESC

@@ -1,6 +1,33 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Any, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _email(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if any(sep in value for sep in ";, "):
+        raise ValueError("Une seule adresse e-mail est acceptée.")
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"Adresse e-mail invalide : {exc}") from exc
+
+
+Email = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_email)]
+Extension = Annotated[
+    str | None, BeforeValidator(_blank_to_none), Field(pattern=r"^[0-9*#+]{1,20}$")
+]
+DisplayName = Annotated[str, Field(max_length=150)]
+Password = Annotated[str, Field(min_length=10, max_length=1024)]
+Role = Literal["admin", "user", "readonly"]
 
 
 class LoginBody(BaseModel):
@@ -8,3 +35,38 @@ class LoginBody(BaseModel):
 
     username: str = Field(min_length=1, max_length=150)
     password: str = Field(min_length=1, max_length=1024)
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,149}$")]
+    password: Password
+    role: Role = "user"
+    display_name: DisplayName = ""
+    email: Email = None
+    phone_extension: Extension = None
+
+
+class ProfileFields(BaseModel):
+    """What users change on their own profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: DisplayName = ""
+    email: Email = None
+    phone_extension: Extension = None
+
+
+class UserFields(ProfileFields):
+    """What an admin changes on any user."""
+
+    role: Role
+    active: bool
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str | None = Field(None, max_length=1024)
+    new_password: Password

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from services.common.errors import Forbidden, Unauthorized
 from services.common.identity import Identity
+from services.common.records import etag
 from services.common.runtime import POOL_KEY
-from services.common.web import IDENTITY_KEY, READ_METHODS, identity_of, json_response, read_body
+from services.common.web import (
+    IDENTITY_KEY,
+    READ_METHODS,
+    identity_of,
+    json_response,
+    read_body,
+    read_json,
+)
 
 from . import domain, service
 from .proxy import Upstreams
-from .schemas import LoginBody
+from .schemas import LoginBody, PasswordChange, UserCreate
 from .settings import GatewaySettings
 
 SETTINGS_KEY = web.AppKey("gateway_settings", GatewaySettings)
@@ -24,7 +33,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Routes of /api/v1 reachable without a bearer token.
 ANONYMOUS_ROUTES = frozenset({("POST", "/api/v1/auth/login")})
 # The audit trail is kept per entity; a public collection name maps to its entity.
-AUDITED_COLLECTIONS = {"accounts": "account", "contacts": "contact"}
+AUDITED_COLLECTIONS = {"accounts": "account", "contacts": "contact", "users": "user"}
 
 routes = web.RouteTableDef()
 
@@ -76,9 +85,81 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/users/me")
 async def me(request: web.Request) -> web.Response:
-    return json_response(
-        await service.get_user(request.app[POOL_KEY], identity_of(request).user_id)
+    identity = identity_of(request)
+    return _user(await service.get_user(request.app[POOL_KEY], identity, identity.user_id))
+
+
+def _user(record: dict[str, Any], status: int = 200) -> web.Response:
+    headers = {"ETag": etag(record["version"])}
+    if status == 201:
+        headers["Location"] = f"/api/v1/users/{record['id']}"
+    return json_response(record, status=status, headers=headers)
+
+
+async def _patch_user(request: web.Request, user_id: str, own_profile: bool) -> web.Response:
+    record = await service.update_user(
+        request.app[POOL_KEY],
+        request.app[SETTINGS_KEY].source,
+        identity_of(request),
+        user_id,
+        await read_json(request),
+        request.headers.get("If-Match"),
+        own_profile=own_profile,
     )
+    return _user(record)
+
+
+async def _set_password(request: web.Request, user_id: str) -> web.Response:
+    body = await read_body(request, PasswordChange)
+    await service.change_password(
+        request.app[POOL_KEY], request.app[SETTINGS_KEY].source, identity_of(request), user_id, body
+    )
+    return web.Response(status=204)
+
+
+@routes.patch("/api/v1/users/me")
+async def patch_me(request: web.Request) -> web.Response:
+    return await _patch_user(request, identity_of(request).user_id, own_profile=True)
+
+
+@routes.post("/api/v1/users/me/password")
+async def my_password(request: web.Request) -> web.Response:
+    return await _set_password(request, identity_of(request).user_id)
+
+
+@routes.get("/api/v1/users")
+async def list_users(request: web.Request) -> web.Response:
+    return json_response(
+        await service.list_users(request.app[POOL_KEY], identity_of(request), request.query)
+    )
+
+
+@routes.post("/api/v1/users")
+async def add_user(request: web.Request) -> web.Response:
+    body = await read_body(request, UserCreate)
+    record = await service.add_user(
+        request.app[POOL_KEY], request.app[SETTINGS_KEY].source, identity_of(request), body
+    )
+    return _user(record, 201)
+
+
+@routes.get("/api/v1/users/{id}")
+async def get_user(request: web.Request) -> web.Response:
+    return _user(
+        await service.get_user(
+            request.app[POOL_KEY], identity_of(request), request.match_info["id"]
+        )
+    )
+
+
+@routes.patch("/api/v1/users/{id}")
+async def patch_user(request: web.Request) -> web.Response:
+    return await _patch_user(request, request.match_info["id"], own_profile=False)
+
+
+@routes.post("/api/v1/users/{id}/password")
+async def reset_password(request: web.Request) -> web.Response:
+    return await _set_password(request, request.match_info["id"])
 
 
 def _forward(request: web.Request, service_name: str, path: str) -> Awaitable[web.Response]:
