@@ -140,7 +140,16 @@ async def _checked(
             errors.append(FieldError(field, message))
         values: Mapping[str, Any] = fields.model_dump()
     else:
-        values = {k: v for k, v in data.items() if k not in bad}
+        values = {k: v for k, v in data.items() if k not in bad} if isinstance(data, dict) else {}
+        raw_address = values.get("address")
+        if isinstance(raw_address, dict) and not {"address.postal_code", "address.country"} & bad:
+            country = str(raw_address.get("country") or domain.DEFAULT_COUNTRY).upper()
+            postal_code = raw_address.get("postal_code")
+            if isinstance(postal_code, str) and postal_code.strip():
+                for field, message in domain.account_consistency(
+                    None, None, None, country, postal_code
+                ):
+                    errors.append(FieldError(field, message))
     old_values = None if old is None else {**old, "parent_account_id": old["parent_account_id"]}
     errors += [
         e
@@ -340,12 +349,14 @@ def _filters(query: Mapping[str, str]) -> tuple[list[str], list[Any], list[Field
         return f"${len(params)}"
 
     q = domain.fold(query.get("q", ""))
+    words = q.split()
     if len(q) > 200:
         errors.append(FieldError("q", "Recherche trop longue (200 caractères au plus)."))
-    elif len(q) >= 3:
-        conditions.append(f"search_text LIKE {param('%' + domain.like_escape(q) + '%')}")
-    elif q:  # too short for trigrams: names that start with it
+    elif len(words) == 1 and len(q) < 3:  # too short for trigrams: names that start with it
         conditions.append(f"sort_name LIKE {param(domain.like_escape(q) + '%')}")
+    else:  # every word, anywhere in the name, city, SIREN or SIRET (trigram index)
+        for word in words:
+            conditions.append(f"search_text LIKE {param('%' + domain.like_escape(word) + '%')}")
     for name, column in sql.EQUALITY_FILTERS.items():
         if name in query:
             value = query[name].strip()

@@ -128,3 +128,12 @@ async def gateway_db(platform: Platform) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(isolated_database_url("gateway"))
     yield conn
     await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def user(platform: Platform, admin: dict[str, str]) -> dict[str, str]:
+    """A sales user (role user), created by the admin through the API."""
+    body = {"username": "claire", "password": "Claire-mot-de-passe-1", "role": "user"}
+    status, created, _ = await platform.call("POST", "/api/v1/users", admin, json=body)
+    assert status == 201, created
+    return await platform.login("claire", "Claire-mot-de-passe-1")
