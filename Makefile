@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install infra lint types unit integration e2e clean
+.PHONY: run test install infra lint types unit integration e2e bench clean
 
 run: install infra
 	$(PY) -m deploy.run
@@ -40,6 +40,9 @@ integration: install infra
 e2e: install infra
 	$(PY) -m pytest -p no:cacheprovider tests/e2e
 
+
+bench: install infra
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .run .mypy_cache .ruff_cache

@@ -1,0 +1,30 @@
+"""`make bench`: benchmarks measured side by side with a floor in the same run.
+
+Results are data (bench/results/*.json), never assertions. Run one with
+`python -m bench accounts-list` (the default runs them all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from bench import accounts_list
+
+BENCHMARKS = {"accounts-list": accounts_list.main}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], default=list(BENCHMARKS))
+    parser.add_argument("--accounts", type=int, default=1_000_000, help="size of the dataset")
+    parser.add_argument("--iterations", type=int, default=200, help="timed runs per query shape")
+    args = parser.parse_args()
+    for name in args.names or BENCHMARKS:
+        asyncio.run(BENCHMARKS[name](accounts=args.accounts, iterations=args.iterations))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
