@@ -89,7 +89,8 @@ SHAPES: dict[str, dict[str, str]] = {
         "city": "nantes",
         "sort": "-annual_revenue",
     },
-    "updated in the last day": {"updated_since": "{yesterday}"},
+    "updated in the last day (by updated_at)": {"updated_since": "{yesterday}"},
+    "updated in the last day, by name": {"updated_since": "{yesterday}", "sort": "name"},
 }
 
 

@@ -7,6 +7,11 @@ from aiohttp import web
 from services.common.replica_app import create_replica_app
 from services.common.settings import ServiceSettings
 
+from .web import SOURCE_KEY, routes
+
 
 def create_app(settings: ServiceSettings) -> web.Application:
-    return create_replica_app(settings, Path(__file__).parent / "migrations")
+    app = create_replica_app(settings, Path(__file__).parent / "migrations")
+    app[SOURCE_KEY] = settings.source
+    app.router.add_routes(routes)
+    return app

@@ -33,7 +33,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Routes of /api/v1 reachable without a bearer token.
 ANONYMOUS_ROUTES = frozenset({("POST", "/api/v1/auth/login")})
 # The audit trail is kept per entity; a public collection name maps to its entity.
-AUDITED_COLLECTIONS = {"accounts": "account", "contacts": "contact", "users": "user"}
+AUDITED_COLLECTIONS = {
+    "accounts": "account",
+    "contacts": "contact",
+    "users": "user",
+    "actions": "action",
+    "opportunities": "opportunity",
+    "projects": "project",
+}
 
 routes = web.RouteTableDef()
 
@@ -180,10 +187,22 @@ FORWARDED_ROUTES = {
         "/api/v1/contacts",
         "/api/v1/contacts/{id}",
         "/api/v1/contacts/{id}/restore",
-        "/api/v1/picklists/{name}",
         "/api/v1/picklists/{name}/{code}",
     ),
+    "activities": tuple(
+        path
+        for collection in ("actions", "opportunities", "projects")
+        for path in (
+            f"/api/v1/{collection}",
+            f"/api/v1/{collection}/{{id}}",
+            f"/api/v1/{collection}/{{id}}/restore",
+        )
+    ),
 }
+# Each service serves its own lists; the others are the accounts service's.
+ACTIVITIES_PICKLISTS = frozenset(
+    {"action_type", "action_status", "action_direction", "opportunity_stage", "project_status"}
+)
 
 
 def _forwarder(service_name: str) -> Handler:
@@ -197,6 +216,12 @@ def add_forwarded_routes(app: web.Application) -> None:
     for service_name, paths in FORWARDED_ROUTES.items():
         for path in paths:
             app.router.add_route("*", path, _forwarder(service_name))
+
+
+@routes.route("*", "/api/v1/picklists/{name}")
+async def picklist(request: web.Request) -> web.Response:
+    owner = "activities" if request.match_info["name"] in ACTIVITIES_PICKLISTS else "accounts"
+    return await _forward(request, owner, request.path)
 
 
 @routes.get("/api/v1/{collection}/{id}/audit")

@@ -311,6 +311,7 @@ async def test_the_list_view_filters_sorts_and_pages(platform: Platform, admin: 
     assert f"Domaine du Chêne {tag}" in [i["name"] for i in page["items"]]
     since = "2000-01-01T00:00:00Z"
     assert len(await names(updated_since=since)) == 5
+    assert await names(updated_since=since, sort="name") == await names()
     assert await names(updated_since="2999-01-01T00:00:00Z") == []
 
 

@@ -1,0 +1,105 @@
+"""Pydantic models at the edges of the activities service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+)
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _required_text(value: str) -> str:
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        raise ValueError("Ce champ est obligatoire.")
+    if len(cleaned) > 255:
+        raise ValueError("Ne doit pas dépasser 255 caractères.")
+    return cleaned
+
+
+Blank = BeforeValidator(_blank_to_none)
+Title = Annotated[str, AfterValidator(_required_text)]
+LongText = Annotated[str | None, Blank, Field(max_length=10_000)]
+Money = Annotated[
+    Decimal | None, Field(ge=0, le=Decimal("999999999999999.99"), max_digits=17, decimal_places=2)
+]
+OptionalId = Annotated[uuid.UUID | None, Blank]
+
+ActionType = Literal["call", "email", "meeting", "task", "note", "web_lead"]
+ActionStatus = Literal["planned", "done", "cancelled"]
+Direction = Literal["in", "out"]
+OpportunityStage = Literal[
+    "prospection", "qualification", "proposition", "negociation", "gagnee", "perdue"
+]
+ProjectStatus = Literal["a_realiser", "en_cours", "termine", "annule"]
+
+
+class ActionFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: ActionType
+    subject: Title
+    account_id: OptionalId = None
+    contact_id: OptionalId = None
+    status: ActionStatus | None = None  # from the dates when not given
+    occurred_at: AwareDatetime | None = None
+    due_at: AwareDatetime | None = None
+    direction: Direction | None = None
+    duration_seconds: Annotated[StrictInt | None, Field(ge=0, le=7 * 86400)] = None
+    opportunity_id: OptionalId = None
+    project_id: OptionalId = None
+    description: LongText = None
+
+
+class OpportunityFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Title
+    account_id: uuid.UUID
+    contact_id: OptionalId = None
+    stage: OpportunityStage = "prospection"
+    amount: Money = None
+    probability: Annotated[StrictInt | None, Field(ge=0, le=100)] = None
+    expected_close_date: date | None = None
+    source: Annotated[str | None, Blank, Field(max_length=100)] = None
+    description: LongText = None
+
+
+class ProjectFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Title
+    account_id: uuid.UUID
+    status: ProjectStatus = "a_realiser"
+    start_date: date | None = None
+    end_date: date | None = None
+    budget: Money = None
+    opportunity_id: OptionalId = None
+    description: LongText = None
+
+
+class CallRecord(BaseModel):
+    """A finished telephone call, as the gateway hands it over (internal)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    direction: Direction
+    account_id: uuid.UUID | None = None
+    contact_id: uuid.UUID | None = None
+    number: Annotated[str, Field(max_length=40)]
+    occurred_at: AwareDatetime
+    duration_seconds: Annotated[StrictInt, Field(ge=0, le=7 * 86400)]

@@ -1,0 +1,293 @@
+"""The conventions every record follows, once: create, read, merge-patch with If-Match, trash
+and restore, keyset lists; each change committed with its event.
+
+A service describes an entity with a ``RecordSpec`` (table, columns, Pydantic model, sorts,
+filters, and a hook checking rules that need the database); SQL is built from the spec's
+constant names only, values always travel as parameters.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel
+
+from .errors import Conflict, FieldError, NotFound, ValidationFailed
+from .identity import Identity
+from .outbox import record_change
+from .pagination import ColumnKind, keyset_sql, page_result, parse_page
+from .records import check_if_match, merge_patch, parse_record_id
+from .validation import try_validate
+
+SYSTEM_COLUMNS = ("created_at", "created_by", "updated_at", "updated_by", "version")
+READ_ONLY = ("id", *SYSTEM_COLUMNS)
+# check(conn, values, old, identity) -> errors; values are the validated fields plus derived ones.
+Check = Callable[
+    [asyncpg.Connection, dict[str, Any], Mapping[str, Any] | None, Identity],
+    Awaitable[list[FieldError]],
+]
+Derive = Callable[[dict[str, Any], Mapping[str, Any] | None], dict[str, Any]]
+FilterParser = Callable[[str], Any]
+
+
+async def _no_check(*_args: Any) -> list[FieldError]:
+    return []
+
+
+def _no_derive(_values: dict[str, Any], _old: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    entity: str  # event entity: "action"
+    table: str  # SQL table: "actions"
+    label: str  # French, for messages: "action"
+    model: type[BaseModel]  # every field a client writes
+    derived: tuple[str, ...] = ()  # columns computed by ``derive`` (read-only to clients)
+    read_only_extra: tuple[str, ...] = ()  # other read-only columns shown in the record
+    sortable: Mapping[str, tuple[str, ColumnKind]] = field(default_factory=dict)
+    default_sort: str = "-created_at"
+    filters: Mapping[str, tuple[str, FilterParser]] = field(default_factory=dict)
+    check: Check = _no_check
+    derive: Derive = _no_derive
+
+    @property
+    def editable(self) -> tuple[str, ...]:
+        return tuple(self.model.model_fields)
+
+    @property
+    def written(self) -> tuple[str, ...]:
+        return (*self.editable, *self.derived)
+
+    @property
+    def columns(self) -> str:
+        return ", ".join(
+            ("id", *self.written, *self.read_only_extra, *SYSTEM_COLUMNS, "deleted_at")
+        )
+
+    def record(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        names = ("id", *self.written, *self.read_only_extra, *SYSTEM_COLUMNS)
+        return {name: row[name] for name in names}
+
+    def not_found(self) -> NotFound:
+        return NotFound(f"Aucune fiche {self.label} ne porte cet identifiant.")
+
+
+def as_json(value: Any) -> Any:
+    """A value as a client writes it back: ids, money and dates as strings."""
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+async def _validated(
+    conn: asyncpg.Connection,
+    spec: RecordSpec,
+    data: Any,
+    old: Mapping[str, Any] | None,
+    identity: Identity,
+) -> dict[str, Any]:
+    fields, errors = try_validate(spec.model, data)
+    if fields is None:
+        raise ValidationFailed(errors)
+    values = fields.model_dump()
+    values.update(spec.derive(values, old))
+    errors = await spec.check(conn, values, old, identity)
+    if errors:
+        raise ValidationFailed(errors)
+    return values
+
+
+async def create(
+    pool: asyncpg.Pool,
+    spec: RecordSpec,
+    source: str,
+    identity: Identity,
+    data: Any,
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Insert a record; ``extra`` sets read-only columns (e.g. the call an action records)."""
+    extra = dict(extra or {})
+    async with pool.acquire() as conn, conn.transaction():
+        values = await _validated(conn, spec, data, None, identity)
+        names = (*spec.written, *extra)
+        placeholders = ", ".join(f"${i}" for i in range(2, len(names) + 2))
+        statement = (
+            f"INSERT INTO {spec.table} (id, {', '.join(names)}, created_by, updated_by) "
+            f"VALUES ($1, {placeholders}, ${len(names) + 2}, ${len(names) + 2}) "
+            f"RETURNING {spec.columns}"
+        )
+        args = [values[n] for n in spec.written] + list(extra.values())
+        row = await conn.fetchrow(statement, uuid.uuid4(), *args, identity.username)
+        record = spec.record(row)
+        await record_change(
+            conn, source=source, entity=spec.entity, change="created", record=record,
+            actor=identity.username,
+        )  # fmt: skip
+    return record
+
+
+async def get(pool: asyncpg.Pool, spec: RecordSpec, record_id: str) -> dict[str, Any]:
+    row = await pool.fetchrow(
+        f"SELECT {spec.columns} FROM {spec.table} WHERE id = $1 AND deleted_at IS NULL",
+        parse_record_id(record_id, f"fiche {spec.label}"),
+    )
+    if row is None:
+        raise spec.not_found()
+    return spec.record(row)
+
+
+async def _lock(conn: asyncpg.Connection, spec: RecordSpec, record_id: str) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        f"SELECT {spec.columns} FROM {spec.table} WHERE id = $1 FOR UPDATE",
+        parse_record_id(record_id, f"fiche {spec.label}"),
+    )
+    if row is None:
+        raise spec.not_found()
+    return row
+
+
+def _patched(spec: RecordSpec, current: dict[str, Any], patch: Any) -> dict[str, Any]:
+    if not isinstance(patch, dict):
+        raise ValidationFailed([FieldError("body", "Doit être un objet JSON (merge patch).")])
+    read_only = (*READ_ONLY, *spec.derived, *spec.read_only_extra)
+    errors = [
+        FieldError(name, "Champ en lecture seule.")
+        for name in read_only
+        if name in patch and patch[name] != as_json(current.get(name))
+    ]
+    if errors:
+        raise ValidationFailed(errors)
+    doc = {k: as_json(current[k]) for k in spec.editable if current.get(k) is not None}
+    return merge_patch(doc, {k: v for k, v in patch.items() if k not in read_only})  # type: ignore[no-any-return]
+
+
+async def update(
+    pool: asyncpg.Pool,
+    spec: RecordSpec,
+    source: str,
+    identity: Identity,
+    record_id: str,
+    patch: Any,
+    if_match: str | None,
+) -> dict[str, Any]:
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _lock(conn, spec, record_id)
+        if row["deleted_at"] is not None:
+            raise spec.not_found()
+        check_if_match(if_match, row["version"])
+        old = spec.record(row)
+        values = await _validated(conn, spec, _patched(spec, old, patch), old, identity)
+        if all(values[n] == row[n] for n in spec.written):
+            return old  # nothing changed: no new version, no event
+        sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(spec.written, start=2))
+        actor = len(spec.written) + 2
+        new_row = await conn.fetchrow(
+            f"UPDATE {spec.table} SET {sets}, updated_at = now(), updated_by = ${actor}, "
+            f"version = version + 1 WHERE id = $1 RETURNING {spec.columns}",
+            row["id"],
+            *(values[n] for n in spec.written),
+            identity.username,
+        )
+        record = spec.record(new_row)
+        await record_change(
+            conn, source=source, entity=spec.entity, change="updated", record=record, old=old,
+            actor=identity.username,
+        )  # fmt: skip
+    return record
+
+
+async def _set_trashed(
+    pool: asyncpg.Pool,
+    spec: RecordSpec,
+    source: str,
+    identity: Identity,
+    record_id: str,
+    trashed: bool,
+    if_match: str | None = None,
+) -> dict[str, Any]:
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _lock(conn, spec, record_id)
+        if trashed and row["deleted_at"] is not None:
+            raise spec.not_found()
+        if not trashed and row["deleted_at"] is None:
+            raise Conflict(f"Cette fiche {spec.label} n'est pas dans la corbeille.")
+        check_if_match(if_match, row["version"])
+        new_row = await conn.fetchrow(
+            f"UPDATE {spec.table} SET deleted_at = {'now()' if trashed else 'NULL'}, "
+            "updated_at = now(), updated_by = $2, version = version + 1 "
+            f"WHERE id = $1 RETURNING {spec.columns}",
+            row["id"],
+            identity.username,
+        )
+        record = spec.record(new_row)
+        await record_change(
+            conn, source=source, entity=spec.entity, change="deleted" if trashed else "restored",
+            record={**record, "deleted_at": new_row["deleted_at"]},
+            old={**spec.record(row), "deleted_at": row["deleted_at"]}, actor=identity.username,
+        )  # fmt: skip
+    return record
+
+
+async def trash(
+    pool: asyncpg.Pool,
+    spec: RecordSpec,
+    source: str,
+    identity: Identity,
+    record_id: str,
+    if_match: str | None,
+) -> None:
+    await _set_trashed(pool, spec, source, identity, record_id, True, if_match)
+
+
+async def restore(
+    pool: asyncpg.Pool, spec: RecordSpec, source: str, identity: Identity, record_id: str
+) -> dict[str, Any]:
+    return await _set_trashed(pool, spec, source, identity, record_id, False)
+
+
+async def list_records(
+    pool: asyncpg.Pool,
+    spec: RecordSpec,
+    query: Mapping[str, str],
+    *,
+    extra_conditions: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A keyset page of live records, with the spec's equality filters (422 names a bad one)."""
+    page = parse_page(query, spec.sortable, default_sort=spec.default_sort)
+    conditions = ["deleted_at IS NULL", *extra_conditions]
+    params: list[Any] = []
+    errors: list[FieldError] = []
+    for name, (column, parse) in spec.filters.items():
+        if name not in query:
+            continue
+        try:
+            params.append(parse(query[name]))
+        except ValueError as exc:
+            errors.append(FieldError(name, str(exc) or "Valeur invalide."))
+            continue
+        conditions.append(f"{column} ${len(params)}")
+    if errors:
+        raise ValidationFailed(errors)
+    condition, order_by, after = keyset_sql(page, len(params) + 1)
+    conditions.append(condition)
+    params += after
+    rows = await pool.fetch(
+        f"SELECT {spec.columns}, {page.column} AS sort_key FROM {spec.table} "
+        f"WHERE {' AND '.join(conditions)} ORDER BY {order_by} LIMIT ${len(params) + 1}",
+        *params,
+        page.limit + 1,
+    )
+    return page_result(page, rows, spec.record)
