@@ -197,6 +197,12 @@ async def list_contacts(pool: asyncpg.Pool, query: Mapping[str, str]) -> dict[st
                 [FieldError("account_id", "Identifiant (UUID) attendu.")]
             ) from exc
         conditions.append(f"c.account_id = ${len(params)}")
+    if "phone" in query:  # a phone or mobile number, as the telephony server gives it
+        try:
+            params.append(domain.clean_phone(query["phone"]))
+        except ValueError as exc:
+            raise ValidationFailed([FieldError("phone", str(exc))]) from exc
+        conditions.append(f"(c.phone = ${len(params)} OR c.mobile = ${len(params)})")
     q = domain.fold(query.get("q", ""))
     if q:
         params.append(domain.like_escape(q[:200]) + "%")

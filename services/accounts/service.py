@@ -382,6 +382,11 @@ def _filters(query: Mapping[str, str]) -> tuple[list[str], list[Any], list[Field
                     "updated_since", "Date et heure RFC 3339 attendues (ex. 2026-11-28T09:30:00Z)."
                 )
             )
+    if "phone" in query:
+        try:
+            conditions.append(f"phone = {param(domain.clean_phone(query['phone']))}")
+        except ValueError as exc:
+            errors.append(FieldError("phone", str(exc)))
     if "parent_account_id" in query:
         try:
             conditions.append(f"parent_account_id = {param(uuid.UUID(query['parent_account_id']))}")

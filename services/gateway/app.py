@@ -13,7 +13,15 @@ from services.common.web import make_app
 from . import service
 from .proxy import Upstreams
 from .settings import GatewaySettings
-from .web import SETTINGS_KEY, UPSTREAMS_KEY, add_forwarded_routes, auth_middleware, routes
+from .telephony import AsteriskTelephony, HttpTelephony, Telephony, TelephonyLink
+from .web import (
+    SETTINGS_KEY,
+    TELEPHONY_KEY,
+    UPSTREAMS_KEY,
+    add_forwarded_routes,
+    auth_middleware,
+    routes,
+)
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
@@ -36,9 +44,34 @@ def create_app(settings: ServiceSettings) -> web.Application:
                 settings.internal_secret.get_secret_value(),
                 settings.upstream_timeout_seconds,
             )
-            yield
+            async with aiohttp.ClientSession() as telephony_session:
+                app[TELEPHONY_KEY].adapter = telephony_adapter(settings, telephony_session)
+                yield
 
+    app[TELEPHONY_KEY] = TelephonyLink()
     app.cleanup_ctx.extend([bootstrap, upstreams])
     app.router.add_routes(routes)
     add_forwarded_routes(app)
     return app
+
+
+def telephony_adapter(
+    settings: GatewaySettings, session: aiohttp.ClientSession
+) -> Telephony | None:
+    """The adapter chosen by configuration (None: ClickToCall answers 503)."""
+    secret = settings.telephony_secret.get_secret_value() if settings.telephony_secret else ""
+    if settings.telephony == "http" and settings.telephony_url:
+        return HttpTelephony(
+            session, settings.telephony_url, secret, settings.telephony_timeout_seconds
+        )
+    if settings.telephony == "asterisk":
+        return AsteriskTelephony(
+            settings.asterisk_host,
+            settings.asterisk_port,
+            settings.asterisk_username,
+            settings.asterisk_secret.get_secret_value(),
+            channel=settings.asterisk_channel,
+            context=settings.asterisk_context,
+            timeout=settings.telephony_timeout_seconds,
+        )
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -63,6 +64,38 @@ class Upstreams:
                 path,
                 service,
                 type(exc).__name__,
+            )
+            raise ServiceUnavailable(
+                f"Le service {service} est momentanément indisponible ; "
+                "réessayez dans quelques secondes."
+            ) from exc
+
+    async def call_json(
+        self,
+        method: str,
+        base_url: str,
+        path: str,
+        identity: Identity,
+        service: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: object = None,
+    ) -> tuple[int, Any]:
+        """A call of the gateway's own (composition, telephony): status and JSON body."""
+        headers = {HEADER: sign_identity(identity, self._secret)}
+        try:
+            async with self._session.request(
+                method,
+                base_url + path,
+                params=params,
+                json=body,
+                headers=headers,
+                timeout=self._timeout,
+            ) as upstream:
+                return upstream.status, await upstream.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.warning(
+                "%s %s: service %s unreachable: %s", method, path, service, type(exc).__name__
             )
             raise ServiceUnavailable(
                 f"Le service {service} est momentanément indisponible ; "

@@ -35,3 +35,13 @@ def list_users_sql(condition: str, order_by: str, limit_param: int) -> str:
         f"SELECT {USER_COLUMNS}, lower(username) AS sort_key FROM users WHERE {condition} "
         f"ORDER BY {order_by} LIMIT ${limit_param}"
     )
+
+
+SELECT_EXTENSION = "SELECT phone_extension FROM users WHERE id = $1"
+INSERT_CALL = """
+INSERT INTO calls (call_id, user_id, username, account_id, contact_id, number, extension, adapter)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+SELECT_CALL = (
+    "SELECT call_id, user_id, username, account_id, contact_id FROM calls WHERE call_id = $1"
+)

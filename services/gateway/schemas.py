@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -70,3 +71,26 @@ class PasswordChange(BaseModel):
 
     current_password: str | None = Field(None, max_length=1024)
     new_password: Password
+
+
+class CallRequest(BaseModel):
+    """ClickToCall: whom to call; by default the contact's number, else the account's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact_id: uuid.UUID | None = None
+    number: Annotated[str | None, BeforeValidator(_blank_to_none), Field(max_length=40)] = None
+
+
+class TelephonyEvent(BaseModel):
+    """A callback of the telephony server."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    call_id: Annotated[str, Field(min_length=1, max_length=200)]
+    event: Literal["ringing", "answered", "hangup"]
+    direction: Literal["inbound", "outbound"]
+    from_: Annotated[str, Field(alias="from", max_length=100)]
+    to: Annotated[str, Field(max_length=100)]
+    timestamp: AwareDatetime
+    duration_seconds: Annotated[int, Field(ge=0, le=7 * 86400)] = 0

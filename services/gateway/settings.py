@@ -28,3 +28,26 @@ class GatewaySettings(ServiceSettings):
     upstream_timeout_seconds: float = Field(
         10.0, gt=0, validation_alias=_env("CRM_UPSTREAM_TIMEOUT_SECONDS")
     )
+    telephony_adapter: str | None = Field(
+        None, pattern=r"^(http|asterisk)$", validation_alias=_env("CRM_TELEPHONY_ADAPTER")
+    )
+    telephony_url: str | None = Field(None, validation_alias=_env("CRM_TELEPHONY_URL"))
+    telephony_secret: SecretStr | None = Field(None, validation_alias=_env("CRM_TELEPHONY_SECRET"))
+    telephony_timeout_seconds: float = Field(
+        5.0, gt=0, validation_alias=_env("CRM_TELEPHONY_TIMEOUT_SECONDS")
+    )
+    asterisk_host: str = Field("127.0.0.1", validation_alias=_env("CRM_ASTERISK_HOST"))
+    asterisk_port: int = Field(5038, ge=1, le=65535, validation_alias=_env("CRM_ASTERISK_PORT"))
+    asterisk_username: str = Field("crm", validation_alias=_env("CRM_ASTERISK_USERNAME"))
+    asterisk_secret: SecretStr = Field(SecretStr(""), validation_alias=_env("CRM_ASTERISK_SECRET"))
+    asterisk_channel: str = Field(
+        "PJSIP/{extension}", validation_alias=_env("CRM_ASTERISK_CHANNEL")
+    )
+    asterisk_context: str = Field("from-internal", validation_alias=_env("CRM_ASTERISK_CONTEXT"))
+
+    @property
+    def telephony(self) -> str | None:
+        """The adapter in use: as configured, else ``http`` when a telephony URL is set."""
+        if self.telephony_adapter:
+            return self.telephony_adapter
+        return "http" if self.telephony_url else None

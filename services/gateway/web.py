@@ -12,6 +12,7 @@ from services.common.errors import Forbidden, Unauthorized
 from services.common.identity import Identity
 from services.common.records import etag
 from services.common.runtime import POOL_KEY
+from services.common.validation import parse_json, validate
 from services.common.web import (
     IDENTITY_KEY,
     READ_METHODS,
@@ -21,17 +22,21 @@ from services.common.web import (
     read_json,
 )
 
-from . import domain, service
+from . import calls, domain, service
 from .proxy import Upstreams
-from .schemas import LoginBody, PasswordChange, UserCreate
+from .schemas import CallRequest, LoginBody, PasswordChange, TelephonyEvent, UserCreate
 from .settings import GatewaySettings
+from .telephony import SIGNATURE_HEADER, TelephonyLink, signature_valid
 
 SETTINGS_KEY = web.AppKey("gateway_settings", GatewaySettings)
 UPSTREAMS_KEY = web.AppKey("upstreams", Upstreams)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Routes of /api/v1 reachable without a bearer token.
-ANONYMOUS_ROUTES = frozenset({("POST", "/api/v1/auth/login")})
+ANONYMOUS_ROUTES = frozenset(
+    {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/telephony/events")}  # callbacks: signed
+)
+TELEPHONY_KEY = web.AppKey("telephony", TelephonyLink)
 # The audit trail is kept per entity; a public collection name maps to its entity.
 AUDITED_COLLECTIONS = {
     "accounts": "account",
@@ -216,6 +221,31 @@ def add_forwarded_routes(app: web.Application) -> None:
     for service_name, paths in FORWARDED_ROUTES.items():
         for path in paths:
             app.router.add_route("*", path, _forwarder(service_name))
+
+
+@routes.post("/api/v1/accounts/{id}/call")
+async def click_to_call(request: web.Request) -> web.Response:
+    body = await read_body(request, CallRequest) if request.can_read_body else CallRequest()
+    result = await calls.place_call(
+        request.app[POOL_KEY], request.app[UPSTREAMS_KEY], request.app[SETTINGS_KEY],
+        request.app[TELEPHONY_KEY].adapter,
+        identity_of(request), request.match_info["id"], body,
+    )  # fmt: skip
+    return json_response(result, status=202)
+
+
+@routes.post("/api/v1/telephony/events")
+async def telephony_event(request: web.Request) -> web.Response:
+    raw = await request.read()
+    settings = request.app[SETTINGS_KEY]
+    secret = settings.telephony_secret.get_secret_value() if settings.telephony_secret else None
+    if not signature_valid(raw, request.headers.get(SIGNATURE_HEADER), secret):
+        raise Unauthorized("Signature absente ou invalide.")
+    event = validate(TelephonyEvent, parse_json(raw))
+    result = await calls.handle_event(
+        request.app[POOL_KEY], request.app[UPSTREAMS_KEY], settings, event
+    )
+    return json_response(result, status=202)
 
 
 @routes.route("*", "/api/v1/picklists/{name}")

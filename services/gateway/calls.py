@@ -1,0 +1,176 @@
+"""ClickToCall and the telephony callbacks: a click places a call through the telephony
+server; its hangup becomes a `call` action on the right account and contact."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import phonenumbers
+
+from services.common.errors import (
+    FieldError,
+    NotFound,
+    ProblemError,
+    ServiceUnavailable,
+    Unauthorized,
+    ValidationFailed,
+)
+from services.common.identity import Identity
+
+from . import repository as sql
+from .proxy import Upstreams
+from .schemas import CallRequest, TelephonyEvent
+from .settings import GatewaySettings
+from .telephony import Telephony, TelephonyRefused, TelephonyUnavailable, timestamp_fresh
+
+log = logging.getLogger(__name__)
+TELEPHONY_ACTOR = Identity("00000000-0000-0000-0000-000000000000", "telephonie", "user")
+
+
+class BadGateway(ProblemError):
+    status, title, type_suffix = (
+        502,
+        "Le serveur de téléphonie a refusé l'appel",
+        "telephony-refused",
+    )
+
+
+def e164(number: str) -> str | None:
+    """A dialable number in E.164 (French numbers without a country code), or None."""
+    try:
+        parsed = phonenumbers.parse(number, "FR")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+async def place_call(
+    pool: asyncpg.Pool,
+    upstreams: Upstreams,
+    settings: GatewaySettings,
+    telephony: Telephony | None,
+    identity: Identity,
+    account_id: str,
+    request: CallRequest,
+) -> dict[str, Any]:
+    status, account = await upstreams.call_json(
+        "GET", settings.accounts_url, f"/api/v1/accounts/{account_id}", identity, "accounts"
+    )
+    if status == 404:
+        raise NotFound("Aucun compte ne porte cet identifiant.")
+    contact = None
+    errors: list[FieldError] = []
+    if request.contact_id is not None:
+        status, contact = await upstreams.call_json(
+            "GET",
+            settings.accounts_url,
+            f"/api/v1/contacts/{request.contact_id}",
+            identity,
+            "accounts",
+        )
+        if status != 200 or contact.get("account_id") != account["id"]:
+            errors.append(
+                FieldError("contact_id", "Aucun contact de ce compte ne porte cet identifiant.")
+            )
+            contact = None
+    if request.number is not None:
+        number = e164(request.number)
+        if number is None:
+            errors.append(FieldError("number", "Numéro de téléphone invalide."))
+    else:
+        candidates = [contact.get("phone"), contact.get("mobile")] if contact else []
+        number = next((n for n in [*candidates, account.get("phone")] if n), None)
+        if number is None and "contact_id" not in {e.field for e in errors}:
+            errors.append(
+                FieldError("number", "Ni le contact ni le compte n'ont de numéro : indiquez-en un.")
+            )
+    extension = await pool.fetchval(sql.SELECT_EXTENSION, uuid.UUID(identity.user_id))
+    if not extension:
+        errors.append(
+            FieldError("phone_extension", "Renseignez votre poste téléphonique dans votre profil.")
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    assert number is not None
+    if telephony is None:
+        raise ServiceUnavailable("Aucun serveur de téléphonie n'est configuré.", retry_after=60)
+    call_id = str(uuid.uuid4())
+    try:
+        await telephony.place_call(call_id, extension, number)
+    except TelephonyUnavailable as exc:
+        log.warning("telephony %s unreachable: %s", telephony.name, exc)
+        raise ServiceUnavailable("Le serveur de téléphonie est injoignable ; réessayez.") from exc
+    except TelephonyRefused as exc:
+        log.warning("telephony %s refused call %s: %s", telephony.name, call_id, exc)
+        raise BadGateway("Le serveur de téléphonie a refusé de passer l'appel.") from exc
+    await pool.execute(
+        sql.INSERT_CALL, call_id, uuid.UUID(identity.user_id), identity.username,
+        uuid.UUID(str(account["id"])), contact and uuid.UUID(str(contact["id"])), number, extension,
+        telephony.name,
+    )  # fmt: skip
+    return {"call_id": call_id, "status": "requested", "to": number, "from": extension}
+
+
+async def _match_number(
+    upstreams: Upstreams, settings: GatewaySettings, number: str
+) -> tuple[str | None, str | None]:
+    """(account id, contact id) of a number: a contact's phone or mobile, then an account's."""
+    _, contacts = await upstreams.call_json(
+        "GET", settings.accounts_url, "/api/v1/contacts", TELEPHONY_ACTOR, "accounts",
+        params={"phone": number, "limit": "1"},
+    )  # fmt: skip
+    if contacts.get("items"):
+        contact = contacts["items"][0]
+        return contact.get("account_id"), contact["id"]
+    _, accounts = await upstreams.call_json(
+        "GET", settings.accounts_url, "/api/v1/accounts", TELEPHONY_ACTOR, "accounts",
+        params={"phone": number, "limit": "1"},
+    )  # fmt: skip
+    if accounts.get("items"):
+        return accounts["items"][0]["id"], None
+    return None, None
+
+
+async def handle_event(
+    pool: asyncpg.Pool, upstreams: Upstreams, settings: GatewaySettings, event: TelephonyEvent
+) -> dict[str, Any]:
+    if not timestamp_fresh(event.timestamp, datetime.now(UTC)):
+        raise Unauthorized("Horodatage trop éloigné : rappel refusé.")
+    if event.event != "hangup":
+        return {"status": "noted"}
+    outbound = event.direction == "outbound"
+    number = e164(event.to if outbound else event.from_) or (event.to if outbound else event.from_)
+    placed = await pool.fetchrow(sql.SELECT_CALL, event.call_id) if outbound else None
+    account_id: str | None
+    if placed is not None:
+        account_id = str(placed["account_id"])
+        contact_id = str(placed["contact_id"]) if placed["contact_id"] else None
+        actor = Identity(str(placed["user_id"]), placed["username"], "user")
+    else:
+        account_id, contact_id = await _match_number(upstreams, settings, number)
+        actor = TELEPHONY_ACTOR
+    if account_id is None and contact_id is None:
+        return {"status": "unmatched"}
+    started = event.timestamp - timedelta(seconds=event.duration_seconds)
+    body = {
+        "direction": "out" if outbound else "in",
+        "account_id": account_id,
+        "contact_id": contact_id,
+        "number": number,
+        "occurred_at": started.isoformat(),
+        "duration_seconds": event.duration_seconds,
+    }
+    status, action = await upstreams.call_json(
+        "PUT", settings.activities_url, f"/api/v1/calls/{event.call_id}/action", actor,
+        "activities", body=body,
+    )  # fmt: skip
+    if status not in (200, 201):
+        log.warning("call %s not recorded: activities answered %s", event.call_id, status)
+        raise ServiceUnavailable("L'appel n'a pas pu être enregistré ; renvoyez l'événement.")
+    return {"status": "recorded", "action_id": action["id"]}
