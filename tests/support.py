@@ -17,6 +17,7 @@ TEST_EXCHANGE = f"crm.test-{RUN_ID}"
 INTERNAL_SECRET = secrets.token_urlsafe(24)
 TOKEN_SECRET = secrets.token_urlsafe(24)
 ADMIN_PASSWORD = "Mot-de-passe-de-test-1"
+TELEPHONY_SECRET = secrets.token_urlsafe(24)
 
 
 def isolated_database_url(name: str) -> str:

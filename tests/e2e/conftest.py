@@ -26,8 +26,10 @@ from services.documents.app import create_app as documents_app
 from services.documents.settings import DocumentsSettings
 from services.gateway.app import create_app as gateway_app
 from services.gateway.settings import GatewaySettings
+from tests.fakes import FakeTelephonyServer
 from tests.support import (
     ADMIN_PASSWORD,
+    TELEPHONY_SECRET,
     TOKEN_SECRET,
     TcpProxy,
     isolated_database_url,
@@ -41,6 +43,8 @@ class Platform:
     urls: dict[str, str]
     accounts_broker: TcpProxy
     http: aiohttp.ClientSession
+    telephony: FakeTelephonyServer
+    settings: dict[str, ServiceSettings]
 
     async def login(
         self, username: str = "admin", password: str = ADMIN_PASSWORD
@@ -74,6 +78,8 @@ async def serve(
 async def platform(infrastructure: None) -> AsyncIterator[Platform]:
     proxy = TcpProxy("127.0.0.1", 5672)
     await proxy.start()
+    telephony = FakeTelephonyServer(TELEPHONY_SECRET)
+    await telephony.start()
     servers: list[TestServer] = []
     urls: dict[str, str] = {}
     services: list[tuple[str, Callable[[ServiceSettings], web.Application], ServiceSettings]] = [
@@ -98,17 +104,22 @@ async def platform(infrastructure: None) -> AsyncIterator[Platform]:
             "gateway",
             token_secret=TOKEN_SECRET,
             admin_password=ADMIN_PASSWORD,
+            telephony_url=telephony.url,
+            telephony_secret=TELEPHONY_SECRET,
+            telephony_timeout_seconds=1.0,
             **{f"{name}_url": url for name, url in urls.items()},
         )
         gateway = await serve(gateway_app, gateway_settings)
         servers.append(gateway)
         urls["gateway"] = str(gateway.make_url("")).rstrip("/")
         async with aiohttp.ClientSession() as http:
-            yield Platform(urls["gateway"], urls, proxy, http)
+            all_settings = {name: s for name, _, s in services} | {"gateway": gateway_settings}
+            yield Platform(urls["gateway"], urls, proxy, http, telephony, all_settings)
     finally:
         for server in reversed(servers):
             await server.close()
         await proxy.cut()
+        await telephony.close()
 
 
 @pytest.fixture(scope="session")
