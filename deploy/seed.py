@@ -1,23 +1,41 @@
-"""The demo dataset, created through the public API (so it is audited like any other change).
+"""The demo dataset, created through the public API (so it is validated and audited like any
+other change): accounts across France with their contacts, actions and opportunities.
 
 Seeding is skipped when accounts already exist, so `make run` can be repeated.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 
-DEMO_ACCOUNTS = (
-    "Boulangerie Dupont et Fils",
-    "Transports Lefèvre SAS",
-    "Cabinet Moreau Expertise Comptable",
-    "Menuiserie Garnier SARL",
-    "Éditions du Léman",
-    "Brasserie Saint-Éloi",
-    "Informatique Rhône-Alpes SA",
-    "Clinique vétérinaire des Tilleuls",
-    "Atelier Bérénice Couture",
-    "Société Nantaise de Logistique",
+DEMO_ACCOUNTS: tuple[dict[str, Any], ...] = (
+    {"name": "Boulangerie Dupont et Fils", "account_type": "client", "industry": "C", "phone": "01 42 68 53 00",
+     "address": {"street": "12 rue de Charonne", "postal_code": "75011", "city": "Paris"}, "employees": 14},
+    {"name": "Transports Lefèvre SAS", "account_type": "client", "industry": "H", "phone": "04 72 10 20 30",
+     "address": {"street": "5 quai Perrache", "postal_code": "69002", "city": "Lyon"}, "employees": 120,
+     "annual_revenue": "8500000.00", "siren": "732829320", "vat_number": "FR44732829320"},
+    {"name": "Cabinet Moreau Expertise Comptable", "account_type": "prospect", "industry": "M",
+     "address": {"postal_code": "33000", "city": "Bordeaux"}, "website": "https://www.cabinet-moreau.fr"},
+    {"name": "Menuiserie Garnier SARL", "account_type": "fournisseur", "industry": "C",
+     "address": {"postal_code": "44000", "city": "Nantes"}, "email": "contact@menuiserie-garnier.fr"},
+    {"name": "Éditions du Léman", "account_type": "partenaire", "industry": "J",
+     "address": {"postal_code": "74200", "city": "Thonon-les-Bains"}},
+    {"name": "Brasserie Saint-Éloi", "account_type": "prospect", "industry": "I",
+     "address": {"postal_code": "59000", "city": "Lille"}},
+    {"name": "Informatique Rhône-Alpes SA", "account_type": "client", "industry": "J",
+     "address": {"postal_code": "38000", "city": "Grenoble"}, "employees": 45},
+    {"name": "Clinique vétérinaire des Tilleuls", "account_type": "prospect", "industry": "M",
+     "address": {"postal_code": "31000", "city": "Toulouse"}},
+    {"name": "Atelier Bérénice Couture", "account_type": "client", "industry": "C",
+     "address": {"postal_code": "13001", "city": "Marseille"}},
+    {"name": "Société Nantaise de Logistique", "account_type": "prospect", "industry": "H",
+     "address": {"postal_code": "44800", "city": "Saint-Herblain"}},
+)  # fmt: skip
+DEMO_CONTACTS = (
+    ("MME", "Claire", "Dupont", "Gérante", "06 12 34 56 78"),
+    ("M", "Marc", "Lefèvre", "Directeur logistique", "06 98 76 54 32"),
 )
 
 
@@ -31,13 +49,35 @@ async def seed_demo(
             raise RuntimeError(f"demo seed: login as {username} failed ({response.status})")
         token = (await response.json())["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
+
+    async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with session.post(f"{gateway}{path}", json=body, headers=headers) as response:
+            if response.status != 201:
+                raise RuntimeError(
+                    f"demo seed: {path} answered {response.status}: {await response.text()}"
+                )
+            return await response.json()  # type: ignore[no-any-return]
+
     async with session.get(f"{gateway}/api/v1/accounts?limit=1", headers=headers) as response:
         response.raise_for_status()
         if (await response.json())["items"]:
             return 0
-    for name in DEMO_ACCOUNTS:
-        async with session.post(
-            f"{gateway}/api/v1/accounts", json={"name": name}, headers=headers
-        ) as response:
-            response.raise_for_status()
-    return len(DEMO_ACCOUNTS)
+    accounts = [await post("/api/v1/accounts", fields) for fields in DEMO_ACCOUNTS]
+    for account, (civility, first, last, job, mobile) in zip(accounts, DEMO_CONTACTS, strict=False):
+        contact = await post(
+            "/api/v1/contacts",
+            {"civility": civility, "first_name": first, "last_name": last, "job_title": job,
+             "mobile": mobile, "account_id": account["id"]},
+        )  # fmt: skip
+        await post(
+            "/api/v1/actions",
+            {"type": "call", "subject": f"Premier contact avec {first} {last}", "direction": "out",
+             "account_id": account["id"], "contact_id": contact["id"],
+             "occurred_at": "2026-11-20T09:30:00Z", "duration_seconds": 420},
+        )  # fmt: skip
+        await post(
+            "/api/v1/opportunities",
+            {"name": f"Équipement {account['name']}", "account_id": account["id"],
+             "stage": "proposition", "amount": "18500.00", "contact_id": contact["id"]},
+        )  # fmt: skip
+    return len(accounts)
