@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install infra lint types unit integration e2e bench clean
+.PHONY: run test install infra packages lint types unit integration e2e bench clean
 
 run: install infra
 	$(PY) -m deploy.run
@@ -21,8 +21,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
 	@touch $(STAMP)
 
-infra:
+infra: packages
 	@deploy/ensure-infra.sh
+
+packages:
+	@deploy/ensure-packages.sh
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -7,11 +7,17 @@ from aiohttp import web
 from services.common.replica_app import create_replica_app
 from services.common.settings import ServiceSettings
 
+from .consumers import BINDINGS, make_handler
 from .web import SOURCE_KEY, routes
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
-    app = create_replica_app(settings, Path(__file__).parent / "migrations")
+    app = create_replica_app(
+        settings,
+        Path(__file__).parent / "migrations",
+        bindings=BINDINGS,
+        handler=make_handler(settings.source),
+    )
     app[SOURCE_KEY] = settings.source
     app.router.add_routes(routes)
     return app

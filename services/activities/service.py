@@ -3,7 +3,6 @@ record conventions, and the rules that need the data (references, same account).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,18 +11,10 @@ import asyncpg
 from services.common import crud
 from services.common.errors import FieldError
 from services.common.identity import Identity
+from services.common.replica import check_account_and_contact, uuid_filter
 
-from . import domain, references
+from . import domain
 from .schemas import ActionFields, CallRecord, OpportunityFields, ProjectFields
-
-REFERENCE_WAIT_SECONDS = 2.0
-
-
-def _uuid(text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError as exc:
-        raise ValueError("Identifiant (UUID) attendu.") from exc
 
 
 def _one_of(*allowed: str) -> crud.FilterParser:
@@ -37,34 +28,6 @@ def _one_of(*allowed: str) -> crud.FilterParser:
 
 def _changed(values: Mapping[str, Any], old: Mapping[str, Any] | None, field: str) -> bool:
     return values.get(field) is not None and (old is None or values[field] != old.get(field))
-
-
-async def _account_errors(
-    conn: asyncpg.Connection, values: dict[str, Any], old: Mapping[str, Any] | None, wait: float
-) -> list[FieldError]:
-    """The account and contact exist (and are not in the trash); the contact is the account's."""
-    errors: list[FieldError] = []
-    contact = None
-    if _changed(values, old, "contact_id") or (
-        values.get("contact_id") is not None and _changed(values, old, "account_id")
-    ):
-        contact = await references.find(conn, "contact", values["contact_id"], wait)
-        if contact is None or contact.deleted:
-            errors.append(FieldError("contact_id", "Aucun contact ne porte cet identifiant."))
-            contact = None
-    if _changed(values, old, "account_id"):
-        account = await references.find(conn, "account", values["account_id"], wait)
-        if account is None:
-            errors.append(FieldError("account_id", "Aucun compte ne porte cet identifiant."))
-        elif account.deleted:
-            errors.append(FieldError("account_id", "Ce compte est dans la corbeille."))
-    if contact is not None:
-        contact_account = contact.record.get("account_id")
-        if values.get("account_id") is None and contact_account and "account_id" in values:
-            values["account_id"] = uuid.UUID(contact_account)  # an action of the contact's account
-        elif values.get("account_id") is not None and str(values["account_id"]) != contact_account:
-            errors.append(FieldError("contact_id", "Ce contact n'appartient pas à ce compte."))
-    return errors
 
 
 async def _same_account(
@@ -101,7 +64,7 @@ async def check_action(
     errors = _errors(domain.action_problems(values))
     if errors:
         return errors
-    errors += await _account_errors(conn, values, old, REFERENCE_WAIT_SECONDS)
+    errors += await check_account_and_contact(conn, values, old)
     errors += await _same_account(conn, values, old, "opportunity_id", "opportunities")
     errors += await _same_account(conn, values, old, "project_id", "projects")
     return errors
@@ -120,7 +83,7 @@ async def check_opportunity(
     old: Mapping[str, Any] | None,
     _identity: Identity,
 ) -> list[FieldError]:
-    return await _account_errors(conn, values, old, REFERENCE_WAIT_SECONDS)
+    return await check_account_and_contact(conn, values, old)
 
 
 def derive_opportunity(values: dict[str, Any], old: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -134,7 +97,7 @@ async def check_project(
     _identity: Identity,
 ) -> list[FieldError]:
     errors = _errors(domain.project_problems(values))
-    errors += await _account_errors(conn, values, old, REFERENCE_WAIT_SECONDS)
+    errors += await check_account_and_contact(conn, values, old)
     errors += await _same_account(conn, values, old, "opportunity_id", "opportunities")
     return errors
 
@@ -152,10 +115,10 @@ ACTIONS = crud.RecordSpec(
     },
     default_sort="-occurred_at",
     filters={
-        "account_id": ("account_id =", _uuid),
-        "contact_id": ("contact_id =", _uuid),
-        "opportunity_id": ("opportunity_id =", _uuid),
-        "project_id": ("project_id =", _uuid),
+        "account_id": ("account_id =", uuid_filter),
+        "contact_id": ("contact_id =", uuid_filter),
+        "opportunity_id": ("opportunity_id =", uuid_filter),
+        "project_id": ("project_id =", uuid_filter),
         "type": ("type =", _one_of(*domain.codes(domain.ACTION_TYPES))),
         "status": ("status =", _one_of(*domain.codes(domain.ACTION_STATUSES))),
         "direction": ("direction =", _one_of("in", "out")),
@@ -175,8 +138,8 @@ OPPORTUNITIES = crud.RecordSpec(
         "name": ("name", "text"),
     },
     filters={
-        "account_id": ("account_id =", _uuid),
-        "contact_id": ("contact_id =", _uuid),
+        "account_id": ("account_id =", uuid_filter),
+        "contact_id": ("contact_id =", uuid_filter),
         "stage": ("stage =", _one_of(*domain.STAGES)),
     },
     check=check_opportunity,
@@ -193,8 +156,8 @@ PROJECTS = crud.RecordSpec(
         "name": ("name", "text"),
     },
     filters={
-        "account_id": ("account_id =", _uuid),
-        "opportunity_id": ("opportunity_id =", _uuid),
+        "account_id": ("account_id =", uuid_filter),
+        "opportunity_id": ("opportunity_id =", uuid_filter),
         "status": ("status =", _one_of(*domain.codes(domain.PROJECT_STATUSES))),
     },
     check=check_project,

@@ -34,6 +34,11 @@ Check = Callable[
 ]
 Derive = Callable[[dict[str, Any], Mapping[str, Any] | None], dict[str, Any]]
 FilterParser = Callable[[str], Any]
+# guard(old row): raise (e.g. Conflict) when the record may no longer change or go to the trash.
+Guard = Callable[[Mapping[str, Any]], None]
+Shape = Callable[[dict[str, Any]], dict[str, Any]]
+# Values set when a record is created, inside its transaction (e.g. a number from a sequence).
+Prepare = Callable[[asyncpg.Connection, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 async def _no_check(*_args: Any) -> list[FieldError]:
@@ -42,6 +47,14 @@ async def _no_check(*_args: Any) -> list[FieldError]:
 
 def _no_derive(_values: dict[str, Any], _old: Mapping[str, Any] | None) -> dict[str, Any]:
     return {}
+
+
+def _no_guard(_row: Mapping[str, Any]) -> None:
+    return None
+
+
+def _as_is(record: dict[str, Any]) -> dict[str, Any]:
+    return record
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,8 @@ class RecordSpec:
     filters: Mapping[str, tuple[str, FilterParser]] = field(default_factory=dict)
     check: Check = _no_check
     derive: Derive = _no_derive
+    guard: Guard = _no_guard
+    shape: Shape = _as_is  # what a reader sees, e.g. a status that depends on today
 
     @property
     def editable(self) -> tuple[str, ...]:
@@ -74,7 +89,7 @@ class RecordSpec:
 
     def record(self, row: Mapping[str, Any]) -> dict[str, Any]:
         names = ("id", *self.written, *self.read_only_extra, *SYSTEM_COLUMNS)
-        return {name: row[name] for name in names}
+        return self.shape({name: row[name] for name in names})
 
     def not_found(self) -> NotFound:
         return NotFound(f"Aucune fiche {self.label} ne porte cet identifiant.")
@@ -117,11 +132,15 @@ async def create(
     data: Any,
     *,
     extra: Mapping[str, Any] | None = None,
+    prepare: Prepare | None = None,
+    context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Insert a record; ``extra`` sets read-only columns (e.g. the call an action records)."""
+    """Insert a record; ``extra`` and ``prepare`` set read-only columns (a call id, a number)."""
     extra = dict(extra or {})
     async with pool.acquire() as conn, conn.transaction():
         values = await _validated(conn, spec, data, None, identity)
+        if prepare is not None:
+            extra.update(await prepare(conn, values))
         names = (*spec.written, *extra)
         placeholders = ", ".join(f"${i}" for i in range(2, len(names) + 2))
         statement = (
@@ -134,7 +153,7 @@ async def create(
         record = spec.record(row)
         await record_change(
             conn, source=source, entity=spec.entity, change="created", record=record,
-            actor=identity.username,
+            actor=identity.username, context=context,
         )  # fmt: skip
     return record
 
@@ -188,6 +207,7 @@ async def update(
         if row["deleted_at"] is not None:
             raise spec.not_found()
         check_if_match(if_match, row["version"])
+        spec.guard(row)
         old = spec.record(row)
         values = await _validated(conn, spec, _patched(spec, old, patch), old, identity)
         if all(values[n] == row[n] for n in spec.written):
@@ -225,6 +245,8 @@ async def _set_trashed(
         if not trashed and row["deleted_at"] is None:
             raise Conflict(f"Cette fiche {spec.label} n'est pas dans la corbeille.")
         check_if_match(if_match, row["version"])
+        if trashed:
+            spec.guard(row)
         new_row = await conn.fetchrow(
             f"UPDATE {spec.table} SET deleted_at = {'now()' if trashed else 'NULL'}, "
             "updated_at = now(), updated_by = $2, version = version + 1 "

@@ -7,20 +7,29 @@ from pathlib import Path
 from aiohttp import web
 
 from . import replica
+from .consumer import Handler
 from .runtime import Subscription, install_runtime
 from .settings import ServiceSettings
-from .web import make_app
+from .web import MAX_BODY_BYTES, make_app
 
 REFERENCED = ("account.*", "contact.*")
 
 
-def create_replica_app(settings: ServiceSettings, migrations: Path) -> web.Application:
-    app = make_app(settings.service, settings.internal_secret.get_secret_value())
+def create_replica_app(
+    settings: ServiceSettings,
+    migrations: Path,
+    *,
+    bindings: tuple[str, ...] = REFERENCED,
+    handler: Handler = replica.keep_reference,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> web.Application:
+    """An app whose consumer keeps a replica of what it references (and may do more)."""
+    app = make_app(settings.service, settings.internal_secret.get_secret_value(), max_body_bytes)
     install_runtime(
         app,
         settings,
         migrations,
-        Subscription(REFERENCED, replica.keep_reference),
+        Subscription(bindings, handler),
         extra_migrations=[replica.MIGRATIONS],
     )
     return app

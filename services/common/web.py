@@ -220,7 +220,9 @@ async def metrics(request: web.Request) -> web.Response:
     return response
 
 
-def make_app(service: str, internal_secret: str | None) -> web.Application:
+def make_app(
+    service: str, internal_secret: str | None, max_body_bytes: int = MAX_BODY_BYTES
+) -> web.Application:
     """An application with the common middlewares and the health and metrics routes.
 
     ``internal_secret`` None means the app checks identity itself (the gateway).
@@ -229,7 +231,7 @@ def make_app(service: str, internal_secret: str | None) -> web.Application:
     middlewares: list[Middleware] = [metrics_middleware(registry, service), error_middleware]
     if internal_secret is not None:
         middlewares.append(identity_middleware(internal_secret))
-    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
     app[REGISTRY_KEY] = registry
     app[READINESS_KEY] = []
     app.router.add_get("/healthz", healthz)

@@ -26,7 +26,8 @@ from .web import (
 
 def create_app(settings: ServiceSettings) -> web.Application:
     assert isinstance(settings, GatewaySettings)
-    app = make_app(settings.service, internal_secret=None)
+    # Word templates are uploaded through the gateway: room for them, and little more.
+    app = make_app(settings.service, internal_secret=None, max_body_bytes=6 * 1024 * 1024)
     app.middlewares.append(auth_middleware(settings.token_secret.get_secret_value()))
     app[SETTINGS_KEY] = settings
     install_runtime(app, settings, Path(__file__).parent / "migrations")

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import aiohttp
+import orjson
 from aiohttp import web
 
 from services.common.errors import ServiceUnavailable
@@ -82,18 +83,46 @@ class Upstreams:
         body: object = None,
     ) -> tuple[int, Any]:
         """A call of the gateway's own (composition, telephony): status and JSON body."""
+        status, payload, _ = await self.call_raw(
+            method, base_url, path, identity, service, params=params, body=body
+        )
+        try:
+            return status, orjson.loads(payload) if payload else None
+        except orjson.JSONDecodeError as exc:
+            raise ServiceUnavailable(f"Réponse illisible du service {service}.") from exc
+
+    async def call_raw(
+        self,
+        method: str,
+        base_url: str,
+        path: str,
+        identity: Identity,
+        service: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: object = None,
+    ) -> tuple[int, bytes, dict[str, str]]:
         headers = {HEADER: sign_identity(identity, self._secret)}
+        data = None
+        if body is not None:
+            data, headers["Content-Type"] = orjson.dumps(body, default=str), "application/json"
         try:
             async with self._session.request(
                 method,
                 base_url + path,
                 params=params,
-                json=body,
+                data=data,
                 headers=headers,
                 timeout=self._timeout,
             ) as upstream:
-                return upstream.status, await upstream.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                payload = await upstream.read()
+                kept = {
+                    k: upstream.headers[k]
+                    for k in FORWARDED_RESPONSE_HEADERS
+                    if k in upstream.headers
+                }
+                return upstream.status, payload, kept
+        except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning(
                 "%s %s: service %s unreachable: %s", method, path, service, type(exc).__name__
             )

@@ -22,7 +22,7 @@ from services.common.web import (
     read_json,
 )
 
-from . import calls, domain, service
+from . import calls, domain, printing, service
 from .proxy import Upstreams
 from .schemas import CallRequest, LoginBody, PasswordChange, TelephonyEvent, UserCreate
 from .settings import GatewaySettings
@@ -45,6 +45,9 @@ AUDITED_COLLECTIONS = {
     "actions": "action",
     "opportunities": "opportunity",
     "projects": "project",
+    "quotes": "quote",
+    "invoices": "invoice",
+    "templates": "template",
 }
 
 routes = web.RouteTableDef()
@@ -204,6 +207,19 @@ FORWARDED_ROUTES = {
         )
     ),
 }
+FORWARDED_ROUTES["documents"] = (
+    "/api/v1/quotes",
+    "/api/v1/quotes/{id}",
+    "/api/v1/quotes/{id}/restore",
+    "/api/v1/quotes/{id}/{action:send|accept|refuse|invoice|pdf}",
+    "/api/v1/invoices",
+    "/api/v1/invoices/{id}",
+    "/api/v1/invoices/{id}/restore",
+    "/api/v1/invoices/{id}/{action:issue|pay|credit-note|pdf}",
+    "/api/v1/templates",
+    "/api/v1/templates/{id}",
+    "/api/v1/accounts/{id}/mail-merge",
+)
 # Each service serves its own lists; the others are the accounts service's.
 ACTIVITIES_PICKLISTS = frozenset(
     {"action_type", "action_status", "action_direction", "opportunity_stage", "project_status"}
@@ -246,6 +262,14 @@ async def telephony_event(request: web.Request) -> web.Response:
         request.app[POOL_KEY], request.app[UPSTREAMS_KEY], settings, event
     )
     return json_response(result, status=202)
+
+
+@routes.get("/api/v1/{collection:accounts|contacts|opportunities|projects}/{id}/print")
+async def print_record(request: web.Request) -> web.Response:
+    return await printing.print_record(
+        request.app[UPSTREAMS_KEY], request.app[SETTINGS_KEY], identity_of(request),
+        request.match_info["collection"], request.match_info["id"],
+    )  # fmt: skip
 
 
 @routes.route("*", "/api/v1/picklists/{name}")

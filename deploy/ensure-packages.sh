@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# System libraries the services need (WeasyPrint's Pango, HarfBuzz and fonts for PDFs) and the
+# tools the tests use (pdftotext): installed from Debian's packages where missing (as root),
+# otherwise the exact command to run is printed.
+set -euo pipefail
+
+needed=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils)
+missing=()
+for package in "${needed[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-packages: missing ${missing[*]}. Install them with:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "ensure-packages: installing ${missing[*]} from Debian's packages"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,84 @@
+"""Word templates for mail merge: uploaded as multipart, checked, stored, listed, trashed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from aiohttp import BodyPartReader, web
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.common import crud
+from services.common.errors import FieldError, UnsupportedMediaType, ValidationFailed
+from services.common.validation import try_validate
+from services.common.web import identity_of
+
+from . import merge
+from .schemas import TemplateKind
+from .settings import DocumentsSettings
+
+
+class TemplateFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: TemplateKind
+
+
+TEMPLATES = crud.RecordSpec(
+    entity="template",
+    table="templates",
+    label="modèle",
+    model=TemplateFields,
+    read_only_extra=("filename", "size", "variables"),
+    sortable={"created_at": ("created_at", "timestamptz"), "name": ("name", "text")},
+    default_sort="name",
+)
+
+
+async def upload(
+    request: web.Request, pool: asyncpg.Pool, source: str, settings: DocumentsSettings
+) -> dict[str, Any]:
+    """``multipart/form-data`` with ``name``, ``kind`` and ``file`` (the .docx)."""
+    if not request.content_type.startswith("multipart/"):
+        raise UnsupportedMediaType("Envoyez le modèle en multipart/form-data (name, kind, file).")
+    fields: dict[str, str] = {}
+    content, filename = None, None
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        if part.name == "file":
+            filename = part.filename or "modele.docx"
+            content = await part.read(decode=False)
+            if len(content) > settings.template_max_bytes:
+                raise ValidationFailed([FieldError("file", "Fichier trop volumineux.")])
+        elif part.name in ("name", "kind"):
+            fields[part.name] = (await part.text())[:1000]
+    errors = [] if content else [FieldError("file", "Joignez le modèle Word (.docx).")]
+    meta, field_errors = try_validate(TemplateFields, fields)
+    errors = field_errors + errors
+    if errors or meta is None or content is None:
+        raise ValidationFailed(errors)
+    variables = merge.check_template(content, settings.template_max_bytes)
+    extra = {"filename": filename, "size": len(content), "content": content, "variables": variables}
+    return await crud.create(
+        pool, TEMPLATES, source, identity_of(request), meta.model_dump(), extra=extra
+    )
+
+
+async def content_for(pool: asyncpg.Pool, template_id: uuid.UUID, kind: str) -> tuple[str, bytes]:
+    row = await pool.fetchrow(
+        "SELECT name, kind, content FROM templates WHERE id = $1 AND deleted_at IS NULL",
+        template_id,
+    )
+    if row is None:
+        raise ValidationFailed(
+            [FieldError("template_id", "Aucun modèle ne porte cet identifiant.")]
+        )
+    if row["kind"] != kind:
+        raise ValidationFailed(
+            [FieldError("template_id", f"Ce modèle sert aux fiches « {row['kind']} ».")]
+        )
+    return row["name"], bytes(row["content"])

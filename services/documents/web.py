@@ -1,0 +1,318 @@
+"""HTTP routes of the documents service."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from services.common import crud
+from services.common.errors import NotFound
+from services.common.records import etag, parse_record_id
+from services.common.replica import find_reference
+from services.common.runtime import POOL_KEY
+from services.common.validation import validate
+from services.common.web import identity_of, json_response, read_body, read_json
+
+from . import merge, printing, service, templates
+from .domain import french_date, money
+from .schemas import MailMerge, Payment, PrintRequest
+from .settings import DocumentsSettings
+
+SETTINGS_KEY = web.AppKey("documents_settings", DocumentsSettings)
+routes = web.RouteTableDef()
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def _source(request: web.Request) -> str:
+    return request.app[SETTINGS_KEY].source
+
+
+def _one(record: dict[str, Any], collection: str, status: int = 200) -> web.Response:
+    headers = {"ETag": etag(record["version"])}
+    if status == 201:
+        headers["Location"] = f"/api/v1/{collection}/{record['id']}"
+    return json_response(record, status=status, headers=headers)
+
+
+def _pdf(content: bytes, filename: str) -> web.Response:
+    return web.Response(
+        body=content,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{_safe(filename)}.pdf"'},
+    )
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:80] or "document"
+
+
+SPECS = {"quotes": service.QUOTES, "invoices": service.INVOICES}
+COLLECTION = "/api/v1/{collection:quotes|invoices}"
+
+
+@routes.post("/api/v1/quotes")
+async def create_quote(request: web.Request) -> web.Response:
+    record = await service.create_quote(
+        request.app[POOL_KEY], _source(request), identity_of(request), await read_json(request)
+    )
+    return _one(record, "quotes", 201)
+
+
+@routes.post("/api/v1/invoices")
+async def create_invoice(request: web.Request) -> web.Response:
+    record = await crud.create(
+        request.app[POOL_KEY],
+        service.INVOICES,
+        _source(request),
+        identity_of(request),
+        await read_json(request),
+    )
+    return _one(record, "invoices", 201)
+
+
+@routes.get(COLLECTION)
+async def list_documents(request: web.Request) -> web.Response:
+    spec = SPECS[request.match_info["collection"]]
+    return json_response(await crud.list_records(request.app[POOL_KEY], spec, request.query))
+
+
+@routes.get(COLLECTION + "/{id}")
+async def get_document(request: web.Request) -> web.Response:
+    spec = SPECS[request.match_info["collection"]]
+    return _one(
+        await crud.get(request.app[POOL_KEY], spec, request.match_info["id"]),
+        request.match_info["collection"],
+    )
+
+
+@routes.patch(COLLECTION + "/{id}")
+async def update_document(request: web.Request) -> web.Response:
+    spec = SPECS[request.match_info["collection"]]
+    record = await crud.update(
+        request.app[POOL_KEY],
+        spec,
+        _source(request),
+        identity_of(request),
+        request.match_info["id"],
+        await read_json(request),
+        request.headers.get("If-Match"),
+    )
+    return _one(record, request.match_info["collection"])
+
+
+@routes.delete(COLLECTION + "/{id}")
+async def trash_document(request: web.Request) -> web.Response:
+    spec = SPECS[request.match_info["collection"]]
+    await crud.trash(
+        request.app[POOL_KEY],
+        spec,
+        _source(request),
+        identity_of(request),
+        request.match_info["id"],
+        request.headers.get("If-Match"),
+    )
+    return web.Response(status=204)
+
+
+@routes.post(COLLECTION + "/{id}/restore")
+async def restore_document(request: web.Request) -> web.Response:
+    spec = SPECS[request.match_info["collection"]]
+    record = await crud.restore(
+        request.app[POOL_KEY],
+        spec,
+        _source(request),
+        identity_of(request),
+        request.match_info["id"],
+    )
+    return _one(record, request.match_info["collection"])
+
+
+@routes.post("/api/v1/quotes/{id}/{action:send|accept|refuse}")
+async def move_quote(request: web.Request) -> web.Response:
+    record = await service.move_quote(
+        request.app[POOL_KEY],
+        _source(request),
+        identity_of(request),
+        request.match_info["id"],
+        request.match_info["action"],
+    )
+    return _one(record, "quotes")
+
+
+@routes.post("/api/v1/quotes/{id}/invoice")
+async def invoice_quote(request: web.Request) -> web.Response:
+    record = await service.invoice_from_quote(
+        request.app[POOL_KEY], _source(request), identity_of(request), request.match_info["id"]
+    )
+    return _one(record, "invoices", 201)
+
+
+async def _render_invoice(conn: Any, doc: dict[str, Any]) -> bytes:
+    return await printing.commercial_pdf(conn, doc, doc["seller"], invoice=True)
+
+
+@routes.post("/api/v1/invoices/{id}/issue")
+async def issue_invoice(request: web.Request) -> web.Response:
+    record = await service.issue_invoice(
+        request.app[POOL_KEY],
+        _source(request),
+        identity_of(request),
+        request.match_info["id"],
+        request.app[SETTINGS_KEY].seller(),
+        _render_invoice,
+    )
+    return _one(record, "invoices")
+
+
+@routes.post("/api/v1/invoices/{id}/pay")
+async def pay_invoice(request: web.Request) -> web.Response:
+    body = await read_body(request, Payment) if request.can_read_body else Payment()
+    record = await service.pay_invoice(
+        request.app[POOL_KEY],
+        _source(request),
+        identity_of(request),
+        request.match_info["id"],
+        body.paid_at,
+    )
+    return _one(record, "invoices")
+
+
+@routes.post("/api/v1/invoices/{id}/credit-note")
+async def credit_note(request: web.Request) -> web.Response:
+    record = await service.credit_note(
+        request.app[POOL_KEY],
+        _source(request),
+        identity_of(request),
+        request.match_info["id"],
+        request.app[SETTINGS_KEY].seller(),
+        _render_invoice,
+    )
+    return _one(record, "invoices", 201)
+
+
+@routes.get("/api/v1/quotes/{id}/pdf")
+async def quote_pdf(request: web.Request) -> web.Response:
+    pool = request.app[POOL_KEY]
+    quote = await crud.get(pool, service.QUOTES, request.match_info["id"])
+    async with pool.acquire() as conn:
+        content = await printing.commercial_pdf(
+            conn, quote, request.app[SETTINGS_KEY].seller(), invoice=False
+        )
+    return _pdf(content, quote["number"])
+
+
+@routes.get("/api/v1/invoices/{id}/pdf")
+async def invoice_pdf(request: web.Request) -> web.Response:
+    """An issued invoice's PDF is the one stored when it was issued, byte for byte."""
+    pool = request.app[POOL_KEY]
+    invoice, stored = await service.stored_pdf(pool, request.match_info["id"])
+    if stored is not None:
+        return _pdf(stored, invoice["number"])
+    async with pool.acquire() as conn:
+        content = await printing.commercial_pdf(
+            conn, invoice, request.app[SETTINGS_KEY].seller(), invoice=True
+        )
+    return _pdf(content, f"facture-brouillon-{invoice['id']}")
+
+
+# Templates and mail merge
+
+
+@routes.post("/api/v1/templates")
+async def upload_template(request: web.Request) -> web.Response:
+    record = await templates.upload(
+        request, request.app[POOL_KEY], _source(request), request.app[SETTINGS_KEY]
+    )
+    return _one(record, "templates", 201)
+
+
+@routes.get("/api/v1/templates")
+async def list_templates(request: web.Request) -> web.Response:
+    return json_response(
+        await crud.list_records(request.app[POOL_KEY], templates.TEMPLATES, request.query)
+    )
+
+
+@routes.get("/api/v1/templates/{id}")
+async def get_template(request: web.Request) -> web.Response:
+    return _one(
+        await crud.get(request.app[POOL_KEY], templates.TEMPLATES, request.match_info["id"]),
+        "templates",
+    )
+
+
+@routes.delete("/api/v1/templates/{id}")
+async def delete_template(request: web.Request) -> web.Response:
+    await crud.trash(
+        request.app[POOL_KEY],
+        templates.TEMPLATES,
+        _source(request),
+        identity_of(request),
+        request.match_info["id"],
+        request.headers.get("If-Match"),
+    )
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/accounts/{id}/mail-merge")
+async def mail_merge(request: web.Request) -> web.Response:
+    body = validate(MailMerge, await read_json(request))
+    pool = request.app[POOL_KEY]
+    template_name, content = await templates.content_for(pool, body.template_id, "account")
+    account_id = parse_record_id(request.match_info["id"], "fiche compte")
+    async with pool.acquire() as conn:
+        account = await find_reference(conn, "account", account_id)
+        if account is None or account.deleted:
+            raise NotFound("Aucun compte ne porte cet identifiant.")
+        contacts = await conn.fetch(
+            "SELECT record FROM record_refs WHERE entity = 'contact' AND NOT deleted "
+            "AND record->>'account_id' = $1 ORDER BY label",
+            str(account_id),
+        )
+    record = _merge_view(account.record)
+    context = {
+        "compte": record,
+        "account": record,
+        "contacts": [_merge_view(row["record"]) for row in contacts],
+        "date": french_date(datetime.now(UTC).date()),
+        "utilisateur": identity_of(request).username,
+    }
+    document = merge.merge(content, context)
+    filename = _safe(f"{template_name}-{account.record.get('name', '')}") + ".docx"
+    return web.Response(
+        body=document,
+        content_type=DOCX,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _merge_view(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as a letter shows it: French formats beside the raw values."""
+    view = dict(record)
+    address = record.get("address") or {}
+    view["adresse"] = ", ".join(
+        p
+        for p in (
+            address.get("street"),
+            f"{address.get('postal_code') or ''} {address.get('city') or ''}".strip(),
+        )
+        if p
+    )
+    if record.get("annual_revenue") is not None:
+        view["chiffre_affaires"] = money(record["annual_revenue"])
+    return view
+
+
+# Printing any record (Imprimer), composed by the gateway
+
+
+@routes.post("/api/v1/print")
+async def print_record(request: web.Request) -> web.Response:
+    """Internal: the gateway gathers the record and its tabs; this lays them out as a PDF."""
+    body = await read_body(request, PrintRequest)
+    content = await printing.record_pdf(body)
+    name = body.record.get("name") or body.record.get("last_name") or str(body.record.get("id", ""))
+    return _pdf(content, f"{body.kind}-{name}")
