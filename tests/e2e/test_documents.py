@@ -1,0 +1,470 @@
+"""Quotes, invoices, PDFs, Word mail merge and printing, through the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+import zipfile
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import docx
+import pytest
+
+from tests.e2e.conftest import Platform
+from tests.support import eventually
+
+Headers = dict[str, str]
+YEAR = datetime.now(UTC).year
+LINES = [
+    {
+        "description": "Audit de l'existant",
+        "quantity": "1",
+        "unit_price": "1234.5",
+        "vat_rate": "20",
+    },
+    {
+        "description": "Livres « techniques »",
+        "quantity": "3",
+        "unit_price": "0.125",
+        "vat_rate": "5.5",
+    },
+    {
+        "description": "Formation",
+        "quantity": "2.5",
+        "unit_price": "10.10",
+        "vat_rate": "20",
+        "discount_percent": "10",
+    },
+]
+
+
+def pdf_text(content: bytes) -> str:
+    assert content.startswith(b"%PDF")
+    command = ["pdftotext", "-layout", "-", "-"]  # from poppler-utils (deploy/ensure-packages.sh)
+    result = subprocess.run(command, input=content, capture_output=True, check=True)  # noqa: S603
+    return " ".join(result.stdout.decode().replace("\u202f", " ").replace("\u00a0", " ").split())
+
+
+async def made(platform: Platform, headers: Headers, path: str, body: Any) -> dict[str, Any]:
+    status, response, _ = await platform.call("POST", path, headers, json=body)
+    assert status in (200, 201), response
+    return response  # type: ignore[no-any-return]
+
+
+async def raw(
+    platform: Platform, headers: Headers, path: str
+) -> tuple[int, bytes, aiohttp.typedefs.LooseHeaders]:
+    async with platform.http.get(f"{platform.gateway}{path}", headers=headers) as response:
+        return response.status, await response.read(), response.headers
+
+
+@pytest.fixture(scope="module")
+async def customer(platform: Platform, admin: Headers) -> dict[str, Any]:
+    return await made(platform, admin, "/api/v1/accounts", {
+        "name": "Éditions du Léman", "siren": "732829320", "vat_number": "FR44732829320",
+        "address": {"street": "3 quai de Rive", "postal_code": "74200", "city": "Thonon-les-Bains"},
+        "annual_revenue": "1234567.8", "phone": "04 50 00 00 00",
+    })  # fmt: skip
+
+
+async def test_a_quote_is_numbered_and_totalled(
+    platform: Platform, admin: Headers, customer: dict[str, Any]
+) -> None:
+    quote = await made(
+        platform, admin, "/api/v1/quotes", {"account_id": customer["id"], "lines": LINES}
+    )
+    assert quote["number"].startswith(f"DEV-{YEAR}-")
+    assert len(quote["number"]) == len("DEV-2026-00001")
+    assert (quote["total_net"], quote["total_vat"], quote["total_gross"]) == (
+        "1257.61",
+        "251.47",
+        "1509.08",
+    )
+    assert quote["vat_breakdown"] == [
+        {"rate": "20", "base": "1257.23", "vat": "251.45"},
+        {"rate": "5.5", "base": "0.38", "vat": "0.02"},
+    ]
+    assert [line["net"] for line in quote["lines"]] == ["1234.50", "0.38", "22.73"]
+    assert quote["status"] == "draft"
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        (
+            {"description": "x", "quantity": "1", "unit_price": "10", "vat_rate": "19.6"},
+            "lines.0.vat_rate",
+        ),
+        (
+            {"description": " ", "quantity": "1", "unit_price": "10", "vat_rate": "20"},
+            "lines.0.description",
+        ),
+        (
+            {"description": "x", "quantity": "0", "unit_price": "10", "vat_rate": "20"},
+            "lines.0.quantity",
+        ),
+        (
+            {"description": "x", "quantity": "1", "unit_price": "dix", "vat_rate": "20"},
+            "lines.0.unit_price",
+        ),
+        (
+            {
+                "description": "x",
+                "quantity": "1",
+                "unit_price": "10",
+                "vat_rate": "20",
+                "discount_percent": "120",
+            },
+            "lines.0.discount_percent",
+        ),
+    ],
+)
+async def test_bad_lines_are_named(
+    platform: Platform, admin: Headers, customer: dict[str, Any], line: dict[str, str], field: str
+) -> None:
+    status, problem, _ = await platform.call(
+        "POST", "/api/v1/quotes", admin, json={"account_id": customer["id"], "lines": [line]}
+    )
+    assert status == 422
+    assert [e["field"] for e in problem["errors"]] == [field]
+
+
+async def test_only_a_draft_changes_and_acceptance_wins_the_opportunity(
+    platform: Platform, admin: Headers, customer: dict[str, Any]
+) -> None:
+    deal = await made(
+        platform, admin, "/api/v1/opportunities", {"name": "Refonte", "account_id": customer["id"]}
+    )
+    quote = await made(
+        platform,
+        admin,
+        "/api/v1/quotes",
+        {"account_id": customer["id"], "opportunity_id": deal["id"], "lines": LINES[:1]},
+    )
+    path = f"/api/v1/quotes/{quote['id']}"
+    assert (await platform.call("POST", f"{path}/accept", admin))[0] == 409  # not sent yet
+    sent = await made(platform, admin, f"{path}/send", {})
+    assert sent["status"] == "sent"
+    status, _, _ = await platform.call("PATCH", path, admin, json={"notes": "trop tard"})
+    assert status == 409
+    assert (await platform.call("DELETE", path, admin))[0] == 409
+    accepted = await made(platform, admin, f"{path}/accept", {})
+    assert accepted["status"] == "accepted"
+    assert (await platform.call("POST", f"{path}/refuse", admin))[0] == 409
+
+    async def won() -> dict[str, Any] | None:
+        _, body, _ = await platform.call("GET", f"/api/v1/opportunities/{deal['id']}", admin)
+        return body if body["stage"] == "gagnee" else None
+
+    opportunity = await eventually(won)
+    assert opportunity["probability"] == 100
+    assert opportunity["closed_at"] is not None
+
+
+async def test_a_sent_quote_expires_after_its_validity_date(
+    platform: Platform, admin: Headers, customer: dict[str, Any]
+) -> None:
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    quote = await made(
+        platform,
+        admin,
+        "/api/v1/quotes",
+        {"account_id": customer["id"], "valid_until": yesterday, "lines": LINES[:1]},
+    )
+    sent = await made(platform, admin, f"/api/v1/quotes/{quote['id']}/send", {})
+    assert sent["status"] == "expired"
+    assert (await platform.call("POST", f"/api/v1/quotes/{quote['id']}/accept", admin))[0] == 409
+
+
+async def test_quote_to_invoice_to_credit_note(
+    platform: Platform, admin: Headers, customer: dict[str, Any]
+) -> None:
+    quote = await made(
+        platform, admin, "/api/v1/quotes", {"account_id": customer["id"], "lines": LINES}
+    )
+    await made(platform, admin, f"/api/v1/quotes/{quote['id']}/send", {})
+    await made(platform, admin, f"/api/v1/quotes/{quote['id']}/accept", {})
+    invoice = await made(platform, admin, f"/api/v1/quotes/{quote['id']}/invoice", {})
+    assert (invoice["status"], invoice["number"], invoice["quote_id"]) == (
+        "draft",
+        None,
+        quote["id"],
+    )
+    assert invoice["lines"] == quote["lines"]  # copied...
+    path = f"/api/v1/invoices/{invoice['id']}"
+    status, edited, _ = await platform.call("PATCH", path, admin, json={"lines": LINES[:1]})
+    assert status == 200
+    _, unchanged, _ = await platform.call("GET", f"/api/v1/quotes/{quote['id']}", admin)
+    assert len(unchanged["lines"]) == 3  # ...not shared
+    issued = await made(platform, admin, f"{path}/issue", {})
+    assert issued["number"].startswith(f"FAC-{YEAR}-")
+    assert issued["status"] == "issued"
+    assert (
+        issued["due_date"]
+        == (date.fromisoformat(issued["issue_date"]) + timedelta(days=30)).isoformat()
+    )
+    assert (await platform.call("PATCH", path, admin, json={"notes": "x"}))[0] == 409
+    assert (await platform.call("DELETE", path, admin))[0] == 409
+    assert (await platform.call("POST", f"{path}/issue", admin))[0] == 409
+    paid = await made(platform, admin, f"{path}/pay", {"paid_at": "2026-11-29T10:00:00Z"})
+    assert (paid["status"], paid["paid_at"]) == ("paid", "2026-11-29T10:00:00Z")
+    note = await made(platform, admin, f"{path}/credit-note", {})
+    assert note["number"].startswith(f"AV-{YEAR}-")
+    assert (note["kind"], note["credited_invoice_id"], note["total_gross"]) == (
+        "credit_note",
+        invoice["id"],
+        f"-{edited['total_gross']}",
+    )
+    _, cancelled, _ = await platform.call("GET", path, admin)
+    assert cancelled["status"] == "cancelled"
+
+
+async def test_concurrent_issuing_leaves_no_gap_and_no_duplicate(
+    platform: Platform, admin: Headers, customer: dict[str, Any]
+) -> None:
+    drafts = [
+        await made(
+            platform, admin, "/api/v1/invoices", {"account_id": customer["id"], "lines": LINES[:1]}
+        )
+        for _ in range(8)
+    ]
+    results = await asyncio.gather(
+        *(platform.call("POST", f"/api/v1/invoices/{d['id']}/issue", admin) for d in drafts)
+    )
+    numbers = sorted(body["number"] for status, body, _ in results if status == 200)
+    assert len(numbers) == 8
+    sequence = [int(n.rsplit("-", 1)[1]) for n in numbers]
+    assert sequence == list(range(sequence[0], sequence[0] + 8))
+
+
+async def test_pdfs_are_french_and_an_issued_invoice_keeps_its_pdf(
+    platform: Platform, admin: Headers, customer: dict[str, Any]
+) -> None:
+    quote = await made(
+        platform,
+        admin,
+        "/api/v1/quotes",
+        {"account_id": customer["id"], "lines": LINES, "valid_until": "2026-12-31"},
+    )
+    status, content, headers = await raw(platform, admin, f"/api/v1/quotes/{quote['id']}/pdf")
+    assert (status, headers["Content-Type"]) == (200, "application/pdf")
+    text = pdf_text(content)
+    for expected in (
+        "Devis",
+        quote["number"],
+        "Éditions du Léman",
+        "1 234,50 €",
+        "1 509,08 €",
+        "31/12/2026",
+        "Livres « techniques »",
+    ):
+        assert expected in text, expected
+    invoice = await made(
+        platform, admin, "/api/v1/invoices", {"account_id": customer["id"], "lines": LINES}
+    )
+    issued = await made(platform, admin, f"/api/v1/invoices/{invoice['id']}/issue", {})
+    _, first, _ = await raw(platform, admin, f"/api/v1/invoices/{invoice['id']}/pdf")
+    text = pdf_text(first)
+    issued_on = date.fromisoformat(issued["issue_date"]).strftime("%d/%m/%Y")
+    for expected in (
+        "Facture",
+        issued["number"],
+        issued_on,
+        "1 509,08 €",
+        "40 €",
+        "Ma Société SAS",
+        "TVA FR44732829320",
+    ):
+        assert expected in text, expected
+    await made(platform, admin, f"/api/v1/invoices/{invoice['id']}/pay", {})
+    _, second, _ = await raw(platform, admin, f"/api/v1/invoices/{invoice['id']}/pdf")
+    assert second == first  # served unchanged, even once paid
+
+
+def word_template(*paragraphs: str) -> bytes:
+    document = docx.Document()
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+async def upload(
+    platform: Platform,
+    headers: Headers,
+    content: bytes,
+    name: str = "Lettre",
+    kind: str = "account",
+) -> tuple[int, Any]:
+    form = aiohttp.FormData()
+    form.add_field("name", name)
+    form.add_field("kind", kind)
+    form.add_field(
+        "file",
+        content,
+        filename="lettre.docx",
+        content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    )
+    async with platform.http.post(
+        f"{platform.gateway}/api/v1/templates", data=form, headers=headers
+    ) as response:
+        return response.status, await response.json(content_type=None)
+
+
+async def test_mail_merge_fills_a_word_template_with_the_account(
+    platform: Platform, admin: Headers, customer: dict[str, Any]
+) -> None:
+    await made(
+        platform,
+        admin,
+        "/api/v1/contacts",
+        {"last_name": "Favre", "first_name": "Léa", "account_id": customer["id"]},
+    )
+    content = word_template(
+        "Objet : {{ compte.name }} ({{ compte.siren }})",
+        "Adresse : {{ compte.adresse }} — CA {{ compte.chiffre_affaires }}",
+        "{% for c in contacts %}Contact : {{ c.first_name }} {{ c.last_name }}{% endfor %}",
+        "Fait le {{ date }} par {{ utilisateur }}",
+    )
+    status, template = await upload(platform, admin, content)
+    assert status == 201, template
+    assert {"compte", "contacts", "date", "utilisateur"} <= set(template["variables"])
+    status, listed, _ = await platform.call("GET", "/api/v1/templates", admin)
+    assert template["id"] in [t["id"] for t in listed["items"]]
+
+    async def merged() -> bytes | None:
+        async with platform.http.post(
+            f"{platform.gateway}/api/v1/accounts/{customer['id']}/mail-merge",
+            json={"template_id": template["id"]},
+            headers=admin,
+        ) as response:
+            body = await response.read()
+            if response.status == 200 and b"Favre" in _docx_text(body).encode():
+                assert response.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+                return body
+            return None
+
+    text = _docx_text(await eventually(merged))
+    assert "Objet : Éditions du Léman (732829320)" in text
+    assert "3 quai de Rive, 74200 Thonon-les-Bains" in text
+    assert "CA 1\u202f234\u202f567,80\u00a0€" in text
+    assert "Contact : Léa Favre" in text
+    assert "par admin" in text
+    assert (await platform.call("DELETE", f"/api/v1/templates/{template['id']}", admin))[0] == 204
+    status, problem, _ = await platform.call(
+        "POST",
+        f"/api/v1/accounts/{customer['id']}/mail-merge",
+        admin,
+        json={"template_id": template["id"]},
+    )
+    assert (status, problem["errors"][0]["field"]) == (422, "template_id")
+
+
+def _docx_text(content: bytes) -> str:
+    return "\n".join(p.text for p in docx.Document(io.BytesIO(content)).paragraphs)
+
+
+def zip_bomb() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document/>")
+        archive.writestr("word/padding.xml", b"\0" * (60 * 1024 * 1024))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"not a word document", "docx"),
+        (zip_bomb(), "bombe"),
+        (word_template("Bonjour {{ compte.name "), "syntaxe"),
+        (word_template("{% for x in %}"), "syntaxe"),
+    ],
+)
+async def test_a_bad_template_is_refused_with_its_reason(
+    platform: Platform, admin: Headers, content: bytes, reason: str
+) -> None:
+    status, problem = await upload(platform, admin, content)
+    assert status == 422
+    assert problem["errors"][0]["field"] == "file"
+    assert reason in problem["detail"]
+
+
+async def test_template_injection_cannot_reach_python(
+    platform: Platform, admin: Headers, customer: dict[str, Any]
+) -> None:
+    payloads = [
+        "{{ compte.__class__.__mro__[1].__subclasses__() }}",
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+        "{{ ''.__class__.__base__.__subclasses__() }}",
+    ]
+    for payload in payloads:
+        status, template = await upload(platform, admin, word_template(payload))
+        if status == 422:
+            continue  # refused on upload: fine
+        async with platform.http.post(
+            f"{platform.gateway}/api/v1/accounts/{customer['id']}/mail-merge",
+            json={"template_id": template["id"]},
+            headers=admin,
+        ) as response:
+            body = await response.read()
+            assert response.status in (200, 422)
+            if response.status == 200:
+                text = _docx_text(body)
+                assert "subclasses" not in text
+                assert "uid=" not in text
+                assert "<class" not in text
+
+
+async def test_any_record_prints_to_pdf_with_its_system_tab_and_tabs(
+    platform: Platform, admin: Headers, customer: dict[str, Any]
+) -> None:
+    await made(
+        platform,
+        admin,
+        "/api/v1/actions",
+        {"type": "note", "subject": "Réunion de lancement", "account_id": customer["id"]},
+    )
+    status, content, headers = await raw(
+        platform, admin, f"/api/v1/accounts/{customer['id']}/print"
+    )
+    assert (status, headers["Content-Type"]) == (200, "application/pdf")
+    text = pdf_text(content)
+    for expected in ("Compte : Éditions du Léman", "Raison sociale", "3 quai de Rive, 74200 Thonon-les-Bains", "1 234 567,80 €",
+                     "Système", "Créée par admin", "Contacts", "Actions", "Réunion de lancement", "Devis", "Factures"):  # fmt: skip
+        assert expected in text, expected
+    deal = await made(
+        platform,
+        admin,
+        "/api/v1/opportunities",
+        {"name": "Imprimable", "account_id": customer["id"], "amount": "999.5"},
+    )
+    status, content, _ = await raw(platform, admin, f"/api/v1/opportunities/{deal['id']}/print")
+    assert status == 200
+    assert "999,50 €" in pdf_text(content)
+    assert (
+        await raw(platform, admin, "/api/v1/accounts/00000000-0000-4000-8000-000000000000/print")
+    )[0] == 404
+
+
+async def test_documents_changes_are_audited(
+    platform: Platform, admin: Headers, customer: dict[str, Any]
+) -> None:
+    quote = await made(
+        platform, admin, "/api/v1/quotes", {"account_id": customer["id"], "lines": LINES[:1]}
+    )
+    await made(platform, admin, f"/api/v1/quotes/{quote['id']}/send", {})
+
+    async def trail() -> list[str] | None:
+        status, entries, _ = await platform.call(
+            "GET", f"/api/v1/quotes/{quote['id']}/audit", admin
+        )
+        actions = [e["action"] for e in entries] if status == 200 else []
+        return actions if len(actions) == 2 else None
+
+    assert await eventually(trail) == ["sent", "created"]
