@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import docx
 import pytest
+from multidict import CIMultiDictProxy
 
 from tests.e2e.conftest import Platform
 from tests.support import eventually
@@ -56,7 +57,7 @@ async def made(platform: Platform, headers: Headers, path: str, body: Any) -> di
 
 async def raw(
     platform: Platform, headers: Headers, path: str
-) -> tuple[int, bytes, aiohttp.typedefs.LooseHeaders]:
+) -> tuple[int, bytes, CIMultiDictProxy[str]]:
     async with platform.http.get(f"{platform.gateway}{path}", headers=headers) as response:
         return response.status, await response.read(), response.headers
 
