@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from services.common.consumer import Handler
 from services.common.events import CloudEvent
-from services.common.identity import Identity
 from services.common.outbox import record_change
 from services.common.replica import keep_reference
 
@@ -22,7 +22,7 @@ WHERE id = $1 RETURNING {columns}
 """
 
 
-def make_handler(source: str):  # type: ignore[no-untyped-def]
+def make_handler(source: str) -> Handler:
     async def handle(conn: asyncpg.Connection, event: CloudEvent) -> None:
         if event.data.entity == "quote":
             await win_opportunity(conn, source, event)
@@ -56,6 +56,6 @@ async def win_opportunity(conn: asyncpg.Connection, source: str, event: CloudEve
         change="updated",
         record=OPPORTUNITIES.record(new_row),
         old=OPPORTUNITIES.record(row),
-        actor=actor.username,
+        actor=actor,
         context={"quote_accepted": event.data.record.get("number")},
     )
