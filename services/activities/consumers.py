@@ -41,13 +41,13 @@ async def win_opportunity(conn: asyncpg.Connection, source: str, event: CloudEve
     if row is None or row["deleted_at"] is not None or domain.STAGES[row["stage"]].closed:
         return
     won = domain.STAGES[domain.WON]
-    actor = Identity("", event.data.actor, "user")
+    actor = event.data.actor  # who accepted the quote
     new_row = await conn.fetchrow(
         WIN.format(columns=OPPORTUNITIES.columns),
         row["id"],
         won.code,
         won.probability,
-        actor.username,
+        actor,
     )
     await record_change(
         conn,
