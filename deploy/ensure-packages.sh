@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# System libraries the services need (WeasyPrint's Pango, HarfBuzz and fonts for PDFs) and the
-# tools the tests use (pdftotext): installed from Debian's packages where missing (as root),
-# otherwise the exact command to run is printed.
+# System packages the services need (Pango, HarfBuzz and fonts for WeasyPrint's PDFs; LibreOffice
+# to turn merged Word documents into PDFs) and the tools the tests use (pdftotext): installed from
+# Debian's packages where missing (as root), otherwise the exact command to run is printed.
 set -euo pipefail
 
-needed=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils)
+needed=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
+        libreoffice-writer-nogui)
 missing=()
 for package in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

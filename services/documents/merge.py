@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import shutil
+import tempfile
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -22,9 +26,16 @@ def _refuse(message: str) -> ValidationFailed:
     return ValidationFailed([FieldError("file", message)], detail=message)
 
 
+class _StrictSandbox(SandboxedEnvironment):
+    """Templates come from users: values only. Reaching for Python internals (``__class__``,
+    ``mro``, globals...) stops the merge with an error instead of rendering an empty string."""
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
+        raise jinja2.exceptions.SecurityError(f"access to {attribute!r} is not allowed")
+
+
 def _environment() -> SandboxedEnvironment:
-    """Templates come from users: no attribute tricks, no imports, nothing but values."""
-    return SandboxedEnvironment(undefined=jinja2.ChainableUndefined)
+    return _StrictSandbox(undefined=jinja2.ChainableUndefined)
 
 
 def check_template(content: bytes, max_bytes: int) -> list[str]:
@@ -68,9 +79,59 @@ def merge(content: bytes, context: dict[str, Any]) -> bytes:
     try:
         template.render(context, jinja_env=_environment(), autoescape=True)
     except jinja2.exceptions.SecurityError as exc:
-        raise _refuse("Le modèle tente une opération interdite.") from exc
+        raise _refuse(
+            "Le modèle tente d'accéder à des éléments internes interdits ; seules les valeurs "
+            "des fiches sont disponibles."
+        ) from exc
     except jinja2.TemplateError as exc:
         raise _refuse(f"Le modèle n'a pas pu être rempli : {exc}") from exc
     out = io.BytesIO()
     template.save(out)
     return out.getvalue()
+
+
+def _soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def pdf_available() -> bool:
+    return _soffice() is not None
+
+
+async def to_pdf(document: bytes, limit_seconds: float = 120) -> bytes:
+    """Convert a .docx with LibreOffice (headless, its own profile so calls never collide)."""
+    soffice = _soffice()
+    if soffice is None:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "format", "La conversion en PDF demande LibreOffice, absent de ce serveur."
+                )
+            ]
+        )
+    with tempfile.TemporaryDirectory(prefix="crm-merge-") as work:
+        source = Path(work) / "document.docx"
+        source.write_bytes(document)
+        process = await asyncio.create_subprocess_exec(
+            soffice,
+            f"-env:UserInstallation=file://{work}/profile",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            work,
+            str(source),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            await asyncio.wait_for(process.wait(), limit_seconds)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise
+        result = Path(work) / "document.pdf"
+        if process.returncode != 0 or not result.exists():
+            raise ValidationFailed([FieldError("format", "La conversion en PDF a échoué.")])
+        return result.read_bytes()

@@ -80,12 +80,6 @@ class Payment(BaseModel):
 TemplateKind = Literal["account", "contact", "opportunity", "project", "quote", "invoice"]
 
 
-class MailMerge(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    template_id: uuid.UUID
-
-
 class PrintRequest(BaseModel):
     """What the gateway composed for a printed record (internal)."""
 

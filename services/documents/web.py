@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from services.common import crud
-from services.common.errors import NotFound
 from services.common.records import etag, parse_record_id
-from services.common.replica import find_reference
 from services.common.runtime import POOL_KEY
 from services.common.validation import validate
 from services.common.web import identity_of, json_response, read_body, read_json
 
-from . import merge, printing, service, templates
-from .domain import french_date, money
-from .schemas import MailMerge, Payment, PrintRequest
+from . import mailmerge, printing, service, templates
+from .schemas import Payment, PrintRequest
 from .settings import DocumentsSettings
 
 SETTINGS_KEY = web.AppKey("documents_settings", DocumentsSettings)
 routes = web.RouteTableDef()
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def _source(request: web.Request) -> str:
@@ -259,51 +254,33 @@ async def delete_template(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/accounts/{id}/mail-merge")
 async def mail_merge(request: web.Request) -> web.Response:
-    body = validate(MailMerge, await read_json(request))
-    pool = request.app[POOL_KEY]
-    template_name, content = await templates.content_for(pool, body.template_id, "account")
+    body = validate(mailmerge.MergeOne, await read_json(request))
     account_id = parse_record_id(request.match_info["id"], "fiche compte")
-    async with pool.acquire() as conn:
-        account = await find_reference(conn, "account", account_id)
-        if account is None or account.deleted:
-            raise NotFound("Aucun compte ne porte cet identifiant.")
-        contacts = await conn.fetch(
-            "SELECT record FROM record_refs WHERE entity = 'contact' AND NOT deleted "
-            "AND record->>'account_id' = $1 ORDER BY label",
-            str(account_id),
-        )
-    record = _merge_view(account.record)
-    context = {
-        "compte": record,
-        "account": record,
-        "contacts": [_merge_view(row["record"]) for row in contacts],
-        "date": french_date(datetime.now(UTC).date()),
-        "utilisateur": identity_of(request).username,
-    }
-    document = merge.merge(content, context)
-    filename = _safe(f"{template_name}-{account.record.get('name', '')}") + ".docx"
+    filename, content_type, content = await mailmerge.merge_one(
+        request.app[POOL_KEY],
+        identity_of(request),
+        request.app[SETTINGS_KEY].seller(),
+        account_id,
+        body,
+    )
     return web.Response(
-        body=document,
-        content_type=DOCX,
+        body=content,
+        content_type=content_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
-def _merge_view(record: dict[str, Any]) -> dict[str, Any]:
-    """A record as a letter shows it: French formats beside the raw values."""
-    view = dict(record)
-    address = record.get("address") or {}
-    view["adresse"] = ", ".join(
-        p
-        for p in (
-            address.get("street"),
-            f"{address.get('postal_code') or ''} {address.get('city') or ''}".strip(),
-        )
-        if p
+@routes.post("/api/v1/mail-merge")
+async def bulk_mail_merge(request: web.Request) -> web.Response:
+    body = validate(mailmerge.MergeMany, await read_json(request))
+    content = await mailmerge.merge_many(
+        request.app[POOL_KEY], identity_of(request), request.app[SETTINGS_KEY].seller(), body
     )
-    if record.get("annual_revenue") is not None:
-        view["chiffre_affaires"] = money(record["annual_revenue"])
-    return view
+    return web.Response(
+        body=content,
+        content_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="publipostage.zip"'},
+    )
 
 
 # Printing any record (Imprimer), composed by the gateway

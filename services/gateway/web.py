@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from services.common.errors import Forbidden, Unauthorized
+from services.common.errors import FieldError, Forbidden, Unauthorized, ValidationFailed
 from services.common.identity import Identity
 from services.common.records import etag
 from services.common.runtime import POOL_KEY
@@ -243,10 +243,14 @@ def add_forwarded_routes(app: web.Application) -> None:
 async def click_to_call(request: web.Request) -> web.Response:
     body = await read_body(request, CallRequest) if request.can_read_body else CallRequest()
     result = await calls.place_call(
-        request.app[POOL_KEY], request.app[UPSTREAMS_KEY], request.app[SETTINGS_KEY],
+        request.app[POOL_KEY],
+        request.app[UPSTREAMS_KEY],
+        request.app[SETTINGS_KEY],
         request.app[TELEPHONY_KEY].adapter,
-        identity_of(request), request.match_info["id"], body,
-    )  # fmt: skip
+        identity_of(request),
+        request.match_info["id"],
+        body,
+    )
     return json_response(result, status=202)
 
 
@@ -267,9 +271,58 @@ async def telephony_event(request: web.Request) -> web.Response:
 @routes.get("/api/v1/{collection:accounts|contacts|opportunities|projects}/{id}/print")
 async def print_record(request: web.Request) -> web.Response:
     return await printing.print_record(
-        request.app[UPSTREAMS_KEY], request.app[SETTINGS_KEY], identity_of(request),
-        request.match_info["collection"], request.match_info["id"],
-    )  # fmt: skip
+        request.app[UPSTREAMS_KEY],
+        request.app[SETTINGS_KEY],
+        identity_of(request),
+        request.match_info["collection"],
+        request.match_info["id"],
+    )
+
+
+@routes.post("/api/v1/mail-merge")
+async def bulk_mail_merge(request: web.Request) -> web.Response:
+    """Bulk Fusionner: `account_ids`, or the list view's `filters` resolved here to ids."""
+    body = await read_json(request)
+    if isinstance(body, dict) and isinstance(body.get("filters"), dict):
+        ids = await _account_ids(request, {str(k): str(v) for k, v in body.pop("filters").items()})
+        body["account_ids"] = ids
+    status, content, headers = await request.app[UPSTREAMS_KEY].call_raw(
+        "POST",
+        request.app[SETTINGS_KEY].documents_url,
+        "/api/v1/mail-merge",
+        identity_of(request),
+        "documents",
+        body=body,
+    )
+    return web.Response(status=status, body=content, headers=headers)
+
+
+async def _account_ids(request: web.Request, filters: dict[str, str]) -> list[str]:
+    """The ids of the accounts the list view shows with ``filters`` (at most 500)."""
+    ids: list[str] = []
+    cursor = None
+    while len(ids) < 500:
+        params = {**filters, "limit": "200", **({"cursor": cursor} if cursor else {})}
+        status, page = await request.app[UPSTREAMS_KEY].call_json(
+            "GET",
+            request.app[SETTINGS_KEY].accounts_url,
+            "/api/v1/accounts",
+            identity_of(request),
+            "accounts",
+            params=params,
+        )
+        if status != 200:
+            errors = page.get("errors", []) if isinstance(page, dict) else []
+            raise ValidationFailed(
+                [FieldError(f"filters.{e['field']}", e["message"]) for e in errors]
+            )
+        ids += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    if not ids:
+        raise ValidationFailed([FieldError("filters", "Aucun compte ne correspond à ces filtres.")])
+    return ids[:500]
 
 
 @routes.route("*", "/api/v1/picklists/{name}")

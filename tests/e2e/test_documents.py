@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import subprocess
+import uuid
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import docx
+import orjson
 import pytest
 from multidict import CIMultiDictProxy
 
@@ -396,30 +398,113 @@ async def test_a_bad_template_is_refused_with_its_reason(
     assert reason in problem["detail"]
 
 
-async def test_template_injection_cannot_reach_python(
-    platform: Platform, admin: Headers, customer: dict[str, Any]
-) -> None:
-    payloads = [
+async def merge_account(
+    platform: Platform, headers: Headers, account_id: str, body: dict[str, Any]
+) -> tuple[int, bytes, Any]:
+    async with platform.http.post(
+        f"{platform.gateway}/api/v1/accounts/{account_id}/mail-merge", json=body, headers=headers
+    ) as response:
+        return response.status, await response.read(), response.headers
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
         "{{ compte.__class__.__mro__[1].__subclasses__() }}",
         "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
         "{{ ''.__class__.__base__.__subclasses__() }}",
+        "{{ compte.name.__class__ }}",
+    ],
+)
+async def test_template_injection_renders_nothing_and_says_why(
+    platform: Platform, admin: Headers, customer: dict[str, Any], payload: str
+) -> None:
+    status, template = await upload(platform, admin, word_template("Bonjour", payload))
+    assert status == 201, template
+    status, body, _ = await merge_account(
+        platform, admin, customer["id"], {"template_id": template["id"]}
+    )
+    assert status == 422
+    problem = orjson.loads(body)
+    assert problem["errors"][0]["field"] == "file"
+    assert "interdits" in problem["detail"] or "interdits" in problem["errors"][0]["message"]
+
+
+async def test_values_are_escaped_for_word_and_seller_owner_are_available(
+    platform: Platform, admin: Headers
+) -> None:
+    tricky = await made(
+        platform, admin, "/api/v1/accounts", {"name": 'Dupont & Fils <SARL> "le bon"'}
+    )
+    status, template = await upload(
+        platform, admin, word_template("{{ compte.name }} | {{ responsable }} | {{ vendeur.name }}")
+    )
+    assert status == 201
+
+    async def merged() -> bytes | None:
+        status, body, _ = await merge_account(
+            platform, admin, tricky["id"], {"template_id": template["id"]}
+        )
+        return body if status == 200 else None
+
+    text = _docx_text(await eventually(merged))
+    assert text == 'Dupont & Fils <SARL> "le bon" | admin | Ma Société SAS'
+
+
+async def test_bulk_merge_gives_one_document_per_account_in_a_zip(
+    platform: Platform, admin: Headers
+) -> None:
+    tag = "pub" + uuid.uuid4().hex[:6]
+    accounts = [
+        await made(
+            platform, admin, "/api/v1/accounts", {"name": f"{name} {tag}", "account_type": "client"}
+        )
+        for name in ("Alpha", "Bêta", "Gamma")
     ]
-    for payload in payloads:
-        status, template = await upload(platform, admin, word_template(payload))
-        if status == 422:
-            continue  # refused on upload: fine
+    status, template = await upload(platform, admin, word_template("Cher {{ compte.name }}"))
+    assert status == 201
+
+    async def bulk(body: dict[str, Any]) -> tuple[int, bytes]:
         async with platform.http.post(
-            f"{platform.gateway}/api/v1/accounts/{customer['id']}/mail-merge",
-            json={"template_id": template["id"]},
-            headers=admin,
+            f"{platform.gateway}/api/v1/mail-merge", json=body, headers=admin
         ) as response:
-            body = await response.read()
-            assert response.status in (200, 422)
-            if response.status == 200:
-                text = _docx_text(body)
-                assert "subclasses" not in text
-                assert "uid=" not in text
-                assert "<class" not in text
+            return response.status, await response.read()
+
+    async def by_ids() -> bytes | None:
+        status, content = await bulk(
+            {"template_id": template["id"], "account_ids": [a["id"] for a in accounts]}
+        )
+        return content if status == 200 else None
+
+    archive = zipfile.ZipFile(io.BytesIO(await eventually(by_ids)))
+    texts = sorted(_docx_text(archive.read(name)) for name in archive.namelist())
+    assert texts == [f"Cher Alpha {tag}", f"Cher Bêta {tag}", f"Cher Gamma {tag}"]
+    status, content = await bulk(
+        {"template_id": template["id"], "filters": {"q": tag, "account_type": "client"}}
+    )
+    assert status == 200
+    assert len(zipfile.ZipFile(io.BytesIO(content)).namelist()) == 3
+    status, content = await bulk(
+        {"template_id": template["id"], "account_ids": [accounts[0]["id"], str(uuid.uuid4())]}
+    )
+    assert status == 422
+    assert [e["field"] for e in orjson.loads(content)["errors"]] == ["account_ids.1"]
+    status, content = await bulk(
+        {"template_id": template["id"], "filters": {"q": "aucun-compte-ne-porte-ce-nom"}}
+    )
+    assert status == 422
+
+
+async def test_a_merged_document_can_be_had_as_pdf(
+    platform: Platform, admin: Headers, customer: dict[str, Any]
+) -> None:
+    status, template = await upload(platform, admin, word_template("Objet : {{ compte.name }}"))
+    assert status == 201
+    status, body, headers = await merge_account(
+        platform, admin, customer["id"], {"template_id": template["id"], "format": "pdf"}
+    )
+    assert (status, headers["Content-Type"]) == (200, "application/pdf")
+    assert "Objet : Éditions du Léman" in pdf_text(body)
 
 
 async def test_any_record_prints_to_pdf_with_its_system_tab_and_tabs(
