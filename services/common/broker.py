@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from yarl import URL
 
 # Errors that mean "the broker is unreachable or the connection broke": retry later.
 BROKER_ERRORS: tuple[type[BaseException], ...] = (
@@ -14,6 +16,19 @@ BROKER_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
 )
+
+
+async def open_connection(url: str, connect_seconds: float = 5.0) -> AbstractConnection:
+    """Connect to the broker; a connection that fails half-way is closed, not left to the GC
+    (whose finaliser would try to close it from whatever thread it runs in)."""
+    connection = aio_pika.Connection(URL(url))
+    try:
+        await connection.connect(timeout=connect_seconds)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await connection.close()
+        raise
+    return connection
 
 
 async def declare_events_exchange(channel: AbstractChannel, name: str) -> AbstractExchange:

@@ -26,6 +26,7 @@ from .broker import (
     dead_letter_queue,
     declare_events_exchange,
     lost_signal,
+    open_connection,
     queue_name,
 )
 from .events import CloudEvent, decode
@@ -124,7 +125,7 @@ class EventConsumer:
         return queue
 
     async def _run_connected(self) -> None:
-        connection = await aio_pika.connect(self._amqp_url, timeout=5)
+        connection = await open_connection(self._amqp_url)
         try:
             channel = await connection.channel()
             await channel.set_qos(prefetch_count=self._prefetch)

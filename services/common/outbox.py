@@ -20,7 +20,7 @@ from typing import Any
 import aio_pika
 import asyncpg
 
-from .broker import BROKER_ERRORS, declare_events_exchange
+from .broker import BROKER_ERRORS, declare_events_exchange, open_connection
 from .events import CloudEvent, diff, encode, make_event
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class OutboxRelay:
                 await listener
 
     async def _run_connected(self) -> None:
-        connection = await aio_pika.connect(self._amqp_url, timeout=5)
+        connection = await open_connection(self._amqp_url)
         try:
             channel = await connection.channel(publisher_confirms=True)
             exchange = await declare_events_exchange(channel, self._exchange_name)

@@ -237,6 +237,7 @@ async def test_concurrent_issuing_leaves_no_gap_and_no_duplicate(
     results = await asyncio.gather(
         *(platform.call("POST", f"/api/v1/invoices/{d['id']}/issue", admin) for d in drafts)
     )
+    assert [status for status, _, _ in results] == [200] * 8, [body for _, body, _ in results]
     numbers = sorted(body["number"] for status, body, _ in results if status == 200)
     assert len(numbers) == 8
     sequence = [int(n.rsplit("-", 1)[1]) for n in numbers]
