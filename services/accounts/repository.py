@@ -181,3 +181,14 @@ def list_contacts_sql(
         f"WHERE c.deleted_at IS NULL AND a.deleted_at IS NULL AND {where} "
         f"ORDER BY {order_by} LIMIT ${limit_param}"
     )
+
+
+CONTACTS_OF_ACCOUNT = f"""
+SELECT {CONTACT_COLUMNS} FROM contacts WHERE account_id = $1 AND deleted_at IS NULL
+ORDER BY created_at DESC, id DESC LIMIT $2
+"""
+COUNT_CONTACTS_OF_ACCOUNT = """
+SELECT count(*) FROM (
+    SELECT 1 FROM contacts WHERE account_id = $1 AND deleted_at IS NULL LIMIT $2
+) AS capped
+"""

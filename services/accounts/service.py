@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from services.common.crud import COUNT_CAP
 from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from services.common.identity import Identity
 from services.common.outbox import record_change
@@ -18,6 +19,7 @@ from services.common.validation import try_validate
 
 from . import domain, geocoding
 from . import repository as sql
+from .contacts import contact_record
 from .schemas import AccountFields
 
 ADDRESS_FIELDS = ("street", "postal_code", "city", "country")
@@ -393,3 +395,22 @@ def _filters(query: Mapping[str, str]) -> tuple[list[str], list[Any], list[Field
         except ValueError:
             errors.append(FieldError("parent_account_id", "Identifiant (UUID) attendu."))
     return conditions, params, errors
+
+
+async def account_view(
+    conn: asyncpg.Connection, account_id: uuid.UUID, per_tab: int
+) -> dict[str, Any]:
+    """The accounts service's part of the 360° view: the account and its contacts."""
+    row = await conn.fetchrow(sql.SELECT_LIVE_ACCOUNT, account_id)
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    contacts = await conn.fetch(sql.CONTACTS_OF_ACCOUNT, account_id, per_tab)
+    total = await conn.fetchval(sql.COUNT_CONTACTS_OF_ACCOUNT, account_id, COUNT_CAP + 1)
+    return {
+        "account": account_record(row),
+        "contacts": {
+            "total": min(total, COUNT_CAP),
+            "total_is_capped": total > COUNT_CAP,
+            "items": [contact_record(r) for r in contacts],
+        },
+    }

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from services.common.records import etag
 from services.common.runtime import POOL_KEY
+from services.common.views import account_view_handler
 from services.common.web import identity_of, json_response, read_body, read_json
 
 from . import contacts, picklists, service
@@ -193,3 +194,7 @@ async def change_picklist_value(request: web.Request) -> web.Response:
         body,
     )
     return json_response(value)
+
+
+# The accounts service's part of the gateway's 360° view (internal)
+routes.get("/api/v1/views/accounts/{id}")(account_view_handler(service.account_view))

@@ -3,6 +3,7 @@ record conventions, and the rules that need the data (references, same account).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -195,3 +196,13 @@ async def record_call(
         row = await pool.fetchrow(SELECT_CALL_ACTION, call_id)
         return ACTIONS.record(row), False
     return record, True
+
+
+async def account_view(
+    conn: asyncpg.Connection, account_id: uuid.UUID, per_tab: int
+) -> dict[str, Any]:
+    """The activities service's part of the 360° view: three tabs, six statements."""
+    return {
+        name: await crud.section(conn, spec, "account_id", account_id, per_tab)
+        for name, spec in SPECS.items()
+    }

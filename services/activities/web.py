@@ -10,6 +10,7 @@ from services.common import crud
 from services.common.errors import NotFound
 from services.common.records import etag
 from services.common.runtime import POOL_KEY
+from services.common.views import account_view_handler
 from services.common.web import identity_of, json_response, read_body, read_json
 
 from . import domain, service
@@ -102,3 +103,7 @@ async def record_call(request: web.Request) -> web.Response:
     return json_response(
         record, status=201 if created else 200, headers={"ETag": etag(record["version"])}
     )
+
+
+# The activities service's part of the gateway's 360° view (internal)
+routes.get("/api/v1/views/accounts/{id}")(account_view_handler(service.account_view))

@@ -313,3 +313,33 @@ async def list_records(
         page.limit + 1,
     )
     return page_result(page, rows, spec.record)
+
+
+COUNT_CAP = 10_000
+
+
+async def section(
+    conn: asyncpg.Connection, spec: RecordSpec, column: str, value: Any, per_tab: int
+) -> dict[str, Any]:
+    """A tab of a 360° view: the ``per_tab`` newest records and the total (capped, so the cost
+    stays bounded however many records there are). Two statements, whatever the data."""
+    key = spec.default_sort.lstrip("-")
+    sort_column = spec.sortable[key][0]
+    direction = "DESC" if spec.default_sort.startswith("-") else "ASC"
+    rows = await conn.fetch(
+        f"SELECT {spec.columns} FROM {spec.table} WHERE {column} = $1 AND deleted_at IS NULL "
+        f"ORDER BY {sort_column} {direction}, id {direction} LIMIT $2",
+        value,
+        per_tab,
+    )
+    total = await conn.fetchval(
+        f"SELECT count(*) FROM (SELECT 1 FROM {spec.table} WHERE {column} = $1 "
+        "AND deleted_at IS NULL LIMIT $2) AS capped",
+        value,
+        COUNT_CAP + 1,
+    )
+    return {
+        "total": min(total, COUNT_CAP),
+        "total_is_capped": total > COUNT_CAP,
+        "items": [spec.record(row) for row in rows],
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,9 +146,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def create_pool(dsn: str, min_size: int, max_size: int) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, min_size: int, max_size: int, on_statement: Callable[[], None] | None = None
+) -> asyncpg.Pool:
+    """A pool whose connections speak JSON through orjson; ``on_statement`` counts statements."""
+
+    async def init(conn: asyncpg.Connection) -> None:
+        await _init_connection(conn)
+        if on_statement is not None:
+            conn.add_query_logger(lambda _query: on_statement())
+
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+        dsn, min_size=min_size, max_size=max_size, init=init, command_timeout=30
     )
     assert pool is not None
     return pool

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import asyncpg
 from aiohttp import web
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from .consumer import EventConsumer, Handler
 from .db import create_pool, prepare_database
@@ -56,7 +56,15 @@ def install_runtime(
         await prepare_database(
             settings.database_url, [*extra_migrations, (settings.service, migrations)]
         )
-        pool = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
+        statements = Counter(
+            "crm_sql_statements", "SQL statements sent to PostgreSQL", registry=app[REGISTRY_KEY]
+        )
+        pool = await create_pool(
+            settings.database_url,
+            settings.db_pool_min,
+            settings.db_pool_max,
+            on_statement=statements.inc,
+        )
         app[POOL_KEY] = pool
 
         async def database_ready() -> str | None:

@@ -354,3 +354,13 @@ async def stored_pdf(pool: asyncpg.Pool, invoice_id: str) -> tuple[dict[str, Any
     if row is None:
         raise NotFound("Aucune facture ne porte cet identifiant.")
     return INVOICES.record(row), row["pdf"]
+
+
+async def account_view(
+    conn: asyncpg.Connection, account_id: uuid.UUID, per_tab: int
+) -> dict[str, Any]:
+    """The documents service's part of the 360° view: quotes and invoices."""
+    return {
+        "quotes": await crud.section(conn, QUOTES, "account_id", account_id, per_tab),
+        "invoices": await crud.section(conn, INVOICES, "account_id", account_id, per_tab),
+    }

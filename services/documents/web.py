@@ -11,6 +11,7 @@ from services.common import crud
 from services.common.records import etag, parse_record_id
 from services.common.runtime import POOL_KEY
 from services.common.validation import validate
+from services.common.views import account_view_handler
 from services.common.web import identity_of, json_response, read_body, read_json
 
 from . import mailmerge, printing, service, templates
@@ -293,3 +294,7 @@ async def print_record(request: web.Request) -> web.Response:
     content = await printing.record_pdf(body)
     name = body.record.get("name") or body.record.get("last_name") or str(body.record.get("id", ""))
     return _pdf(content, f"{body.kind}-{name}")
+
+
+# The documents service's part of the gateway's 360° view (internal)
+routes.get("/api/v1/views/accounts/{id}")(account_view_handler(service.account_view))

@@ -28,6 +28,9 @@ class GatewaySettings(ServiceSettings):
     upstream_timeout_seconds: float = Field(
         10.0, gt=0, validation_alias=_env("CRM_UPSTREAM_TIMEOUT_SECONDS")
     )
+    view_timeout_seconds: float = Field(
+        2.0, gt=0, validation_alias=_env("CRM_VIEW_TIMEOUT_SECONDS")
+    )
     telephony_adapter: str | None = Field(
         None, pattern=r"^(http|asterisk)$", validation_alias=_env("CRM_TELEPHONY_ADAPTER")
     )

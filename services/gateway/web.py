@@ -22,7 +22,7 @@ from services.common.web import (
     read_json,
 )
 
-from . import calls, domain, printing, service
+from . import calls, domain, printing, service, views
 from .proxy import Upstreams
 from .schemas import CallRequest, LoginBody, PasswordChange, TelephonyEvent, UserCreate
 from .settings import GatewaySettings
@@ -266,6 +266,13 @@ async def telephony_event(request: web.Request) -> web.Response:
         request.app[POOL_KEY], request.app[UPSTREAMS_KEY], settings, event
     )
     return json_response(result, status=202)
+
+
+@routes.get("/api/v1/accounts/{id}/view")
+async def account_view(request: web.Request) -> web.Response:
+    return await views.account_view(
+        request, request.app[UPSTREAMS_KEY], request.app[SETTINGS_KEY], identity_of(request)
+    )
 
 
 @routes.get("/api/v1/{collection:accounts|contacts|opportunities|projects}/{id}/print")

@@ -1,0 +1,77 @@
+"""The 360° view of an account: the gateway asks the owning services concurrently, each call
+with its own timeout; a service that is down or slow does not fail the view, its sections are
+named in ``unavailable``. The account itself is needed: without it, 404 or 503."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from services.common.errors import NotFound, ProblemError, ServiceUnavailable
+from services.common.identity import Identity
+from services.common.records import parse_record_id
+from services.common.views import STATEMENTS_HEADER, per_tab
+from services.common.web import json_response
+
+from .proxy import Upstreams
+from .settings import GatewaySettings
+
+SECTIONS = {
+    "activities": ("actions", "opportunities", "projects"),
+    "documents": ("quotes", "invoices"),
+}
+
+
+async def account_view(
+    request: web.Request, upstreams: Upstreams, settings: GatewaySettings, identity: Identity
+) -> web.Response:
+    account_id = str(parse_record_id(request.match_info["id"], "fiche compte"))
+    size = per_tab(request)
+    path = f"/api/v1/views/accounts/{account_id}"
+
+    async def ask(service: str) -> tuple[int, bytes, dict[str, str]]:
+        call = upstreams.call_raw(
+            "GET",
+            getattr(settings, f"{service}_url"),
+            path,
+            identity,
+            service,
+            params={"per_tab": str(size)},
+        )
+        return await asyncio.wait_for(call, settings.view_timeout_seconds)
+
+    names = ["accounts", *SECTIONS]
+    results = await asyncio.gather(*(ask(name) for name in names), return_exceptions=True)
+    answers = dict(zip(names, results, strict=True))
+    main = answers.pop("accounts")
+    if isinstance(main, BaseException):
+        if isinstance(main, ProblemError | TimeoutError):
+            raise ServiceUnavailable("Le service des comptes ne répond pas ; réessayez.") from main
+        raise main
+    status, payload, headers = main
+    if status == 404:
+        raise NotFound("Aucun compte ne porte cet identifiant.")
+    if status != 200:
+        raise ServiceUnavailable("Le service des comptes n'a pas rendu le compte.")
+    body: dict[str, Any] = orjson.loads(payload)
+    statements = int(headers.get(STATEMENTS_HEADER, 0))
+    unavailable: list[str] = []
+    for service, sections in SECTIONS.items():
+        answer = answers[service]
+        if isinstance(answer, BaseException) and not isinstance(
+            answer, ProblemError | TimeoutError
+        ):
+            raise answer
+        if isinstance(answer, BaseException) or answer[0] != 200:
+            unavailable += sections
+            continue
+        body.update(orjson.loads(answer[1]))
+        statements += int(answer[2].get(STATEMENTS_HEADER, 0))
+    for name in ("contacts", *(s for sections in SECTIONS.values() for s in sections)):
+        if name in body:
+            body[name]["href"] = f"/api/v1/{name}?account_id={account_id}"
+    body["unavailable"] = unavailable
+    return json_response(body, headers={STATEMENTS_HEADER: str(statements)})

@@ -1,0 +1,187 @@
+"""The 360° view: every tab, newest first, with totals; robust to a service down or slow; and
+a fixed number of SQL statements whatever the account holds."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from services.gateway.app import create_app as gateway_app
+from services.gateway.settings import GatewaySettings
+from tests.e2e.conftest import Platform
+from tests.support import eventually, isolated_database_url
+
+Headers = dict[str, str]
+
+
+async def made(platform: Platform, headers: Headers, path: str, body: Any) -> dict[str, Any]:
+    status, response, _ = await platform.call("POST", path, headers, json=body)
+    assert status == 201, response
+    return response  # type: ignore[no-any-return]
+
+
+async def view(
+    platform: Platform, headers: Headers, account_id: str, **params: str
+) -> tuple[int, Any, Any]:
+    return await platform.call("GET", f"/api/v1/accounts/{account_id}/view", headers, params=params)
+
+
+async def test_the_view_shows_every_tab_newest_first_with_totals(
+    platform: Platform, admin: Headers
+) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Vue 360"})
+    for name in ("Anne", "Bruno", "Chloé"):
+        await made(
+            platform, admin, "/api/v1/contacts", {"last_name": name, "account_id": account["id"]}
+        )
+    for day in (1, 3, 2):
+        await made(
+            platform,
+            admin,
+            "/api/v1/actions",
+            {
+                "type": "note",
+                "subject": f"Jour {day}",
+                "account_id": account["id"],
+                "occurred_at": f"2026-11-0{day}T10:00:00Z",
+            },
+        )
+    await made(
+        platform, admin, "/api/v1/opportunities", {"name": "Affaire", "account_id": account["id"]}
+    )
+    await made(platform, admin, "/api/v1/quotes", {"account_id": account["id"]})
+
+    async def complete() -> Any:
+        status, body, _ = await view(platform, admin, account["id"], per_tab="2")
+        return body if status == 200 and body["quotes"]["total"] == 1 else None
+
+    body = await eventually(complete)
+    assert body["account"]["name"] == "Vue 360"
+    assert body["unavailable"] == []
+    assert (body["contacts"]["total"], len(body["contacts"]["items"])) == (3, 2)
+    assert [a["subject"] for a in body["actions"]["items"]] == ["Jour 3", "Jour 2"]
+    assert body["actions"]["total"] == 3
+    assert body["opportunities"]["total"] == 1
+    assert (body["projects"]["total"], body["projects"]["items"]) == (0, [])
+    assert body["invoices"]["total"] == 0
+    assert body["actions"]["href"] == f"/api/v1/actions?account_id={account['id']}"
+
+
+@pytest.mark.parametrize("per_tab", ["0", "101", "x"])
+async def test_per_tab_is_bounded(platform: Platform, admin: Headers, per_tab: str) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Bornes"})
+    status, problem, _ = await view(platform, admin, account["id"], per_tab=per_tab)
+    assert (status, problem["errors"][0]["field"]) == (422, "per_tab")
+
+
+async def test_an_unknown_or_trashed_account_has_no_view(
+    platform: Platform, admin: Headers
+) -> None:
+    assert (await view(platform, admin, str(uuid.uuid4())))[0] == 404
+    assert (await view(platform, admin, "pas-un-id"))[0] == 404
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "À la corbeille"})
+    await platform.call("DELETE", f"/api/v1/accounts/{account['id']}", admin)
+    assert (await view(platform, admin, account["id"]))[0] == 404
+
+
+async def test_the_number_of_statements_does_not_grow_with_the_data(
+    platform: Platform, admin: Headers
+) -> None:
+    small = await made(platform, admin, "/api/v1/accounts", {"name": "Petit compte"})
+    large = await made(platform, admin, "/api/v1/accounts", {"name": "Gros compte"})
+    for account in (small, large):
+        await made(
+            platform,
+            admin,
+            "/api/v1/actions",
+            {"type": "note", "subject": "Premier", "account_id": account["id"]},
+        )
+    conn = await asyncpg.connect(isolated_database_url("activities"))
+    try:  # 999 more actions for the large account, written directly: this test measures reads
+        await conn.execute(
+            "INSERT INTO actions (id, type, subject, account_id, status, created_by, updated_by) "
+            "SELECT gen_random_uuid(), 'note', 'Note ' || i, $1, 'done', 'test', 'test' FROM generate_series(1, 999) i",
+            uuid.UUID(large["id"]),
+        )
+    finally:
+        await conn.close()
+    counts = []
+    for account, expected in ((small, 1), (large, 1000)):
+        status, body, headers = await view(platform, admin, account["id"])
+        assert status == 200
+        assert body["actions"]["total"] == expected
+        assert len(body["actions"]["items"]) == min(expected, 20)
+        counts.append(int(headers["X-SQL-Statements"]))
+    assert counts[0] == counts[1]
+    assert counts[0] <= 11  # account, then items and a capped count per tab
+
+
+class SlowService:
+    """Answers after the view's timeout, as an overloaded service would."""
+
+    def __init__(self) -> None:
+        self.server: TestServer | None = None
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_get("/api/v1/views/accounts/{id}", self._slow)
+        self.server = TestServer(app, host="127.0.0.1")
+        await self.server.start_server()
+        return str(self.server.make_url("")).rstrip("/")
+
+    async def _slow(self, _request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({})
+
+
+@pytest.fixture
+async def degraded_gateway(platform: Platform) -> AsyncIterator[str]:
+    """A gateway whose activities service is down and whose documents service is slow."""
+    slow = SlowService()
+    slow_url = await slow.start()
+    settings = platform.settings["gateway"]
+    assert isinstance(settings, GatewaySettings)
+    degraded = settings.model_copy(
+        update={
+            "activities_url": "http://127.0.0.1:9",
+            "documents_url": slow_url,
+            "view_timeout_seconds": 0.5,
+        }
+    )
+    server = TestServer(gateway_app(degraded), host="127.0.0.1")
+    await server.start_server()
+    yield str(server.make_url("")).rstrip("/")
+    await server.close()
+    assert slow.server is not None
+    await slow.server.close()
+
+
+async def test_a_service_down_or_slow_does_not_fail_the_view(
+    platform: Platform, admin: Headers, degraded_gateway: str
+) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Vue dégradée"})
+    await made(
+        platform, admin, "/api/v1/contacts", {"last_name": "Présent", "account_id": account["id"]}
+    )
+    async with platform.http.get(
+        f"{degraded_gateway}/api/v1/accounts/{account['id']}/view", headers=admin
+    ) as response:
+        assert response.status == 200
+        body = await response.json()
+    assert body["account"]["id"] == account["id"]
+    assert body["contacts"]["total"] == 1
+    assert sorted(body["unavailable"]) == [
+        "actions",
+        "invoices",
+        "opportunities",
+        "projects",
+        "quotes",
+    ]
+    assert "actions" not in body
