@@ -18,6 +18,7 @@ from .web import (
     SETTINGS_KEY,
     TELEPHONY_KEY,
     UPSTREAMS_KEY,
+    add_docs_assets,
     add_forwarded_routes,
     auth_middleware,
     routes,
@@ -53,6 +54,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app.cleanup_ctx.extend([bootstrap, upstreams])
     app.router.add_routes(routes)
     add_forwarded_routes(app)
+    add_docs_assets(app)
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import swagger_ui_bundle
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
@@ -22,7 +23,7 @@ from services.common.web import (
     read_json,
 )
 
-from . import calls, domain, printing, service, views
+from . import calls, domain, openapi, printing, service, views
 from .proxy import Upstreams
 from .schemas import CallRequest, LoginBody, PasswordChange, TelephonyEvent, UserCreate
 from .settings import GatewaySettings
@@ -34,7 +35,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Routes of /api/v1 reachable without a bearer token.
 ANONYMOUS_ROUTES = frozenset(
-    {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/telephony/events")}  # callbacks: signed
+    {
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/telephony/events"),  # callbacks: signed instead
+        ("GET", "/api/v1/openapi.json"),
+        ("HEAD", "/api/v1/openapi.json"),
+    }
 )
 TELEPHONY_KEY = web.AppKey("telephony", TelephonyLink)
 # The audit trail is kept per entity; a public collection name maps to its entity.
@@ -356,12 +362,34 @@ async def audit_verify(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/api/v1/openapi.json")
+async def openapi_document(_request: web.Request) -> web.Response:
+    return json_response(openapi.document())
+
+
+@routes.get("/api/docs")
+async def api_docs(_request: web.Request) -> web.Response:
+    return web.Response(text=openapi.DOCS_PAGE, content_type="text/html")
+
+
+@routes.get("/api/docs/assets/start.js")
+async def api_docs_start(_request: web.Request) -> web.Response:
+    return web.Response(text=openapi.START_SCRIPT, content_type="application/javascript")
+
+
+def add_docs_assets(app: web.Application) -> None:
+    """Swagger UI's own files, from the installed package: no CDN."""
+
+    app.router.add_static("/api/docs/assets/", swagger_ui_bundle.swagger_ui_path)
+
+
 @routes.get("/")
 async def home(_request: web.Request) -> web.Response:
     return web.Response(
         text=(
             "<!doctype html><html lang='fr'><meta charset='utf-8'><title>webleads-tracker</title>"
-            "<h1>webleads-tracker</h1><p>L'API est servie sous <code>/api/v1</code> ; "
+            "<h1>webleads-tracker</h1><p>L'API est servie sous <code>/api/v1</code> "
+            "(<a href='/api/docs'>référence</a>) ; "
             "connectez-vous avec <code>POST /api/v1/auth/login</code>.</p></html>"
         ),
         content_type="text/html",
