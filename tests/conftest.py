@@ -65,6 +65,12 @@ async def _remove_test_topology() -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        for kind in ("integration", "e2e"):
+        for kind in ("integration", "e2e", "contract"):
             if f"/tests/{kind}/" in str(item.path):
                 item.add_marker(getattr(pytest.mark, kind))
+    # The contract tests fill the shared databases with generated data: they run last.
+    items.sort(key=lambda item: "/tests/contract/" in str(item.path))
+
+
+# The running platform (for the e2e and contract tests): one instance for the whole session.
+from tests.platform import accounts_db, admin, gateway_db, platform, user  # noqa: E402, F401

@@ -33,20 +33,20 @@ Name = Annotated[str, AfterValidator(domain.clean_name)]
 LastName = Annotated[str, AfterValidator(lambda v: domain.clean_name(v, "Le nom"))]
 Text100 = Annotated[str | None, Blank, _text(100)]
 Text255 = Annotated[str | None, Blank, _text(255)]
-LongText = Annotated[str | None, Blank, Field(max_length=10_000)]
-Code = Annotated[str | None, Blank, Field(max_length=50)]
+LongText = Annotated[Annotated[str, Field(max_length=10_000)] | None, Blank]
+Code = Annotated[Annotated[str, Field(max_length=50)] | None, Blank]
 Email = Annotated[str | None, Blank, _opt(domain.clean_email)]
 Website = Annotated[str | None, Blank, _opt(domain.clean_website)]
-Phone = Annotated[str | None, Blank, Field(max_length=40), _opt(domain.clean_phone)]
-Siren = Annotated[str | None, Blank, Field(max_length=20), _opt(domain.clean_siren)]
-Siret = Annotated[str | None, Blank, Field(max_length=30), _opt(domain.clean_siret)]
-Vat = Annotated[str | None, Blank, Field(max_length=30), _opt(domain.clean_vat_number)]
+Phone = Annotated[Annotated[str, Field(max_length=40)] | None, Blank, _opt(domain.clean_phone)]
+Siren = Annotated[Annotated[str, Field(max_length=20)] | None, Blank, _opt(domain.clean_siren)]
+Siret = Annotated[Annotated[str, Field(max_length=30)] | None, Blank, _opt(domain.clean_siret)]
+Vat = Annotated[Annotated[str, Field(max_length=30)] | None, Blank, _opt(domain.clean_vat_number)]
 Country = Annotated[
     str,
     BeforeValidator(lambda v: domain.DEFAULT_COUNTRY if v is None else v),
     AfterValidator(domain.clean_country),
 ]
-Username = Annotated[str | None, Blank, Field(max_length=150)]
+Username = Annotated[Annotated[str, Field(max_length=150)] | None, Blank]
 
 
 class Address(BaseModel):

@@ -238,6 +238,8 @@ async def update_account(
     patch: Any,
     if_match: str | None,
 ) -> dict[str, Any]:
+    if not isinstance(patch, dict):
+        raise ValidationFailed([FieldError("body", "Doit être un objet JSON (merge patch).")])
     async with pool.acquire() as conn, conn.transaction():
         row = await _lock_live(conn, account_id)
         check_if_match(if_match, row["version"])

@@ -33,7 +33,7 @@ def _required_text(value: str) -> str:
 
 Blank = BeforeValidator(_blank_to_none)
 Title = Annotated[str, AfterValidator(_required_text)]
-LongText = Annotated[str | None, Blank, Field(max_length=10_000)]
+LongText = Annotated[Annotated[str, Field(max_length=10_000)] | None, Blank]
 Money = Annotated[
     Decimal | None, Field(ge=0, le=Decimal("999999999999999.99"), max_digits=17, decimal_places=2)
 ]
@@ -75,7 +75,7 @@ class OpportunityFields(BaseModel):
     amount: Money = None
     probability: Annotated[StrictInt | None, Field(ge=0, le=100)] = None
     expected_close_date: date | None = None
-    source: Annotated[str | None, Blank, Field(max_length=100)] = None
+    source: Annotated[Annotated[str, Field(max_length=100)] | None, Blank] = None
     description: LongText = None
 
 

@@ -202,6 +202,8 @@ async def update(
     patch: Any,
     if_match: str | None,
 ) -> dict[str, Any]:
+    if not isinstance(patch, dict):
+        raise ValidationFailed([FieldError("body", "Doit être un objet JSON (merge patch).")])
     async with pool.acquire() as conn, conn.transaction():
         row = await _lock(conn, spec, record_id)
         if row["deleted_at"] is not None:

@@ -17,7 +17,7 @@ def etag(version: int) -> str:
 
 def check_if_match(header: str | None, version: int) -> None:
     """Refuse (412) a write made against another version than the current one."""
-    if header is None or header.strip() == "*":
+    if header is None or header.strip() in ("", "*"):
         return
     for candidate in header.split(","):
         match = _ETAG.match(candidate)

@@ -47,7 +47,7 @@ class LineIn(BaseModel):
 
 
 Lines = Annotated[list[LineIn], Field(max_length=500)]
-Notes = Annotated[str | None, Blank, Field(max_length=10_000)]
+Notes = Annotated[Annotated[str, Field(max_length=10_000)] | None, Blank]
 
 
 class QuoteFields(BaseModel):

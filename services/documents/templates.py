@@ -7,10 +7,11 @@ from typing import Any
 
 import asyncpg
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common import crud
-from services.common.errors import FieldError, UnsupportedMediaType, ValidationFailed
+from services.common.errors import BadRequest, FieldError, UnsupportedMediaType, ValidationFailed
 from services.common.validation import try_validate
 from services.common.web import identity_of
 
@@ -43,19 +44,10 @@ async def upload(
     """``multipart/form-data`` with ``name``, ``kind`` and ``file`` (the .docx)."""
     if not request.content_type.startswith("multipart/"):
         raise UnsupportedMediaType("Envoyez le modèle en multipart/form-data (name, kind, file).")
-    fields: dict[str, str] = {}
-    content, filename = None, None
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            continue
-        if part.name == "file":
-            filename = part.filename or "modele.docx"
-            content = await part.read(decode=False)
-            if len(content) > settings.template_max_bytes:
-                raise ValidationFailed([FieldError("file", "Fichier trop volumineux.")])
-        elif part.name in ("name", "kind"):
-            fields[part.name] = (await part.text())[:1000]
+    try:
+        fields, filename, content = await _read_parts(request, settings.template_max_bytes)
+    except (ValueError, UnicodeDecodeError, LookupError, HttpProcessingError) as exc:
+        raise BadRequest("Corps multipart/form-data illisible.") from exc
     errors = [] if content else [FieldError("file", "Joignez le modèle Word (.docx).")]
     meta, field_errors = try_validate(TemplateFields, fields)
     errors = field_errors + errors
@@ -66,6 +58,29 @@ async def upload(
     return await crud.create(
         pool, TEMPLATES, source, identity_of(request), meta.model_dump(), extra=extra
     )
+
+
+async def _read_parts(
+    request: web.Request, max_bytes: int
+) -> tuple[dict[str, str], str | None, bytes | None]:
+    fields: dict[str, str] = {}
+    content, filename = None, None
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        if part.name == "file":
+            filename = part.filename or "modele.docx"
+            content = await part.read(decode=False)
+            if len(content) > max_bytes:
+                raise_too_large()
+        elif part.name in ("name", "kind"):
+            fields[part.name] = (await part.text())[:1000]
+    return fields, filename, content
+
+
+def raise_too_large() -> None:
+    raise ValidationFailed([FieldError("file", "Fichier trop volumineux.")])
 
 
 async def content_for(pool: asyncpg.Pool, template_id: uuid.UUID, kind: str) -> tuple[str, bytes]:

@@ -246,3 +246,13 @@ View = create_model(
     invoices=_section(Invoice),
     unavailable=(list[str], ...),
 )
+
+
+class TemplateUpload(BaseModel):
+    """multipart/form-data: the Word file, its name, and the kind of record it serves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["account", "contact", "opportunity", "project", "quote", "invoice"]
+    file: bytes

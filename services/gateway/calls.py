@@ -20,6 +20,7 @@ from services.common.errors import (
     ValidationFailed,
 )
 from services.common.identity import Identity
+from services.common.records import parse_record_id
 
 from . import repository as sql
 from .proxy import Upstreams
@@ -59,6 +60,7 @@ async def place_call(
     account_id: str,
     request: CallRequest,
 ) -> dict[str, Any]:
+    account_id = str(parse_record_id(account_id, "fiche compte"))
     status, account = await upstreams.call_json(
         "GET", settings.accounts_url, f"/api/v1/accounts/{account_id}", identity, "accounts"
     )

@@ -352,6 +352,16 @@ def operations() -> list[Op]:
             answer=out.page_model(out.Template),
             query=LIST_PARAMS,
         ),
+        Op(
+            "post",
+            "/api/v1/templates",
+            "Déposer un modèle Word (.docx)",
+            "Fusion",
+            out.TemplateUpload,
+            201,
+            out.Template,
+            body_type="multipart/form-data",
+        ),
         Op("get", "/api/v1/templates/{id}", "Lire un modèle Word", "Fusion", answer=out.Template),
         Op("delete", "/api/v1/templates/{id}", "Supprimer un modèle Word", "Fusion", status=204),
         Op(

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from services.common.errors import NotFound, ProblemError, ServiceUnavailable
 from services.common.identity import Identity
+from services.common.records import parse_record_id
 
 from .proxy import Upstreams
 from .settings import GatewaySettings
@@ -51,6 +52,7 @@ async def print_record(
     collection: str,
     record_id: str,
 ) -> web.Response:
+    record_id = str(parse_record_id(record_id))
     kind = KIND_OF_COLLECTION[collection]
     owner, _, sections = PRINTABLE[kind]
 

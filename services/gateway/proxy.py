@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from yarl import URL
 
 from services.common.errors import ServiceUnavailable
 from services.common.identity import HEADER, Identity, sign_identity
@@ -16,6 +17,7 @@ log = logging.getLogger(__name__)
 
 FORWARDED_REQUEST_HEADERS = ("Content-Type", "If-Match", "If-None-Match", "Accept")
 FORWARDED_RESPONSE_HEADERS = (
+    "Allow",
     "Content-Type",
     "ETag",
     "Location",
@@ -45,7 +47,7 @@ class Upstreams:
         try:
             async with self._session.request(
                 request.method,
-                base_url + path,
+                URL(base_url + path, encoded=True),
                 params=request.query,
                 data=body,
                 headers=headers,

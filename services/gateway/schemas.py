@@ -24,7 +24,9 @@ def _email(value: str | None) -> str | None:
 
 Email = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_email)]
 Extension = Annotated[
-    str | None, BeforeValidator(_blank_to_none), Field(pattern=r"^[0-9*#+]{1,20}$")
+    # An empty string clears it, like null.
+    Annotated[str, Field(pattern=r"^([0-9*#+]{1,20})?$")] | None,
+    BeforeValidator(_blank_to_none),
 ]
 DisplayName = Annotated[str, Field(max_length=150)]
 Password = Annotated[str, Field(min_length=10, max_length=1024)]
@@ -79,7 +81,9 @@ class CallRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     contact_id: uuid.UUID | None = None
-    number: Annotated[str | None, BeforeValidator(_blank_to_none), Field(max_length=40)] = None
+    number: Annotated[
+        Annotated[str, Field(max_length=40)] | None, BeforeValidator(_blank_to_none)
+    ] = None
 
 
 class TelephonyEvent(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import swagger_ui_bundle
 from aiohttp import web
@@ -234,7 +235,7 @@ ACTIVITIES_PICKLISTS = frozenset(
 
 def _forwarder(service_name: str) -> Handler:
     async def forward(request: web.Request) -> web.Response:
-        return await _forward(request, service_name, request.path)
+        return await _forward(request, service_name, request.rel_url.raw_path)
 
     return forward
 
@@ -341,7 +342,7 @@ async def _account_ids(request: web.Request, filters: dict[str, str]) -> list[st
 @routes.route("*", "/api/v1/picklists/{name}")
 async def picklist(request: web.Request) -> web.Response:
     owner = "activities" if request.match_info["name"] in ACTIVITIES_PICKLISTS else "accounts"
-    return await _forward(request, owner, request.path)
+    return await _forward(request, owner, request.rel_url.raw_path)
 
 
 @routes.get("/api/v1/{collection}/{id}/audit")
@@ -349,7 +350,9 @@ async def audit_trail(request: web.Request) -> web.Response:
     entity = AUDITED_COLLECTIONS.get(request.match_info["collection"])
     if entity is None:
         raise web.HTTPNotFound()
-    return await _forward(request, "audit", f"/api/v1/audit/{entity}/{request.match_info['id']}")
+    return await _forward(
+        request, "audit", f"/api/v1/audit/{entity}/{quote(request.match_info['id'], safe='')}"
+    )
 
 
 @routes.get("/api/v1/{collection}/{id}/audit/verify")
@@ -358,7 +361,9 @@ async def audit_verify(request: web.Request) -> web.Response:
     if entity is None:
         raise web.HTTPNotFound()
     return await _forward(
-        request, "audit", f"/api/v1/audit/{entity}/{request.match_info['id']}/verify"
+        request,
+        "audit",
+        f"/api/v1/audit/{entity}/{quote(request.match_info['id'], safe='')}/verify",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import Platform
+from tests.platform import Platform
 from tests.support import eventually
 
 Headers = dict[str, str]

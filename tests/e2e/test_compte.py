@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Platform
+from tests.platform import Platform
 from tests.support import eventually
 
 Headers = dict[str, str]

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from multidict import CIMultiDictProxy
 
-from tests.e2e.conftest import Platform
+from tests.platform import Platform
 from tests.support import eventually
 
 Headers = dict[str, str]

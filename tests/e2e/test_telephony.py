@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from services.gateway.app import create_app as gateway_app
 from services.gateway.settings import GatewaySettings
 from services.gateway.telephony import sign
-from tests.e2e.conftest import Platform
 from tests.fakes import FakeAmi
+from tests.platform import Platform
 from tests.support import TELEPHONY_SECRET
 
 Headers = dict[str, str]

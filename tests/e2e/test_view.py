@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from services.gateway.app import create_app as gateway_app
 from services.gateway.settings import GatewaySettings
-from tests.e2e.conftest import Platform
+from tests.platform import Platform
 from tests.support import eventually, isolated_database_url
 
 Headers = dict[str, str]

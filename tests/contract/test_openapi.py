@@ -1,0 +1,64 @@
+"""The API describes itself: the OpenAPI document, and schemathesis against the live gateway
+(bounded, authenticated, every default check: no server error, no answer that breaks the
+document)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from tests.platform import Platform
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_the_document_covers_every_public_route_with_its_errors_and_auth(
+    platform: Platform,
+) -> None:
+    async with platform.http.get(f"{platform.gateway}/api/v1/openapi.json") as response:
+        assert response.status == 200
+        document = await response.json()
+    assert document["openapi"] == "3.1.0"
+    paths = document["paths"]
+    for path in ("/api/v1/accounts", "/api/v1/accounts/{id}/view", "/api/v1/invoices/{id}/issue",
+                 "/api/v1/telephony/events", "/api/v1/auth/login", "/api/v1/templates"):  # fmt: skip
+        assert path in paths, path
+    create = paths["/api/v1/accounts"]["post"]
+    assert set(create["responses"]) >= {"201", "400", "401", "403", "422", "503"}
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    name = document["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]["properties"]["name"]
+    assert name["type"] == "string"
+    assert paths["/api/v1/auth/login"]["post"]["security"] == []
+    assert document["security"] == [{"bearer": []}]
+
+
+async def test_the_reference_is_served_with_local_assets(platform: Platform) -> None:
+    async with platform.http.get(f"{platform.gateway}/api/docs") as response:
+        page = await response.text()
+    assert response.status == 200
+    assert "/api/docs/assets/swagger-ui-bundle.js" in page
+    assert "http" not in page.replace("/api/v1/openapi.json", "")  # no CDN
+    async with platform.http.get(
+        f"{platform.gateway}/api/docs/assets/swagger-ui-bundle.js"
+    ) as response:
+        assert response.status == 200
+        assert len(await response.read()) > 100_000
+
+
+async def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    command = [
+        str(Path(sys.executable).parent / "schemathesis"), "run", f"{platform.gateway}/api/v1/openapi.json",
+        "--header", f"Authorization: {admin['Authorization']}",
+        "--max-examples", "5", "--workers", "2", "--seed", "20261129", "--no-color",
+        "--request-timeout", "20",
+    ]  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        *command, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=600)
+    report = output.decode(errors="replace")
+    assert process.returncode == 0, report[-6000:]
+    assert "No issues found" in report or " passed" in report, report[-3000:]
