@@ -45,6 +45,7 @@ e2e: install infra
 
 
 bench: install infra
+	@deploy/ensure-packages.sh wrk
 	$(PY) -m bench
 
 clean:

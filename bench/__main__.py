@@ -10,9 +10,9 @@ import argparse
 import asyncio
 import sys
 
-from bench import accounts_list
+from bench import accounts_list, platform_load
 
-BENCHMARKS = {"accounts-list": accounts_list.main}
+BENCHMARKS = {"accounts-list": accounts_list.main, "platform": platform_load.main}
 
 
 def main() -> int:

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 needed=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
-        libreoffice-writer-nogui)
+        libreoffice-writer-nogui "$@")  # extra packages for one target (make bench: wrk)
 missing=()
 for package in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
