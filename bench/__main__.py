@@ -18,11 +18,12 @@ BENCHMARKS = {"accounts-list": accounts_list.main, "platform": platform_load.mai
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], default=list(BENCHMARKS))
-    parser.add_argument("--accounts", type=int, default=1_000_000, help="size of the dataset")
+    parser.add_argument("--accounts", type=int, default=None, help="size of the dataset")
     parser.add_argument("--iterations", type=int, default=200, help="timed runs per query shape")
     args = parser.parse_args()
     for name in args.names or BENCHMARKS:
-        asyncio.run(BENCHMARKS[name](accounts=args.accounts, iterations=args.iterations))
+        sizes = {"accounts": args.accounts} if args.accounts else {}
+        asyncio.run(BENCHMARKS[name](iterations=args.iterations, **sizes))
     return 0
 
 

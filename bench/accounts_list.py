@@ -135,7 +135,7 @@ async def timed(run: Callable[[], Awaitable[Any]], iterations: int) -> dict[str,
     }
 
 
-async def main(accounts: int, iterations: int) -> None:
+async def main(accounts: int = 1_000_000, iterations: int = 200) -> None:
     await prepare_database(DSN, [replica.MIGRATIONS, ("accounts", MIGRATIONS)])
     pool = await create_pool(DSN, 2, 4)
     try:

@@ -1,6 +1,6 @@
 """The platform benchmark, side by side with a floor measured in the same run (issue: the 360°
 view, the write path, event latency, memory). Runs its own copies of the five services on their
-own databases (crm_bench_*) and exchange, seeds about 100,000 accounts with related records once,
+own databases (crm_load_*) and exchange, seeds about 100,000 accounts with related records once,
 then loads them with wrk. Results are data: bench/results/platform.json."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ FROM unnest($1::uuid[]) AS a, generate_series(1, $2) AS g
 """
 SEED_QUOTES = """
 INSERT INTO quotes (id, number, account_id, created_by, updated_by)
-SELECT gen_random_uuid(), 'DEV-BENCH-' || row_number() OVER (), a, 'bench', 'bench'
+SELECT gen_random_uuid(), 'DEV-BENCH-' || gen_random_uuid(), a, 'bench', 'bench'
 FROM unnest($1::uuid[]) AS a, generate_series(1, $2) AS g
 """
 SEED_INVOICES = """
@@ -79,7 +79,7 @@ def env() -> dict[str, str]:
     for name, port in PORTS.items():
         values[f"CRM_{name.upper()}_PORT"] = str(port)
         values[f"CRM_{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
-        values[f"CRM_{name.upper()}_DATABASE_URL"] = f"{SERVER}/crm_bench_{name}"
+        values[f"CRM_{name.upper()}_DATABASE_URL"] = f"{SERVER}/crm_load_{name}"
     return values
 
 
@@ -113,9 +113,9 @@ async def start_services() -> dict[str, asyncio.subprocess.Process]:
 async def seed(accounts: int) -> tuple[str, int]:
     """About ``accounts`` accounts with contacts, actions, opportunities, quotes and invoices;
     one account holds hundreds of related records. Returns (that account's id, its actions)."""
-    acc = await asyncpg.connect(f"{SERVER}/crm_bench_accounts")
-    act = await asyncpg.connect(f"{SERVER}/crm_bench_activities")
-    doc = await asyncpg.connect(f"{SERVER}/crm_bench_documents")
+    acc = await asyncpg.connect(f"{SERVER}/crm_load_accounts")
+    act = await asyncpg.connect(f"{SERVER}/crm_load_activities")
+    doc = await asyncpg.connect(f"{SERVER}/crm_load_documents")
     try:
         if await acc.fetchval("SELECT count(*) FROM accounts") < accounts:
             print(f"seeding {accounts:,} accounts and their records (once)...", flush=True)
@@ -197,8 +197,8 @@ async def event_latency(token: str, rate: int, seconds: int) -> dict[str, float]
             tasks.append(asyncio.create_task(write(i)))
         await asyncio.gather(*tasks)
     await asyncio.sleep(3)
-    accounts = await asyncpg.connect(f"{SERVER}/crm_bench_accounts")
-    audit = await asyncpg.connect(f"{SERVER}/crm_bench_audit")
+    accounts = await asyncpg.connect(f"{SERVER}/crm_load_accounts")
+    audit = await asyncpg.connect(f"{SERVER}/crm_load_audit")
     try:
         committed = {
             str(r["id"]): r["created_at"]
@@ -239,7 +239,7 @@ async def main(accounts: int = 100_000, iterations: int = 0) -> None:
         floor_process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(ROOT / "bench" / "floor.py"),
-            f"{SERVER}/crm_bench_accounts",
+            f"{SERVER}/crm_load_accounts",
             env={**os.environ, "PORT": str(FLOOR_PORT)},
             cwd=ROOT,
         )

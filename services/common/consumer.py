@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 
 import aio_pika
@@ -62,6 +63,7 @@ class EventConsumer:
         prefetch: int = 32,
         max_deliveries: int = 5,
         retry_delay: float = 0.2,
+        concurrency: int = 4,
     ) -> None:
         self._pool = pool
         self._amqp_url = amqp_url
@@ -72,6 +74,7 @@ class EventConsumer:
         self._prefetch = prefetch
         self._max_deliveries = max_deliveries
         self._retry_delay = retry_delay
+        self._concurrency = max(1, concurrency)
         self.connected = False
         self.applied = 0
         self.duplicates = 0
@@ -149,17 +152,40 @@ class EventConsumer:
                 await connection.close()
 
     async def _consume(self, queue: aio_pika.abc.AbstractQueue) -> None:
-        async with queue.iterator() as messages:
-            async for message in messages:
-                await self._process(message)
-
-    async def _process(self, message: AbstractIncomingMessage) -> None:
+        """Deliveries spread over a few workers by record: a record's events stay in order, while
+        events of different records are applied side by side (their commits overlap)."""
+        lanes: list[asyncio.Queue[tuple[AbstractIncomingMessage, CloudEvent]]] = [
+            asyncio.Queue() for _ in range(self._concurrency)
+        ]
+        workers = [asyncio.create_task(self._work(lane)) for lane in lanes]
         try:
-            event = decode(message.body)
-        except (ValidationError, ValueError) as exc:
-            log.error("consumer %s: not a valid event, dead-lettered: %s", self.queue_name, exc)
-            await message.reject(requeue=False)
-            return
+            async with queue.iterator() as messages:
+                async for message in messages:
+                    try:
+                        event = decode(message.body)
+                    except (ValidationError, ValueError) as exc:
+                        log.error(
+                            "consumer %s: not a valid event, dead-lettered: %s",
+                            self.queue_name,
+                            exc,
+                        )
+                        await message.reject(requeue=False)
+                        continue
+                    lane = zlib.crc32(event.subject.encode()) % len(lanes)
+                    await lanes[lane].put((message, event))
+        finally:
+            for worker in workers:
+                worker.cancel()
+            for worker in workers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+
+    async def _work(self, lane: asyncio.Queue[tuple[AbstractIncomingMessage, CloudEvent]]) -> None:
+        while True:
+            message, event = await lane.get()
+            await self._process(message, event)
+
+    async def _process(self, message: AbstractIncomingMessage, event: CloudEvent) -> None:
         try:
             await self.apply(event)
         except asyncio.CancelledError:

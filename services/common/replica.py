@@ -84,6 +84,31 @@ async def find_reference(
         delay = min(delay * 2, 0.2)
 
 
+SELECT_REFS = (
+    "SELECT id, deleted, record FROM record_refs WHERE entity = $1 AND id = ANY($2::uuid[])"
+)
+
+
+async def find_references(
+    conn: asyncpg.Connection,
+    entity: str,
+    record_ids: list[uuid.UUID],
+    wait_seconds: float = REFERENCE_WAIT_SECONDS,
+) -> dict[uuid.UUID, Reference]:
+    """Many records at once; those the replica lacks are waited for once, together."""
+    wanted = set(record_ids)
+    found: dict[uuid.UUID, Reference] = {}
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    delay = 0.02
+    while True:
+        for row in await conn.fetch(SELECT_REFS, entity, list(wanted - set(found))):
+            found[row["id"]] = Reference(row["deleted"], row["record"])
+        if wanted <= set(found) or asyncio.get_running_loop().time() >= deadline:
+            return found
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 def _changed(values: Mapping[str, Any], old: Mapping[str, Any] | None, field: str) -> bool:
     return values.get(field) is not None and (old is None or values[field] != old.get(field))
 

@@ -108,6 +108,7 @@ def install_runtime(
                     subscription.handler,
                     prefetch=settings.consumer_prefetch,
                     max_deliveries=settings.consumer_max_deliveries,
+                    concurrency=settings.consumer_concurrency,
                 )
             )
         app[CONSUMERS_KEY] = consumers

@@ -49,6 +49,9 @@ class ServiceSettings(BaseSettings):
     consumer_max_deliveries: int = Field(
         5, ge=1, validation_alias=_env("CRM_CONSUMER_MAX_DELIVERIES")
     )
+    consumer_concurrency: int = Field(
+        4, ge=1, le=64, validation_alias=_env("CRM_CONSUMER_CONCURRENCY")
+    )
     relay_poll_seconds: float = Field(1.0, gt=0, validation_alias=_env("CRM_RELAY_POLL_SECONDS"))
     log_level: str = Field("INFO", validation_alias=_env("CRM_LOG_LEVEL"))
 

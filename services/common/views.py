@@ -55,6 +55,9 @@ def account_view_handler(sections: Sections) -> Callable[[web.Request], Awaitabl
         account_id = parse_record_id(request.match_info["id"], "fiche compte")
         async with counted(request.app[POOL_KEY]) as (conn, count):
             body = await sections(conn, account_id, per_tab(request))
+        for name, section in body.items():
+            if name != "account":
+                section["href"] = f"/api/v1/{name}?account_id={account_id}"
         return json_response(body, headers={STATEMENTS_HEADER: str(count[0])})
 
     return handler

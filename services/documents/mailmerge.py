@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import uuid
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.errors import FieldError, NotFound, ValidationFailed
 from services.common.identity import Identity
-from services.common.replica import find_reference
+from services.common.replica import find_reference, find_references
 
 from . import merge, templates
 from .domain import french_date, money
@@ -87,7 +88,7 @@ async def merge_one(
         context = await _context(conn, account_id, identity, seller)
     if context is None:
         raise NotFound("Aucun compte ne porte cet identifiant.")
-    document = merge.merge(content, context)
+    document = await asyncio.to_thread(merge.merge, content, context)
     filename = safe_name(f"{name}-{context['compte'].get('name', '')}")
     if request.format == "pdf":
         return f"{filename}.pdf", "application/pdf", await merge.to_pdf(document)
@@ -101,10 +102,15 @@ async def merge_many(
     name, content = await templates.content_for(pool, request.template_id, "account")
     if request.format == "pdf" and not merge.pdf_available():
         raise ValidationFailed([FieldError("format", "La conversion en PDF demande LibreOffice.")])
-    contexts = []
     async with pool.acquire() as conn:
+        found = await find_references(conn, "account", request.account_ids)
+        contexts = []
         for index, account_id in enumerate(request.account_ids):
-            contexts.append((index, await _context(conn, account_id, identity, seller)))
+            reference = found.get(account_id)
+            live = reference is not None and not reference.deleted
+            contexts.append(
+                (index, await _context(conn, account_id, identity, seller) if live else None)
+            )
     missing = [
         FieldError(f"account_ids.{i}", "Aucun compte ne porte cet identifiant.")
         for i, c in contexts
@@ -117,7 +123,7 @@ async def merge_many(
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for _, context in contexts:
             assert context is not None
-            document = merge.merge(content, context)
+            document = await asyncio.to_thread(merge.merge, content, context)
             stem = safe_name(f"{name}-{context['compte'].get('name', '')}")
             while stem in used:
                 stem += "-bis"

@@ -66,6 +66,7 @@ class Op:
     body_type: str = "application/json"
     if_match: bool = False
     list_of: bool = False
+    also: tuple[str, ...] = ()  # other media types the answer may have
 
 
 def _crud(
@@ -236,6 +237,7 @@ def operations() -> list[Op]:
             "Fusion",
             MergeOne,
             answer=DOCX,
+            also=(PDF,),
         ),
         Op("post", "/api/v1/mail-merge", "Fusion en nombre (zip)", "Fusion", MergeMany, answer=ZIP),
         *_crud("contacts", "Contacts", ContactFields, out.Contact, ("account_id", "q", "phone")),
@@ -432,7 +434,8 @@ def _operation(op: Op, refs: Any) -> dict[str, Any]:
             }
         }
     elif isinstance(op.answer, str):
-        success["content"] = {op.answer: {"schema": {"type": "string", "format": "binary"}}}
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        success["content"] = {media: binary for media in (op.answer, *op.also)}
     if op.answer is out.Account or op.answer in (
         out.Contact,
         out.Action,

@@ -103,6 +103,7 @@ class Upstreams:
         *,
         params: dict[str, str] | None = None,
         body: object = None,
+        limit_seconds: float | None = None,
     ) -> tuple[int, bytes, dict[str, str]]:
         headers = {HEADER: sign_identity(identity, self._secret)}
         data = None
@@ -115,7 +116,9 @@ class Upstreams:
                 params=params,
                 data=data,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=aiohttp.ClientTimeout(total=limit_seconds)
+                if limit_seconds
+                else self._timeout,
             ) as upstream:
                 payload = await upstream.read()
                 kept = {

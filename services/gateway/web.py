@@ -35,6 +35,7 @@ UPSTREAMS_KEY = web.AppKey("upstreams", Upstreams)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Routes of /api/v1 reachable without a bearer token.
+BULK_MERGE_SECONDS = 300  # up to 500 documents, each converted to PDF on request
 ANONYMOUS_ROUTES = frozenset(
     {
         ("POST", "/api/v1/auth/login"),
@@ -307,6 +308,7 @@ async def bulk_mail_merge(request: web.Request) -> web.Response:
         identity_of(request),
         "documents",
         body=body,
+        limit_seconds=BULK_MERGE_SECONDS,
     )
     return web.Response(status=status, body=content, headers=headers)
 
