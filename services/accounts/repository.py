@@ -141,48 +141,6 @@ CONTACT_EDITABLE = (
 CONTACT_COLUMNS = ", ".join(
     ("id", *CONTACT_EDITABLE, "created_at, created_by, updated_at, updated_by, version, deleted_at")
 )
-_CN = len(CONTACT_EDITABLE)
-INSERT_CONTACT = f"""
-INSERT INTO contacts (id, {", ".join(CONTACT_EDITABLE)}, created_by, updated_by)
-VALUES ($1, {", ".join(f"${i}" for i in range(2, _CN + 2))}, ${_CN + 2}, ${_CN + 2})
-RETURNING {CONTACT_COLUMNS}
-"""
-UPDATE_CONTACT = f"""
-UPDATE contacts SET {", ".join(f"{c} = ${i}" for i, c in enumerate(CONTACT_EDITABLE, start=2))},
-    updated_at = now(), updated_by = ${_CN + 2}, version = version + 1
-WHERE id = $1 RETURNING {CONTACT_COLUMNS}
-"""
-SELECT_LIVE_CONTACT = f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1 AND deleted_at IS NULL"
-LOCK_CONTACT = f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1 FOR UPDATE"
-TRASH_CONTACT = f"""
-UPDATE contacts SET deleted_at = now(), updated_at = now(), updated_by = $2, version = version + 1
-WHERE id = $1 RETURNING {CONTACT_COLUMNS}
-"""
-RESTORE_CONTACT = f"""
-UPDATE contacts SET deleted_at = NULL, updated_at = now(), updated_by = $2, version = version + 1
-WHERE id = $1 RETURNING {CONTACT_COLUMNS}
-"""
-CONTACT_SORTABLE: dict[str, tuple[str, ColumnKind]] = {
-    "name": ("c.sort_name", "text"),
-    "created_at": ("c.created_at", "timestamptz"),
-    "updated_at": ("c.updated_at", "timestamptz"),
-}
-
-
-def list_contacts_sql(
-    conditions: list[str], sort_column: str, order_by: str, limit_param: int
-) -> str:
-    """Contacts of a trashed account are hidden with it, and come back with it."""
-    where = " AND ".join(conditions)
-    columns = ", ".join(f"c.{c.strip()}" for c in CONTACT_COLUMNS.split(","))
-    return (
-        f"SELECT {columns}, {sort_column} AS sort_key FROM contacts c "
-        "LEFT JOIN accounts a ON a.id = c.account_id "
-        f"WHERE c.deleted_at IS NULL AND a.deleted_at IS NULL AND {where} "
-        f"ORDER BY {order_by} LIMIT ${limit_param}"
-    )
-
-
 CONTACTS_OF_ACCOUNT = f"""
 SELECT {CONTACT_COLUMNS} FROM contacts WHERE account_id = $1 AND deleted_at IS NULL
 ORDER BY created_at DESC, id DESC LIMIT $2

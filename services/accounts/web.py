@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from services.common import crud
 from services.common.records import etag
 from services.common.runtime import POOL_KEY
 from services.common.views import account_view_handler
@@ -105,9 +106,12 @@ async def account_map(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/contacts")
 async def create_contact(request: web.Request) -> web.Response:
-    data = await read_json(request)
-    record = await contacts.create_contact(
-        request.app[POOL_KEY], request.app[SOURCE_KEY], identity_of(request), data
+    record = await crud.create(
+        request.app[POOL_KEY],
+        contacts.CONTACTS,
+        request.app[SOURCE_KEY],
+        identity_of(request),
+        await read_json(request),
     )
     return _one(record, 201, "contacts")
 
@@ -119,18 +123,18 @@ async def list_contacts(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/contacts/{id}")
 async def get_contact(request: web.Request) -> web.Response:
-    return _one(await contacts.get_contact(request.app[POOL_KEY], request.match_info["id"]))
+    return _one(await crud.get(request.app[POOL_KEY], contacts.CONTACTS, request.match_info["id"]))
 
 
 @routes.patch("/api/v1/contacts/{id}")
 async def update_contact(request: web.Request) -> web.Response:
-    patch = await read_json(request)
-    record = await contacts.update_contact(
+    record = await crud.update(
         request.app[POOL_KEY],
+        contacts.CONTACTS,
         request.app[SOURCE_KEY],
         identity_of(request),
         request.match_info["id"],
-        patch,
+        await read_json(request),
         request.headers.get("If-Match"),
     )
     return _one(record)
@@ -138,8 +142,9 @@ async def update_contact(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/contacts/{id}")
 async def trash_contact(request: web.Request) -> web.Response:
-    await contacts.trash_contact(
+    await crud.trash(
         request.app[POOL_KEY],
+        contacts.CONTACTS,
         request.app[SOURCE_KEY],
         identity_of(request),
         request.match_info["id"],
@@ -150,8 +155,9 @@ async def trash_contact(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/contacts/{id}/restore")
 async def restore_contact(request: web.Request) -> web.Response:
-    record = await contacts.restore_contact(
+    record = await crud.restore(
         request.app[POOL_KEY],
+        contacts.CONTACTS,
         request.app[SOURCE_KEY],
         identity_of(request),
         request.match_info["id"],

@@ -69,6 +69,7 @@ class RecordSpec:
     default_sort: str = "-created_at"
     filters: Mapping[str, tuple[str, FilterParser]] = field(default_factory=dict)
     check: Check = _no_check
+    check_raw: bool = False  # the check also copes with unvalidated values (of good fields)
     derive: Derive = _no_derive
     guard: Guard = _no_guard
     shape: Shape = _as_is  # what a reader sees, e.g. a status that depends on today
@@ -115,6 +116,10 @@ async def _validated(
 ) -> dict[str, Any]:
     fields, errors = try_validate(spec.model, data)
     if fields is None:
+        if spec.check_raw and isinstance(data, dict):  # report the data's errors too, at once
+            bad = {error.field.split(".")[0] for error in errors}
+            raw = {k: v for k, v in data.items() if k not in bad}
+            errors += [e for e in await spec.check(conn, raw, old, identity) if e.field not in bad]
         raise ValidationFailed(errors)
     values = fields.model_dump()
     values.update(spec.derive(values, old))
@@ -302,7 +307,11 @@ async def list_records(
         except ValueError as exc:
             errors.append(FieldError(name, str(exc) or "Valeur invalide."))
             continue
-        conditions.append(f"{column} ${len(params)}")
+        placeholder = f"${len(params)}"
+        # A filter is "column op" (the value follows) or a template using {p} for the value.
+        conditions.append(
+            column.format(p=placeholder) if "{p}" in column else f"{column} {placeholder}"
+        )
     if errors:
         raise ValidationFailed(errors)
     condition, order_by, after = keyset_sql(page, len(params) + 1)
