@@ -7,22 +7,22 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from services.common import replica
+from services.common import crud, replica
 from services.common.runtime import Subscription, install_runtime
 from services.common.settings import ServiceSettings
 from services.common.web import make_app
 
 from .consumers import BINDINGS, make_handler
+from .contacts import CONTACTS
 from .geocoding import BanGeocoder, Geocoder, GeocoderChain, NominatimGeocoder, OfflineGeocoder
 from .geodata.places import gazetteer
 from .settings import AccountsSettings
-from .web import SOURCE_KEY, routes
+from .web import routes
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
     assert isinstance(settings, AccountsSettings)
     app = make_app(settings.service, settings.internal_secret.get_secret_value())
-    app[SOURCE_KEY] = settings.source
     chain = GeocoderChain([])
 
     async def geocoders(_app: web.Application) -> AsyncIterator[None]:
@@ -52,4 +52,5 @@ def create_app(settings: ServiceSettings) -> web.Application:
         extra_migrations=[replica.MIGRATIONS],
     )
     app.router.add_routes(routes)
+    app.router.add_routes(crud.record_routes({"contacts": CONTACTS}))
     return app

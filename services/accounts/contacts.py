@@ -78,12 +78,9 @@ CONTACTS = crud.RecordSpec(
     },
     check=check_contact,
     check_raw=True,
+    list_conditions=(OF_LIVE_ACCOUNTS,),
 )
 
 
 def contact_record(row: Mapping[str, Any]) -> dict[str, Any]:
     return CONTACTS.record(row)
-
-
-async def list_contacts(pool: asyncpg.Pool, query: Mapping[str, str]) -> dict[str, Any]:
-    return await crud.list_records(pool, CONTACTS, query, extra_conditions=[OF_LIVE_ACCOUNTS])

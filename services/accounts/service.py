@@ -242,10 +242,10 @@ async def update_account(
         raise ValidationFailed([FieldError("body", "Doit être un objet JSON (merge patch).")])
     async with pool.acquire() as conn, conn.transaction():
         row = await _lock_live(conn, account_id)
-        check_if_match(if_match, row["version"])
         old = account_record(row)
         echoed = {k: _jsonish(v) for k, v in old.items()}
         fields = await _checked(conn, _apply_patch(echoed, patch), _flat(old), identity, row["id"])
+        check_if_match(if_match, row["version"])  # a bad request is a 422 whatever the version
         columns = _columns(fields)
         if columns == [row[c] for c in sql.ACCOUNT_EDITABLE]:
             return old  # nothing changed: no new version, no event

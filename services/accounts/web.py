@@ -6,16 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
-from services.common import crud
 from services.common.records import etag
-from services.common.runtime import POOL_KEY
+from services.common.runtime import POOL_KEY, SOURCE_KEY
 from services.common.views import account_view_handler
 from services.common.web import identity_of, json_response, read_body, read_json
 
-from . import contacts, picklists, service
+from . import picklists, service
 from .schemas import PicklistValueCreate, PicklistValueUpdate
 
-SOURCE_KEY = web.AppKey("event_source", str)
 routes = web.RouteTableDef()
 
 
@@ -102,67 +100,6 @@ async def account_map(request: web.Request) -> web.Response:
 
 
 # Contacts
-
-
-@routes.post("/api/v1/contacts")
-async def create_contact(request: web.Request) -> web.Response:
-    record = await crud.create(
-        request.app[POOL_KEY],
-        contacts.CONTACTS,
-        request.app[SOURCE_KEY],
-        identity_of(request),
-        await read_json(request),
-    )
-    return _one(record, 201, "contacts")
-
-
-@routes.get("/api/v1/contacts")
-async def list_contacts(request: web.Request) -> web.Response:
-    return json_response(await contacts.list_contacts(request.app[POOL_KEY], request.query))
-
-
-@routes.get("/api/v1/contacts/{id}")
-async def get_contact(request: web.Request) -> web.Response:
-    return _one(await crud.get(request.app[POOL_KEY], contacts.CONTACTS, request.match_info["id"]))
-
-
-@routes.patch("/api/v1/contacts/{id}")
-async def update_contact(request: web.Request) -> web.Response:
-    record = await crud.update(
-        request.app[POOL_KEY],
-        contacts.CONTACTS,
-        request.app[SOURCE_KEY],
-        identity_of(request),
-        request.match_info["id"],
-        await read_json(request),
-        request.headers.get("If-Match"),
-    )
-    return _one(record)
-
-
-@routes.delete("/api/v1/contacts/{id}")
-async def trash_contact(request: web.Request) -> web.Response:
-    await crud.trash(
-        request.app[POOL_KEY],
-        contacts.CONTACTS,
-        request.app[SOURCE_KEY],
-        identity_of(request),
-        request.match_info["id"],
-        request.headers.get("If-Match"),
-    )
-    return web.Response(status=204)
-
-
-@routes.post("/api/v1/contacts/{id}/restore")
-async def restore_contact(request: web.Request) -> web.Response:
-    record = await crud.restore(
-        request.app[POOL_KEY],
-        contacts.CONTACTS,
-        request.app[SOURCE_KEY],
-        identity_of(request),
-        request.match_info["id"],
-    )
-    return _one(record)
 
 
 # Picklists

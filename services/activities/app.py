@@ -4,11 +4,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from services.common import crud
 from services.common.replica_app import create_replica_app
 from services.common.settings import ServiceSettings
 
 from .consumers import BINDINGS, make_handler
-from .web import SOURCE_KEY, routes
+from .service import SPECS
+from .web import routes
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
@@ -18,6 +20,6 @@ def create_app(settings: ServiceSettings) -> web.Application:
         bindings=BINDINGS,
         handler=make_handler(settings.source),
     )
-    app[SOURCE_KEY] = settings.source
     app.router.add_routes(routes)
+    app.router.add_routes(crud.record_routes(SPECS))
     return app

@@ -16,14 +16,17 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 from pydantic import BaseModel
 
 from .errors import Conflict, FieldError, NotFound, ValidationFailed
 from .identity import Identity
 from .outbox import record_change
 from .pagination import ColumnKind, keyset_sql, page_result, parse_page
-from .records import check_if_match, merge_patch, parse_record_id
+from .records import check_if_match, etag, merge_patch, parse_record_id
+from .runtime import POOL_KEY, SOURCE_KEY
 from .validation import try_validate
+from .web import identity_of, json_response, read_json
 
 SYSTEM_COLUMNS = ("created_at", "created_by", "updated_at", "updated_by", "version")
 READ_ONLY = ("id", *SYSTEM_COLUMNS)
@@ -73,6 +76,8 @@ class RecordSpec:
     derive: Derive = _no_derive
     guard: Guard = _no_guard
     shape: Shape = _as_is  # what a reader sees, e.g. a status that depends on today
+    list_conditions: tuple[str, ...] = ()  # always part of a list's WHERE
+    prepare: Prepare | None = None  # values set at creation (e.g. a number from a sequence)
 
     @property
     def editable(self) -> tuple[str, ...]:
@@ -144,8 +149,9 @@ async def create(
     extra = dict(extra or {})
     async with pool.acquire() as conn, conn.transaction():
         values = await _validated(conn, spec, data, None, identity)
-        if prepare is not None:
-            extra.update(await prepare(conn, values))
+        for step in (spec.prepare, prepare):
+            if step is not None:
+                extra.update(await step(conn, values))
         names = (*spec.written, *extra)
         placeholders = ", ".join(f"${i}" for i in range(2, len(names) + 2))
         statement = (
@@ -157,9 +163,14 @@ async def create(
         row = await conn.fetchrow(statement, uuid.uuid4(), *args, identity.username)
         record = spec.record(row)
         await record_change(
-            conn, source=source, entity=spec.entity, change="created", record=record,
-            actor=identity.username, context=context,
-        )  # fmt: skip
+            conn,
+            source=source,
+            entity=spec.entity,
+            change="created",
+            record=record,
+            actor=identity.username,
+            context=context,
+        )
     return record
 
 
@@ -213,10 +224,10 @@ async def update(
         row = await _lock(conn, spec, record_id)
         if row["deleted_at"] is not None:
             raise spec.not_found()
-        check_if_match(if_match, row["version"])
         spec.guard(row)
         old = spec.record(row)
         values = await _validated(conn, spec, _patched(spec, old, patch), old, identity)
+        check_if_match(if_match, row["version"])  # a bad request is a 422 whatever the version
         if all(values[n] == row[n] for n in spec.written):
             return old  # nothing changed: no new version, no event
         sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(spec.written, start=2))
@@ -230,9 +241,14 @@ async def update(
         )
         record = spec.record(new_row)
         await record_change(
-            conn, source=source, entity=spec.entity, change="updated", record=record, old=old,
+            conn,
+            source=source,
+            entity=spec.entity,
+            change="updated",
+            record=record,
+            old=old,
             actor=identity.username,
-        )  # fmt: skip
+        )
     return record
 
 
@@ -263,10 +279,14 @@ async def _set_trashed(
         )
         record = spec.record(new_row)
         await record_change(
-            conn, source=source, entity=spec.entity, change="deleted" if trashed else "restored",
+            conn,
+            source=source,
+            entity=spec.entity,
+            change="deleted" if trashed else "restored",
             record={**record, "deleted_at": new_row["deleted_at"]},
-            old={**spec.record(row), "deleted_at": row["deleted_at"]}, actor=identity.username,
-        )  # fmt: skip
+            old={**spec.record(row), "deleted_at": row["deleted_at"]},
+            actor=identity.username,
+        )
     return record
 
 
@@ -296,7 +316,7 @@ async def list_records(
 ) -> dict[str, Any]:
     """A keyset page of live records, with the spec's equality filters (422 names a bad one)."""
     page = parse_page(query, spec.sortable, default_sort=spec.default_sort)
-    conditions = ["deleted_at IS NULL", *extra_conditions]
+    conditions = ["deleted_at IS NULL", *spec.list_conditions, *extra_conditions]
     params: list[Any] = []
     errors: list[FieldError] = []
     for name, (column, parse) in spec.filters.items():
@@ -354,3 +374,79 @@ async def section(
         "total_is_capped": total > COUNT_CAP,
         "items": [spec.record(row) for row in rows],
     }
+
+
+def record_routes(specs: Mapping[str, RecordSpec]) -> list[web.RouteDef]:
+    """The conventional routes of each collection: create, list, read, merge-patch, trash,
+    restore (``/api/v1/<collection>[/{id}[/restore]]``)."""
+    collection = "/api/v1/{collection:" + "|".join(specs) + "}"
+
+    def spec_of(request: web.Request) -> RecordSpec:
+        return specs[request.match_info["collection"]]
+
+    def one(request: web.Request, record: dict[str, Any], status: int = 200) -> web.Response:
+        headers = {"ETag": etag(record["version"])}
+        if status == 201:
+            headers["Location"] = f"/api/v1/{request.match_info['collection']}/{record['id']}"
+        return json_response(record, status=status, headers=headers)
+
+    async def create_one(request: web.Request) -> web.Response:
+        data = await read_json(request)
+        source, identity = request.app[SOURCE_KEY], identity_of(request)
+        return one(
+            request,
+            await create(request.app[POOL_KEY], spec_of(request), source, identity, data),
+            201,
+        )
+
+    async def list_all(request: web.Request) -> web.Response:
+        return json_response(
+            await list_records(request.app[POOL_KEY], spec_of(request), request.query)
+        )
+
+    async def read_one(request: web.Request) -> web.Response:
+        return one(
+            request, await get(request.app[POOL_KEY], spec_of(request), request.match_info["id"])
+        )
+
+    async def patch_one(request: web.Request) -> web.Response:
+        record = await update(
+            request.app[POOL_KEY],
+            spec_of(request),
+            request.app[SOURCE_KEY],
+            identity_of(request),
+            request.match_info["id"],
+            await read_json(request),
+            request.headers.get("If-Match"),
+        )
+        return one(request, record)
+
+    async def trash_one(request: web.Request) -> web.Response:
+        await trash(
+            request.app[POOL_KEY],
+            spec_of(request),
+            request.app[SOURCE_KEY],
+            identity_of(request),
+            request.match_info["id"],
+            request.headers.get("If-Match"),
+        )
+        return web.Response(status=204)
+
+    async def restore_one(request: web.Request) -> web.Response:
+        record = await restore(
+            request.app[POOL_KEY],
+            spec_of(request),
+            request.app[SOURCE_KEY],
+            identity_of(request),
+            request.match_info["id"],
+        )
+        return one(request, record)
+
+    return [
+        web.post(collection, create_one),
+        web.get(collection, list_all),
+        web.get(collection + "/{id}", read_one),
+        web.patch(collection + "/{id}", patch_one),
+        web.delete(collection + "/{id}", trash_one),
+        web.post(collection + "/{id}/restore", restore_one),
+    ]

@@ -23,6 +23,7 @@ from .web import READINESS_KEY, REGISTRY_KEY
 log = logging.getLogger(__name__)
 
 POOL_KEY = web.AppKey("db_pool", asyncpg.Pool)
+SOURCE_KEY = web.AppKey("event_source", str)  # the CloudEvents source of this service
 RELAY_KEY = web.AppKey("outbox_relay", OutboxRelay)
 CONSUMERS_KEY = web.AppKey("event_consumers", list[EventConsumer])
 
@@ -50,6 +51,7 @@ def install_runtime(
 ) -> None:
     """Add the pool, the relay and the consumer to ``app``; started and stopped with it."""
     registry = app[REGISTRY_KEY]
+    app[SOURCE_KEY] = settings.source
     amqp_url = settings.amqp_url.get_secret_value()
 
     async def database(app: web.Application) -> AsyncIterator[None]:

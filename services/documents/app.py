@@ -4,11 +4,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+from services.common import crud
 from services.common.replica_app import REFERENCED, create_replica_app
 from services.common.settings import ServiceSettings
 
 from .settings import DocumentsSettings
-from .web import SETTINGS_KEY, routes
+from .web import SETTINGS_KEY, SPECS, routes
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
@@ -21,4 +22,5 @@ def create_app(settings: ServiceSettings) -> web.Application:
     )
     app[SETTINGS_KEY] = settings
     app.router.add_routes(routes)
+    app.router.add_routes(crud.record_routes(SPECS))
     return app

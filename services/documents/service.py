@@ -92,6 +92,11 @@ async def check_parties(
     return errors
 
 
+async def number_quote(conn: asyncpg.Connection, _values: dict[str, Any]) -> dict[str, Any]:
+    """A quote is numbered when it is created: DEV-<year>-<5 digits>."""
+    return {"number": await next_number(conn, domain.QUOTE_PREFIX, today())}
+
+
 def shape_quote(record: dict[str, Any]) -> dict[str, Any]:
     record["status"] = domain.quote_status(record["status"], record["valid_until"], today())
     return record
@@ -114,6 +119,7 @@ QUOTES = crud.RecordSpec(
     derive=derive_totals,
     guard=only_drafts,
     shape=shape_quote,
+    prepare=number_quote,
 )
 INVOICES = crud.RecordSpec(
     entity="invoice",
@@ -140,15 +146,6 @@ INVOICES = crud.RecordSpec(
     derive=derive_totals,
     guard=only_drafts,
 )
-
-
-async def create_quote(
-    pool: asyncpg.Pool, source: str, identity: Identity, data: Any
-) -> dict[str, Any]:
-    async def numbered(conn: asyncpg.Connection, _values: dict[str, Any]) -> dict[str, Any]:
-        return {"number": await next_number(conn, domain.QUOTE_PREFIX, today())}
-
-    return await crud.create(pool, QUOTES, source, identity, data, prepare=numbered)
 
 
 async def _lock(conn: asyncpg.Connection, spec: crud.RecordSpec, record_id: str) -> asyncpg.Record:

@@ -146,10 +146,10 @@ async def update_user(
         row = await conn.fetchrow(sql.LOCK_USER, parse_record_id(user_id, "fiche utilisateur"))
         if row is None:
             raise NotFound("Utilisateur introuvable.")
-        check_if_match(if_match, row["version"])
         old = user_record(row)
         current = {k: old[k] for k in model.model_fields if old[k] is not None}
         fields = validate(model, merge_patch(current, patch))
+        check_if_match(if_match, row["version"])  # a bad request is a 422 whatever the version
         values = {**old, **fields.model_dump()}
         if values == old:
             return old
