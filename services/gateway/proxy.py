@@ -35,7 +35,13 @@ class Upstreams:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def forward(
-        self, request: web.Request, base_url: str, path: str, identity: Identity, service: str
+        self,
+        request: web.Request,
+        base_url: str,
+        path: str,
+        identity: Identity,
+        service: str,
+        limit_seconds: float | None = None,
     ) -> web.Response:
         headers = {
             name: request.headers[name]
@@ -51,7 +57,9 @@ class Upstreams:
                 params=request.query,
                 data=body,
                 headers=headers,
-                timeout=self._timeout,
+                timeout=aiohttp.ClientTimeout(total=limit_seconds)
+                if limit_seconds
+                else self._timeout,
                 allow_redirects=False,
             ) as upstream:
                 payload = await upstream.read()

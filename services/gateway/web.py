@@ -189,7 +189,11 @@ def _forward(request: web.Request, service_name: str, path: str) -> Awaitable[we
     settings = request.app[SETTINGS_KEY]
     base_url = getattr(settings, f"{service_name}_url")
     identity: Identity = identity_of(request)
-    return request.app[UPSTREAMS_KEY].forward(request, base_url, path, identity, service_name)
+    # Merging Word documents (and converting them to PDF) takes longer than any other call.
+    limit = BULK_MERGE_SECONDS if path.endswith("/mail-merge") else None
+    return request.app[UPSTREAMS_KEY].forward(
+        request, base_url, path, identity, service_name, limit
+    )
 
 
 # Public routes served as they are by the owning service.
