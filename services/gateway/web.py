@@ -64,6 +64,8 @@ routes = web.RouteTableDef()
 def auth_middleware(
     token_secret: str,
 ) -> Middleware:
+    tokens = domain.VerifiedTokens(token_secret)
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if (
@@ -77,7 +79,7 @@ def auth_middleware(
                 "Jeton d'accès manquant : connectez-vous (POST /api/v1/auth/login)."
             )
         try:
-            identity = domain.read_token(token.strip(), token_secret)
+            identity = tokens.identity(token.strip())
         except domain.InvalidToken as exc:
             raise _unauthorized("Jeton d'accès invalide ou expiré : reconnectez-vous.") from exc
         if request.method not in READ_METHODS and identity.role == "readonly":

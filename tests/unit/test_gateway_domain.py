@@ -60,3 +60,18 @@ def test_passwords_are_salted_hashes_that_verify_only_the_right_password() -> No
     assert not verify_password(first, "secret-1")
     assert not verify_password(None, "Secret-1")  # unknown user: same work, same answer
     assert not verify_password("not-a-hash", "Secret-1")
+
+
+def test_verified_tokens_are_remembered_until_they_expire() -> None:
+    from services.gateway.domain import VerifiedTokens
+
+    tokens = VerifiedTokens("k" * 32)
+    token = issue_token(BOB, "k" * 32, ttl=60)
+    assert tokens.identity(token) == BOB
+    assert tokens.identity(token) == BOB  # from memory
+    expired = issue_token(BOB, "k" * 32, ttl=60, now=1_000_000)
+    tokens._known[expired] = (BOB, 1_000_060.0)  # once verified, long ago
+    with pytest.raises(InvalidToken):
+        tokens.identity(expired)  # past its expiry: verified again, and refused
+    with pytest.raises(InvalidToken):
+        tokens.identity(issue_token(BOB, "other" * 8, ttl=60))
