@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -184,14 +184,58 @@ async def get(pool: asyncpg.Pool, spec: RecordSpec, record_id: str) -> dict[str,
     return spec.record(row)
 
 
-async def _lock(conn: asyncpg.Connection, spec: RecordSpec, record_id: str) -> asyncpg.Record:
+async def lock(
+    conn: asyncpg.Connection, spec: RecordSpec, record_id: str, *, live: bool = True
+) -> asyncpg.Record:
+    """The record's row, locked until the transaction ends (404 when absent, or trashed if
+    ``live``)."""
     row = await conn.fetchrow(
         f"SELECT {spec.columns} FROM {spec.table} WHERE id = $1 FOR UPDATE",
         parse_record_id(record_id, f"fiche {spec.label}"),
     )
-    if row is None:
+    if row is None or (live and row["deleted_at"] is not None):
         raise spec.not_found()
     return row
+
+
+async def apply_change(
+    conn: asyncpg.Connection,
+    spec: RecordSpec,
+    source: str,
+    identity: Identity,
+    row: asyncpg.Record,
+    change: str,
+    sets: Mapping[str, Any],
+    *,
+    context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Set ``sets`` on a locked row as its next version, with the event ``<entity>.<change>``.
+
+    The event shows ``deleted_at`` when the change is about the trash."""
+    assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(sets, start=3))
+    new_row = await conn.fetchrow(
+        f"UPDATE {spec.table} SET {assignments}, updated_at = now(), updated_by = $2, "
+        f"version = version + 1 WHERE id = $1 RETURNING {spec.columns}",
+        row["id"],
+        identity.username,
+        *sets.values(),
+    )
+    record, old = spec.record(new_row), spec.record(row)
+    shown = record
+    if "deleted_at" in sets:
+        shown = {**record, "deleted_at": new_row["deleted_at"]}
+        old = {**old, "deleted_at": row["deleted_at"]}
+    await record_change(
+        conn,
+        source=source,
+        entity=spec.entity,
+        change=change,
+        record=shown,
+        old=old,
+        actor=identity.username,
+        context=context,
+    )
+    return record
 
 
 def _patched(spec: RecordSpec, current: dict[str, Any], patch: Any) -> dict[str, Any]:
@@ -221,35 +265,15 @@ async def update(
     if not isinstance(patch, dict):
         raise ValidationFailed([FieldError("body", "Doit être un objet JSON (merge patch).")])
     async with pool.acquire() as conn, conn.transaction():
-        row = await _lock(conn, spec, record_id)
-        if row["deleted_at"] is not None:
-            raise spec.not_found()
+        row = await lock(conn, spec, record_id)
         spec.guard(row)
         old = spec.record(row)
         values = await _validated(conn, spec, _patched(spec, old, patch), old, identity)
         check_if_match(if_match, row["version"])  # a bad request is a 422 whatever the version
         if all(values[n] == row[n] for n in spec.written):
             return old  # nothing changed: no new version, no event
-        sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(spec.written, start=2))
-        actor = len(spec.written) + 2
-        new_row = await conn.fetchrow(
-            f"UPDATE {spec.table} SET {sets}, updated_at = now(), updated_by = ${actor}, "
-            f"version = version + 1 WHERE id = $1 RETURNING {spec.columns}",
-            row["id"],
-            *(values[n] for n in spec.written),
-            identity.username,
-        )
-        record = spec.record(new_row)
-        await record_change(
-            conn,
-            source=source,
-            entity=spec.entity,
-            change="updated",
-            record=record,
-            old=old,
-            actor=identity.username,
-        )
-    return record
+        sets = {n: values[n] for n in spec.written}
+        return await apply_change(conn, spec, source, identity, row, "updated", sets)
 
 
 async def _set_trashed(
@@ -262,7 +286,7 @@ async def _set_trashed(
     if_match: str | None = None,
 ) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
-        row = await _lock(conn, spec, record_id)
+        row = await lock(conn, spec, record_id, live=False)
         if trashed and row["deleted_at"] is not None:
             raise spec.not_found()
         if not trashed and row["deleted_at"] is None:
@@ -270,24 +294,9 @@ async def _set_trashed(
         check_if_match(if_match, row["version"])
         if trashed:
             spec.guard(row)
-        new_row = await conn.fetchrow(
-            f"UPDATE {spec.table} SET deleted_at = {'now()' if trashed else 'NULL'}, "
-            "updated_at = now(), updated_by = $2, version = version + 1 "
-            f"WHERE id = $1 RETURNING {spec.columns}",
-            row["id"],
-            identity.username,
-        )
-        record = spec.record(new_row)
-        await record_change(
-            conn,
-            source=source,
-            entity=spec.entity,
-            change="deleted" if trashed else "restored",
-            record={**record, "deleted_at": new_row["deleted_at"]},
-            old={**spec.record(row), "deleted_at": row["deleted_at"]},
-            actor=identity.username,
-        )
-    return record
+        sets = {"deleted_at": datetime.now(UTC) if trashed else None}
+        change = "deleted" if trashed else "restored"
+        return await apply_change(conn, spec, source, identity, row, change, sets)
 
 
 async def trash(

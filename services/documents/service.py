@@ -148,54 +148,13 @@ INVOICES = crud.RecordSpec(
 )
 
 
-async def _lock(conn: asyncpg.Connection, spec: crud.RecordSpec, record_id: str) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        f"SELECT {spec.columns} FROM {spec.table} WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
-        parse_record_id(record_id, f"fiche {spec.label}"),
-    )
-    if row is None:
-        raise spec.not_found()
-    return row
-
-
-async def _change(
-    conn: asyncpg.Connection,
-    spec: crud.RecordSpec,
-    source: str,
-    identity: Identity,
-    row: asyncpg.Record,
-    change: str,
-    sets: dict[str, Any],
-) -> dict[str, Any]:
-    """Set ``sets`` on a locked row, as a new version with its event ``<entity>.<change>``."""
-    assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(sets, start=3))
-    new_row = await conn.fetchrow(
-        f"UPDATE {spec.table} SET {assignments}, updated_at = now(), updated_by = $2, "
-        f"version = version + 1 WHERE id = $1 RETURNING {spec.columns}",
-        row["id"],
-        identity.username,
-        *sets.values(),
-    )
-    record = spec.record(new_row)
-    await record_change(
-        conn,
-        source=source,
-        entity=spec.entity,
-        change=change,
-        record=record,
-        old=spec.record(row),
-        actor=identity.username,
-    )
-    return record
-
-
 async def move_quote(
     pool: asyncpg.Pool, source: str, identity: Identity, quote_id: str, action: str
 ) -> dict[str, Any]:
     """send (draft -> sent), accept or refuse (sent -> accepted | refused; not once expired)."""
     allowed, target = domain.QUOTE_TRANSITIONS[action]
     async with pool.acquire() as conn, conn.transaction():
-        row = await _lock(conn, QUOTES, quote_id)
+        row = await crud.lock(conn, QUOTES, quote_id)
         status = domain.quote_status(row["status"], row["valid_until"], today())
         if status not in allowed:
             raise Conflict(f"Un devis « {status} » ne peut pas passer à « {target} ».")
@@ -203,7 +162,7 @@ async def move_quote(
             raise ValidationFailed([FieldError("lines", "Un devis envoyé a au moins une ligne.")])
         now = datetime.now(UTC)
         sets = {"status": target, "sent_at" if action == "send" else "decided_at": now}
-        return await _change(conn, QUOTES, source, identity, row, target, sets)
+        return await crud.apply_change(conn, QUOTES, source, identity, row, target, sets)
 
 
 async def invoice_from_quote(
@@ -239,7 +198,7 @@ async def issue_invoice(
 ) -> dict[str, Any]:
     """Number the draft in the year's unbroken sequence, freeze it, and keep its PDF."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await _lock(conn, INVOICES, invoice_id)
+        row = await crud.lock(conn, INVOICES, invoice_id)
         if row["status"] != "draft":
             raise Conflict("Cette facture est déjà émise.")
         if not row["lines"]:
@@ -267,17 +226,17 @@ async def issue_invoice(
             "seller": seller,
             "pdf": pdf,
         }
-        return await _change(conn, INVOICES, source, identity, row, "issued", sets)
+        return await crud.apply_change(conn, INVOICES, source, identity, row, "issued", sets)
 
 
 async def pay_invoice(
     pool: asyncpg.Pool, source: str, identity: Identity, invoice_id: str, paid_at: datetime | None
 ) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
-        row = await _lock(conn, INVOICES, invoice_id)
+        row = await crud.lock(conn, INVOICES, invoice_id)
         if row["status"] != "issued" or row["kind"] != "invoice":
             raise Conflict("Seule une facture émise et non réglée peut être payée.")
-        return await _change(
+        return await crud.apply_change(
             conn,
             INVOICES,
             source,
@@ -298,7 +257,7 @@ async def credit_note(
 ) -> dict[str, Any]:
     """Cancel an issued invoice by an issued credit note (AV-...) of the opposite amounts."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await _lock(conn, INVOICES, invoice_id)
+        row = await crud.lock(conn, INVOICES, invoice_id)
         if row["kind"] != "invoice" or row["status"] not in ("issued", "paid"):
             raise Conflict("Seule une facture émise peut être annulée par un avoir.")
         lines = [
@@ -339,7 +298,9 @@ async def credit_note(
             actor=identity.username,
             context={"credits": row["number"]},
         )
-        await _change(conn, INVOICES, source, identity, row, "cancelled", {"status": "cancelled"})
+        await crud.apply_change(
+            conn, INVOICES, source, identity, row, "cancelled", {"status": "cancelled"}
+        )
     return await issue_invoice(pool, source, identity, str(note_id), seller, render)
 
 
