@@ -80,7 +80,3 @@ CONTACTS = crud.RecordSpec(
     check_raw=True,
     list_conditions=(OF_LIVE_ACCOUNTS,),
 )
-
-
-def contact_record(row: Mapping[str, Any]) -> dict[str, Any]:
-    return CONTACTS.record(row)

@@ -132,21 +132,3 @@ SELECT EXISTS (
     SELECT 1 FROM record_refs WHERE entity = 'user' AND lower(label) = lower($1) AND NOT deleted
 )
 """
-
-# Contacts
-CONTACT_EDITABLE = (
-    "last_name", "first_name", "civility", "job_title", "email", "phone", "mobile", "account_id",
-    "description",
-)  # fmt: skip
-CONTACT_COLUMNS = ", ".join(
-    ("id", *CONTACT_EDITABLE, "created_at, created_by, updated_at, updated_by, version, deleted_at")
-)
-CONTACTS_OF_ACCOUNT = f"""
-SELECT {CONTACT_COLUMNS} FROM contacts WHERE account_id = $1 AND deleted_at IS NULL
-ORDER BY created_at DESC, id DESC LIMIT $2
-"""
-COUNT_CONTACTS_OF_ACCOUNT = """
-SELECT count(*) FROM (
-    SELECT 1 FROM contacts WHERE account_id = $1 AND deleted_at IS NULL LIMIT $2
-) AS capped
-"""

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from services.common.crud import COUNT_CAP
+from services.common import crud
 from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from services.common.identity import Identity
 from services.common.outbox import record_change
@@ -19,7 +19,7 @@ from services.common.validation import try_validate
 
 from . import domain, geocoding
 from . import repository as sql
-from .contacts import contact_record
+from .contacts import CONTACTS
 from .schemas import AccountFields
 
 ADDRESS_FIELDS = ("street", "postal_code", "city", "country")
@@ -406,13 +406,9 @@ async def account_view(
     row = await conn.fetchrow(sql.SELECT_LIVE_ACCOUNT, account_id)
     if row is None:
         raise NotFound(NOT_FOUND)
-    contacts = await conn.fetch(sql.CONTACTS_OF_ACCOUNT, account_id, per_tab)
-    total = await conn.fetchval(sql.COUNT_CONTACTS_OF_ACCOUNT, account_id, COUNT_CAP + 1)
     return {
         "account": account_record(row),
-        "contacts": {
-            "total": min(total, COUNT_CAP),
-            "total_is_capped": total > COUNT_CAP,
-            "items": [contact_record(r) for r in contacts],
-        },
+        "contacts": await crud.section(
+            conn, CONTACTS, "account_id", account_id, per_tab, sort="-created_at"
+        ),
     }

@@ -359,25 +359,31 @@ COUNT_CAP = 10_000
 
 
 async def section(
-    conn: asyncpg.Connection, spec: RecordSpec, column: str, value: Any, per_tab: int
+    conn: asyncpg.Connection,
+    spec: RecordSpec,
+    column: str,
+    value: Any,
+    per_tab: int,
+    sort: str | None = None,
 ) -> dict[str, Any]:
-    """A tab of a 360° view: the ``per_tab`` newest records and the total (capped, so the cost
-    stays bounded however many records there are). Two statements, whatever the data."""
-    key = spec.default_sort.lstrip("-")
-    sort_column = spec.sortable[key][0]
-    direction = "DESC" if spec.default_sort.startswith("-") else "ASC"
+    """A tab of a 360° view: the ``per_tab`` first records by ``sort`` (the spec's default sort
+    unless told) and the total, capped so the cost stays bounded however many records there
+    are. One statement, whatever the data: the capped count is computed once beside the page
+    (no rows means a total of 0)."""
+    sort = sort or spec.default_sort
+    sort_column = spec.sortable[sort.lstrip("-")][0]
+    direction = "DESC" if sort.startswith("-") else "ASC"
+    where = f"{column} = $1 AND deleted_at IS NULL"
     rows = await conn.fetch(
-        f"SELECT {spec.columns} FROM {spec.table} WHERE {column} = $1 AND deleted_at IS NULL "
+        f"SELECT {spec.columns}, (SELECT count(*) FROM (SELECT 1 FROM {spec.table} "
+        f"WHERE {where} LIMIT $3) AS capped) AS section_total "
+        f"FROM {spec.table} WHERE {where} "
         f"ORDER BY {sort_column} {direction}, id {direction} LIMIT $2",
         value,
         per_tab,
-    )
-    total = await conn.fetchval(
-        f"SELECT count(*) FROM (SELECT 1 FROM {spec.table} WHERE {column} = $1 "
-        "AND deleted_at IS NULL LIMIT $2) AS capped",
-        value,
         COUNT_CAP + 1,
     )
+    total = rows[0]["section_total"] if rows else 0
     return {
         "total": min(total, COUNT_CAP),
         "total_is_capped": total > COUNT_CAP,

@@ -146,6 +146,14 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Released connections skip asyncpg's default reset (``RESET ALL``, ``UNLISTEN *``, ...: one
+    more round trip per request). asyncpg still rolls back a transaction left open; beyond that
+    our code leaves no session state on a pooled connection: no ``SET``, no session advisory lock
+    or cursor, and the outbox's listener removes its ``LISTEN`` before giving its connection
+    back."""
+
+
 async def create_pool(
     dsn: str, min_size: int, max_size: int, on_statement: Callable[[], None] | None = None
 ) -> asyncpg.Pool:
@@ -157,7 +165,12 @@ async def create_pool(
             conn.add_query_logger(lambda _query: on_statement())
 
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=init, command_timeout=30
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init,
+        reset=_keep_session,
+        command_timeout=30,
     )
     assert pool is not None
     return pool
