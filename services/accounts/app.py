@@ -12,7 +12,7 @@ from services.common.runtime import Subscription, install_runtime
 from services.common.settings import ServiceSettings
 from services.common.web import make_app
 
-from .consumers import BINDINGS, make_handler
+from .consumers import BINDINGS, make_handler, wants
 from .contacts import CONTACTS
 from .geocoding import BanGeocoder, Geocoder, GeocoderChain, NominatimGeocoder, OfflineGeocoder
 from .geodata.places import gazetteer
@@ -48,7 +48,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
         app,
         settings,
         Path(__file__).parent / "migrations",
-        Subscription(BINDINGS, make_handler(settings.source, chain)),
+        Subscription(BINDINGS, make_handler(settings.source, chain), wants),
         extra_migrations=[replica.MIGRATIONS],
     )
     app.router.add_routes(routes)

@@ -9,7 +9,7 @@ from services.common.consumer import Handler
 from services.common.events import CloudEvent
 from services.common.replica import keep_reference
 
-from .geocoding import GeocoderChain, locate_account
+from .geocoding import GeocoderChain, address_changed, locate_account
 from .service import account_record
 
 BINDINGS = ("user.*", "account.created", "account.updated", "account.restored")
@@ -23,3 +23,8 @@ def make_handler(source: str, chain: GeocoderChain) -> Handler:
             await locate_account(conn, source, chain, event, account_record)
 
     return handle
+
+
+def wants(event: CloudEvent) -> bool:
+    """Users, and accounts with an address to locate: the rest is acknowledged untouched."""
+    return event.data.entity == "user" or address_changed(event)

@@ -163,6 +163,15 @@ def has_address(address: Mapping[str, Any]) -> bool:
     return bool(address.get("street") or address.get("postal_code") or address.get("city"))
 
 
+def address_changed(event: CloudEvent) -> bool:
+    """Whether ``event`` gives an account an address to locate (any other is left alone)."""
+    return (
+        event.data.entity == domain.ENTITY
+        and any(k in event.data.changes for k in ADDRESS_CHANGES)
+        and has_address(event.data.record.get("address") or {})
+    )
+
+
 async def locate_account(
     conn: asyncpg.Connection,
     source: str,
@@ -171,9 +180,7 @@ async def locate_account(
     to_record: Callable[[Mapping[str, Any]], dict[str, Any]],
 ) -> None:
     """Event handler: (re)locate an account whose address was set or changed."""
-    if event.data.entity != domain.ENTITY or not any(
-        k in event.data.changes for k in ADDRESS_CHANGES
-    ):
+    if not address_changed(event):
         return
     row = await conn.fetchrow(sql.LOCK_ACCOUNT, event.data.id)
     if row is None or row["deleted_at"] is not None:

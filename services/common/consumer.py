@@ -35,6 +35,10 @@ from .events import CloudEvent, decode
 log = logging.getLogger(__name__)
 
 Handler = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
+# wants(event): False for an event the handler would leave without effect; it is acknowledged
+# at once, without a transaction or an inbox row (the routing keys cannot say e.g. "an account
+# whose address changed").
+Wants = Callable[[CloudEvent], bool]
 
 CLAIM_INBOX = """
 INSERT INTO inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING
@@ -64,6 +68,7 @@ class EventConsumer:
         max_deliveries: int = 5,
         retry_delay: float = 0.2,
         concurrency: int = 4,
+        wants: Wants | None = None,
     ) -> None:
         self._pool = pool
         self._amqp_url = amqp_url
@@ -75,9 +80,11 @@ class EventConsumer:
         self._max_deliveries = max_deliveries
         self._retry_delay = retry_delay
         self._concurrency = max(1, concurrency)
+        self._wants = wants
         self.connected = False
         self.applied = 0
         self.duplicates = 0
+        self.skipped = 0
 
     @property
     def queue_name(self) -> str:
@@ -170,6 +177,10 @@ class EventConsumer:
                             exc,
                         )
                         await message.reject(requeue=False)
+                        continue
+                    if self._wants is not None and not self._wants(event):
+                        self.skipped += 1
+                        await message.ack()
                         continue
                     lane = zlib.crc32(event.subject.encode()) % len(lanes)
                     await lanes[lane].put((message, event))

@@ -14,7 +14,7 @@ import asyncpg
 from aiohttp import web
 from prometheus_client import Counter, Gauge
 
-from .consumer import EventConsumer, Handler
+from .consumer import EventConsumer, Handler, Wants
 from .db import create_pool, prepare_database
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
@@ -34,6 +34,7 @@ class Subscription:
 
     bindings: Sequence[str]
     handler: Handler
+    wants: Wants | None = None  # a filter finer than routing keys (see ``consumer.Wants``)
 
 
 async def _stop(task: asyncio.Task[None]) -> None:
@@ -111,6 +112,7 @@ def install_runtime(
                     prefetch=settings.consumer_prefetch,
                     max_deliveries=settings.consumer_max_deliveries,
                     concurrency=settings.consumer_concurrency,
+                    wants=subscription.wants,
                 )
             )
         app[CONSUMERS_KEY] = consumers

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from services.common.broker import dead_letter_queue
-from services.common.consumer import EventConsumer, Handler
+from services.common.consumer import EventConsumer, Handler, Wants
 from services.common.events import CloudEvent, encode, make_event
 from services.common.settings import DEFAULT_AMQP_URL
 from tests.support import TEST_EXCHANGE, eventually
@@ -33,7 +33,11 @@ async def note_effect(conn: asyncpg.Connection, event: CloudEvent) -> None:
 
 @contextlib.asynccontextmanager
 async def consuming(
-    pool: asyncpg.Pool, service: str, handler: Handler, max_deliveries: int = 3
+    pool: asyncpg.Pool,
+    service: str,
+    handler: Handler,
+    max_deliveries: int = 3,
+    wants: Wants | None = None,
 ) -> AsyncIterator[EventConsumer]:
     consumer = EventConsumer(
         pool,
@@ -45,6 +49,7 @@ async def consuming(
         prefetch=4,
         max_deliveries=max_deliveries,
         retry_delay=0.01,
+        wants=wants,
     )
     task = asyncio.create_task(consumer.run())
     try:
@@ -132,3 +137,22 @@ async def test_a_body_that_is_not_an_event_goes_straight_to_the_dead_letter_queu
         await dead.ack()
     assert dead.body == b"{not json"
     assert calls == []
+
+
+async def test_an_event_the_handler_does_not_want_is_acknowledged_without_a_transaction(
+    pool: asyncpg.Pool, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    unwanted, wanted = an_event("contact"), an_event("account")
+    async with consuming(
+        pool, "consumer-filter-test", note_effect, wants=lambda e: e.data.entity == "account"
+    ) as consumer:
+        await publish(channel, encode(unwanted), unwanted.routing_key)
+        await publish(channel, encode(wanted), wanted.routing_key)
+        await eventually(lambda: _value(consumer.applied + consumer.skipped == 2))
+    assert (consumer.applied, consumer.skipped) == (1, 1)
+    assert (await effects(pool, wanted), await effects(pool, unwanted)) == (1, 0)
+    inbox = await pool.fetch("SELECT event_id FROM inbox")
+    assert [r["event_id"] for r in inbox] == [wanted.id]
+    # Acknowledged, not left on the queue once the consumer is gone.
+    queue = await channel.declare_queue(consumer.queue_name, passive=True)
+    assert queue.declaration_result.message_count == 0
