@@ -27,10 +27,14 @@ log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "crm_outbox"
 
-INSERT_OUTBOX = """
-INSERT INTO outbox (event_id, aggregate_id, routing_key, body) VALUES ($1, $2, $3, $4)
+# The row and a NOTIFY (delivered at commit, it wakes the relays) in one round trip.
+INSERT_OUTBOX = f"""
+WITH queued AS (
+    INSERT INTO outbox (event_id, aggregate_id, routing_key, body) VALUES ($1, $2, $3, $4)
+    RETURNING id
+)
+SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM queued
 """
-NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 
 # Claim the oldest unpublished rows nobody else holds, then keep only those whose record has no
 # earlier unpublished row outside the claim (that row is being published by another relay).
@@ -66,7 +70,6 @@ COUNT_PENDING = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
 async def enqueue(conn: asyncpg.Connection, event: CloudEvent) -> None:
     """Add ``event`` to the outbox; call inside the transaction that makes the change."""
     await conn.execute(INSERT_OUTBOX, event.id, event.subject, event.routing_key, encode(event))
-    await conn.execute(NOTIFY)  # delivered at commit, wakes the relays
 
 
 class OutboxRelay:
