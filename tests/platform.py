@@ -107,6 +107,8 @@ async def platform(infrastructure: None) -> AsyncIterator[Platform]:
             telephony_url=telephony.url,
             telephony_secret=TELEPHONY_SECRET,
             telephony_timeout_seconds=1.0,
+            # Cached views must be dropped by writes and events, not by age: the tests see it.
+            view_cache_ttl_seconds=300,
             **{f"{name}_url": url for name, url in urls.items()},
         )
         gateway = await serve(gateway_app, gateway_settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import orjson
@@ -73,13 +74,38 @@ def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
     return [FieldError(field, message) for field, message in seen.items()]
 
 
+NUL_MESSAGE = "Le caractère nul (U+0000) n'est pas accepté."
+
+
 def parse_json(raw: bytes) -> Any:
+    """The JSON document ``raw``; 400 when empty or malformed, 422 naming each string that holds
+    a NUL character (PostgreSQL text cannot store it)."""
     if not raw.strip():
         raise BadRequest("Le corps de la requête est vide ; un objet JSON est attendu.")
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"JSON mal formé : {exc}") from exc
+    if b"\\u0000" in raw:  # rare: look for it only then
+        bad = sorted(set(_nul_paths(data, "")))
+        if bad:
+            raise ValidationFailed([FieldError(path or "body", NUL_MESSAGE) for path in bad])
+    return data
+
+
+def _nul_paths(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                yield name
+            yield from _nul_paths(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_paths(item, f"{path}.{index}" if path else str(index))
 
 
 def validate(model: type[M], data: Any) -> M:

@@ -26,13 +26,15 @@ from pydantic import BaseModel
 from .errors import (
     FieldError,
     Forbidden,
+    NotFound,
     ProblemError,
     ServiceUnavailable,
     Unauthorized,
     UnsupportedMediaType,
+    ValidationFailed,
 )
 from .identity import HEADER, Identity, InvalidIdentity, verify_identity
-from .validation import parse_json, validate
+from .validation import NUL_MESSAGE, parse_json, validate
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,18 @@ def problem_from(exc: ProblemError) -> web.Response:
         headers = {"Retry-After": str(exc.retry_after)}
     errors = getattr(exc, "errors", None)
     return problem_response(exc.status, exc.title, exc.detail, exc.type_suffix, errors, headers)
+
+
+@web.middleware
+async def refuse_nul(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """PostgreSQL text cannot hold U+0000: a path or query parameter carrying one is refused,
+    naming it, rather than failing later (after authentication: placed after it)."""
+    if "\x00" in request.path:  # no record, code or name can hold one
+        raise NotFound("Aucune ressource à cette adresse (caractère nul).")
+    if "\x00" in request.query_string:
+        names = sorted({k for k, v in request.query.items() if "\x00" in k + v})
+        raise ValidationFailed([FieldError(name, NUL_MESSAGE) for name in names])
+    return await handler(request)
 
 
 @web.middleware
@@ -229,8 +243,8 @@ def make_app(
     """
     registry = CollectorRegistry()
     middlewares: list[Middleware] = [metrics_middleware(registry, service), error_middleware]
-    if internal_secret is not None:
-        middlewares.append(identity_middleware(internal_secret))
+    if internal_secret is not None:  # the gateway adds its own authentication, then refuse_nul
+        middlewares += [identity_middleware(internal_secret), refuse_nul]
     app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
     app[REGISTRY_KEY] = registry
     app[READINESS_KEY] = []

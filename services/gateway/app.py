@@ -1,26 +1,32 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import Gauge
 
 from services.common.runtime import POOL_KEY, install_runtime
 from services.common.settings import ServiceSettings
-from services.common.web import make_app
+from services.common.web import REGISTRY_KEY, make_app, refuse_nul
 
 from . import service
 from .proxy import Upstreams
 from .settings import GatewaySettings
 from .telephony import AsteriskTelephony, HttpTelephony, Telephony, TelephonyLink
+from .view_cache import ViewCache
 from .web import (
     SETTINGS_KEY,
     TELEPHONY_KEY,
     UPSTREAMS_KEY,
+    VIEW_CACHE_KEY,
     add_docs_assets,
     add_forwarded_routes,
     auth_middleware,
+    drop_views_on_write,
     routes,
 )
 
@@ -30,6 +36,11 @@ def create_app(settings: ServiceSettings) -> web.Application:
     # Word templates are uploaded through the gateway: room for them, and little more.
     app = make_app(settings.service, internal_secret=None, max_body_bytes=6 * 1024 * 1024)
     app.middlewares.append(auth_middleware(settings.token_secret.get_secret_value()))
+    app.middlewares.append(refuse_nul)
+    cache = app[VIEW_CACHE_KEY] = ViewCache(
+        settings.view_cache_size, settings.view_cache_ttl_seconds
+    )
+    app.middlewares.append(drop_views_on_write(cache))
     app[SETTINGS_KEY] = settings
     install_runtime(app, settings, Path(__file__).parent / "migrations")
 
@@ -50,8 +61,24 @@ def create_app(settings: ServiceSettings) -> web.Application:
                 app[TELEPHONY_KEY].adapter = telephony_adapter(settings, telephony_session)
                 yield
 
+    async def view_feed(app: web.Application) -> AsyncIterator[None]:
+        for name, value in (("hits", lambda: cache.hits), ("misses", lambda: cache.misses)):
+            Gauge(
+                f"crm_view_cache_{name}", f"360° views served: cache {name}",
+                registry=app[REGISTRY_KEY],
+            ).set_function(value)  # fmt: skip
+        task = None
+        if settings.view_cache_size > 0:
+            amqp_url = settings.amqp_url.get_secret_value()
+            task = asyncio.create_task(cache.follow(amqp_url, settings.exchange), name="view-feed")
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     app[TELEPHONY_KEY] = TelephonyLink()
-    app.cleanup_ctx.extend([bootstrap, upstreams])
+    app.cleanup_ctx.extend([bootstrap, upstreams, view_feed])
     app.router.add_routes(routes)
     add_forwarded_routes(app)
     add_docs_assets(app)

@@ -448,6 +448,18 @@ def _operation(op: Op, refs: Any) -> dict[str, Any]:
         success["headers"] = {
             "ETag": {"schema": {"type": "string"}, "description": "La version de la fiche"}
         }
+    if op.answer is out.View:
+        success["headers"] = {
+            "X-View-Cache": {
+                "schema": {"type": "string", "enum": ["hit", "miss"]},
+                "description": "hit : vue gardée par la passerelle (elle l'oublie dès qu'une "
+                "modification la concerne) ; miss : composée pour cette requête",
+            },
+            "X-SQL-Statements": {
+                "schema": {"type": "string"},
+                "description": "Requêtes SQL faites pour composer la vue (0 si gardée)",
+            },
+        }
     responses[str(op.status)] = success
     operation: dict[str, Any] = {
         "summary": op.summary,
@@ -466,6 +478,16 @@ def _operation(op: Op, refs: Any) -> dict[str, Any]:
         {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
         for name in op.query
     ]
+    if op.answer is out.View:
+        parameters.append(
+            {
+                "name": "Cache-Control",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "no-cache : composer la vue maintenant",
+            }
+        )
     if op.if_match:
         parameters.append(
             {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"}}

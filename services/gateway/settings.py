@@ -31,6 +31,11 @@ class GatewaySettings(ServiceSettings):
     view_timeout_seconds: float = Field(
         2.0, gt=0, validation_alias=_env("CRM_VIEW_TIMEOUT_SECONDS")
     )
+    # Composed views kept while the event feed is connected (0: none); see view_cache.py.
+    view_cache_size: int = Field(1000, ge=0, validation_alias=_env("CRM_VIEW_CACHE_SIZE"))
+    view_cache_ttl_seconds: float = Field(
+        5.0, gt=0, le=300, validation_alias=_env("CRM_VIEW_CACHE_TTL_SECONDS")
+    )
     telephony_adapter: str | None = Field(
         None, pattern=r"^(http|asterisk)$", validation_alias=_env("CRM_TELEPHONY_ADAPTER")
     )

@@ -16,6 +16,9 @@ from services.common.views import STATEMENTS_HEADER, per_tab
 
 from .proxy import Upstreams
 from .settings import GatewaySettings
+from .view_cache import ViewCache
+
+CACHE_HEADER = "X-View-Cache"  # hit, or miss: composed for this request
 
 SECTIONS = {
     "activities": ("actions", "opportunities", "projects"),
@@ -24,10 +27,23 @@ SECTIONS = {
 
 
 async def account_view(
-    request: web.Request, upstreams: Upstreams, settings: GatewaySettings, identity: Identity
+    request: web.Request,
+    upstreams: Upstreams,
+    settings: GatewaySettings,
+    identity: Identity,
+    cache: ViewCache,
 ) -> web.Response:
     account_id = str(parse_record_id(request.match_info["id"], "fiche compte"))
     size = per_tab(request)
+    if "no-cache" not in request.headers.get("Cache-Control", ""):
+        cached = cache.get(account_id, size)
+        if cached is not None:
+            return web.Response(
+                body=cached,
+                content_type="application/json",
+                headers={STATEMENTS_HEADER: "0", CACHE_HEADER: "hit"},
+            )
+    generation = cache.generation
     path = f"/api/v1/views/accounts/{account_id}"
 
     async def ask(service: str) -> tuple[int, bytes, dict[str, str]]:
@@ -72,6 +88,10 @@ async def account_view(
         statements += int(answer[2].get(STATEMENTS_HEADER, 0))
     parts.append(b'"unavailable":' + orjson.dumps(unavailable))
     body = b"{" + b",".join(part for part in parts if part) + b"}"
+    if not unavailable:
+        cache.store(account_id, size, body, generation)
     return web.Response(
-        body=body, content_type="application/json", headers={STATEMENTS_HEADER: str(statements)}
+        body=body,
+        content_type="application/json",
+        headers={STATEMENTS_HEADER: str(statements), CACHE_HEADER: "miss"},
     )

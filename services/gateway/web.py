@@ -29,6 +29,7 @@ from .proxy import Upstreams
 from .schemas import CallRequest, LoginBody, PasswordChange, TelephonyEvent, UserCreate
 from .settings import GatewaySettings
 from .telephony import SIGNATURE_HEADER, TelephonyLink, signature_valid
+from .view_cache import ViewCache
 
 SETTINGS_KEY = web.AppKey("gateway_settings", GatewaySettings)
 UPSTREAMS_KEY = web.AppKey("upstreams", Upstreams)
@@ -45,6 +46,22 @@ ANONYMOUS_ROUTES = frozenset(
     }
 )
 TELEPHONY_KEY = web.AppKey("telephony", TelephonyLink)
+VIEW_CACHE_KEY = web.AppKey("view_cache", ViewCache)
+
+
+def drop_views_on_write(cache: ViewCache) -> Middleware:
+    """Every successful write forwarded by this gateway drops the composed views it keeps."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if request.method not in READ_METHODS and response.status < 400:
+            cache.drop()
+        return response
+
+    return middleware
+
+
 # The audit trail is kept per entity; a public collection name maps to its entity.
 AUDITED_COLLECTIONS = {
     "accounts": "account",
@@ -285,7 +302,11 @@ async def telephony_event(request: web.Request) -> web.Response:
 @routes.get("/api/v1/accounts/{id}/view")
 async def account_view(request: web.Request) -> web.Response:
     return await views.account_view(
-        request, request.app[UPSTREAMS_KEY], request.app[SETTINGS_KEY], identity_of(request)
+        request,
+        request.app[UPSTREAMS_KEY],
+        request.app[SETTINGS_KEY],
+        identity_of(request),
+        request.app[VIEW_CACHE_KEY],
     )
 
 

@@ -327,6 +327,19 @@ async def test_the_list_view_filters_sorts_and_pages(platform: Platform, admin: 
     assert await names(updated_since="2999-01-01T00:00:00Z") == []
 
 
+async def test_a_nul_character_is_named_not_a_server_error(
+    platform: Platform, admin: Headers
+) -> None:
+    tag = secrets.token_hex(4)
+    body = {"name": f"Nul {tag}\x00", "industry": "\x00", "address": {"city": "Ly\x00on"}}
+    for method, path in (("POST", "/api/v1/accounts"), ("POST", "/api/v1/contacts")):
+        status, problem, _ = await platform.call(method, path, admin, json=body)
+        assert status == 422, problem
+        assert field_errors(problem) == {"name", "industry", "address.city"}
+    status, page, _ = await platform.call("GET", "/api/v1/accounts", admin, params={"q": tag})
+    assert page["items"] == []
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -338,6 +351,8 @@ async def test_the_list_view_filters_sorts_and_pages(platform: Platform, admin: 
         ({"postal_code": "69%"}, "postal_code"),
         ({"trashed": "peut-être"}, "trashed"),
         ({"parent_account_id": "x"}, "parent_account_id"),
+        ({"q": "a\x00b"}, "q"),
+        ({"city": "\x00"}, "city"),
     ],
 )
 async def test_bad_list_parameters_are_named(

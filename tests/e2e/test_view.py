@@ -13,6 +13,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from services.common.identity import HEADER as IDENTITY_HEADER
+from services.common.identity import Identity, sign_identity
 from services.gateway.app import create_app as gateway_app
 from services.gateway.settings import GatewaySettings
 from tests.platform import Platform
@@ -185,3 +187,63 @@ async def test_a_service_down_or_slow_does_not_fail_the_view(
         "quotes",
     ]
     assert "actions" not in body
+
+
+async def test_a_view_read_again_is_served_from_the_cache_until_a_write_changes_it(
+    platform: Platform, admin: Headers
+) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Vue en cache"})
+
+    async def served_from_cache() -> Any:
+        status, body, headers = await view(platform, admin, account["id"])
+        return (body, headers) if status == 200 and headers["X-View-Cache"] == "hit" else None
+
+    cached, headers = await eventually(served_from_cache)
+    assert headers["X-SQL-Statements"] == "0"
+    assert cached["actions"]["total"] == 0
+    _, fresh, headers = await view(platform, admin, account["id"])
+    assert (fresh, headers["X-View-Cache"]) == (cached, "hit")
+    # A client may ask for a view composed now.
+    _, _, headers = await platform.call(
+        "GET", f"/api/v1/accounts/{account['id']}/view", {**admin, "Cache-Control": "no-cache"}
+    )
+    assert headers["X-View-Cache"] == "miss"
+
+    # A write through the gateway: the very next view shows it.
+    await made(
+        platform,
+        admin,
+        "/api/v1/actions",
+        {"type": "note", "subject": "Nouvelle", "account_id": account["id"]},
+    )
+    _, after, headers = await view(platform, admin, account["id"])
+    assert headers["X-View-Cache"] == "miss"
+    assert [a["subject"] for a in after["actions"]["items"]] == ["Nouvelle"]
+
+
+async def test_a_change_made_behind_the_gateway_reaches_a_cached_view_through_the_events(
+    platform: Platform, admin: Headers
+) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Vue suivie"})
+
+    async def served_from_cache() -> Any:
+        status, _, headers = await view(platform, admin, account["id"])
+        return status == 200 and headers["X-View-Cache"] == "hit"
+
+    await eventually(served_from_cache)
+    # Straight to the activities service, as another gateway copy or a consumer would write.
+    identity = Identity(user_id="u-admin", username="admin", role="admin")
+    secret = platform.settings["activities"].internal_secret.get_secret_value()
+    async with platform.http.post(
+        f"{platform.urls['activities']}/api/v1/opportunities",
+        json={"name": "Affaire d'ailleurs", "account_id": account["id"]},
+        headers={IDENTITY_HEADER: sign_identity(identity, secret)},
+    ) as response:
+        assert response.status == 201, await response.text()
+
+    async def shows_it() -> Any:
+        _, body, _ = await view(platform, admin, account["id"])
+        return body if body["opportunities"]["total"] == 1 else None
+
+    body = await eventually(shows_it)
+    assert body["opportunities"]["items"][0]["name"] == "Affaire d'ailleurs"

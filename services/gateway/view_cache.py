@@ -1,0 +1,154 @@
+"""Composed 360° views, kept only while they can be kept true.
+
+An entry is dropped as soon as a change may concern its account:
+
+- at once, for every write this gateway forwards (any successful request that is not a read
+  drops every entry: writes are rare beside reads, and this needs no guess about which account
+  a write touched);
+- through the event stream for any other change (another gateway copy, a service's own change
+  such as a geocoded address, a won opportunity): the gateway follows ``crm.events`` on a private
+  queue bound to the entities the view shows, and drops the accounts each event names.
+
+While that feed is not connected the cache is not used (nothing would drop stale entries), and it
+starts empty at each (re)connection. A generation number, bumped by every drop, keeps a view
+composed before a change from being stored after it. Entries also expire after a few seconds (a
+quote's status depends on the date) and the least recently used go first beyond ``capacity``.
+Only complete views are stored: one with an unavailable section is composed again next time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+
+from services.common.broker import (
+    BROKER_ERRORS,
+    declare_events_exchange,
+    lost_signal,
+    open_connection,
+)
+
+log = logging.getLogger(__name__)
+
+# The entities a 360° view shows; their events may change a view.
+BINDINGS = tuple(
+    f"{entity}.*"
+    for entity in ("account", "contact", "action", "opportunity", "project", "quote", "invoice")
+)
+
+
+def accounts_named(body: bytes) -> set[str] | None:
+    """The accounts whose view an event may change; None when it cannot tell (drop them all)."""
+    try:
+        data = orjson.loads(body)["data"]
+        entity, record, changes = data["entity"], data["record"], data.get("changes") or {}
+        if entity == "account":
+            return {str(data["id"])}
+        named = {record.get("account_id")}
+        moved = changes.get("account_id")
+        if isinstance(moved, dict):  # a record moved from one account to another
+            named |= {moved.get("old"), moved.get("new")}
+        return {str(a) for a in named if a}
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None
+
+
+class ViewCache:
+    def __init__(self, capacity: int, ttl_seconds: float) -> None:
+        self.capacity = capacity
+        self.ttl_seconds = ttl_seconds
+        self.active = False  # True while the event feed is connected
+        self.generation = 0
+        self.hits = 0
+        self.misses = 0
+        self._connected = False
+        # account id -> {per_tab: (expires at, body)}, least recently used first
+        self._entries: OrderedDict[str, dict[int, tuple[float, bytes]]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, account_id: str, per_tab: int) -> bytes | None:
+        if not self.active:
+            return None
+        views = self._entries.get(account_id)
+        entry = views.get(per_tab) if views else None
+        if entry is None or entry[0] < time.monotonic():
+            self.misses += 1
+            return None
+        self._entries.move_to_end(account_id)
+        self.hits += 1
+        return entry[1]
+
+    def store(self, account_id: str, per_tab: int, body: bytes, generation: int) -> None:
+        """Keep ``body``, composed from data read after ``generation`` was current."""
+        if not self.active or generation != self.generation or self.capacity <= 0:
+            return
+        self._entries.setdefault(account_id, {})[per_tab] = (
+            time.monotonic() + self.ttl_seconds,
+            body,
+        )
+        self._entries.move_to_end(account_id)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def drop(self, accounts: set[str] | None = None) -> None:
+        """Forget the views of ``accounts`` (None: all of them)."""
+        self.generation += 1
+        if accounts is None:
+            self._entries.clear()
+        else:
+            for account_id in accounts:
+                self._entries.pop(account_id, None)
+
+    def activate(self, active: bool) -> None:
+        self.drop()
+        self.active = active
+
+    async def follow(self, amqp_url: str, exchange: str) -> None:
+        """Follow the event stream until cancelled, reconnecting with a capped backoff."""
+        backoff = 0.2
+        while True:
+            self._connected = False
+            try:
+                await self._follow_connected(amqp_url, exchange)
+            except asyncio.CancelledError:
+                raise
+            except BROKER_ERRORS as exc:
+                log.warning(
+                    "view cache: event feed lost (%s); views are composed every time meanwhile",
+                    type(exc).__name__,
+                )
+            finally:
+                self.activate(False)
+            backoff = 0.2 if self._connected else min(backoff * 2, 5.0)
+            await asyncio.sleep(backoff)
+
+    async def _follow_connected(self, amqp_url: str, exchange_name: str) -> None:
+        connection = await open_connection(amqp_url)
+        try:
+            lost = lost_signal(connection)
+            channel = await connection.channel()
+            exchange = await declare_events_exchange(channel, exchange_name)
+            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+            for key in BINDINGS:
+                await queue.bind(exchange, routing_key=key)
+
+            async def on_event(message: Any) -> None:
+                self.drop(accounts_named(message.body))
+
+            await queue.consume(on_event, no_ack=True)
+            self._connected = True
+            self.activate(True)
+            await lost.wait()
+            raise ConnectionError("the broker connection was lost")
+        finally:
+            self.activate(False)
+            with contextlib.suppress(Exception):
+                await connection.close()

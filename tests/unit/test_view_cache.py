@@ -1,0 +1,95 @@
+"""The gateway's cache of composed 360° views: what it keeps, and what makes it forget."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import orjson
+import pytest
+
+from services.gateway.view_cache import ViewCache, accounts_named
+
+A, B = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+def active(capacity: int = 10, ttl: float = 60.0) -> ViewCache:
+    cache = ViewCache(capacity, ttl)
+    cache.activate(True)
+    return cache
+
+
+def test_a_stored_view_is_served_per_account_and_page_size() -> None:
+    cache = active()
+    cache.store(A, 20, b"{a20}", cache.generation)
+    assert cache.get(A, 20) == b"{a20}"
+    assert cache.get(A, 5) is None
+    assert cache.get(B, 20) is None
+
+
+def test_a_view_composed_before_a_change_is_not_stored_after_it() -> None:
+    cache = active()
+    generation = cache.generation  # composition starts
+    cache.drop({B})  # a change lands meanwhile (whichever account)
+    cache.store(A, 20, b"{stale}", generation)
+    assert cache.get(A, 20) is None
+
+
+def test_nothing_is_kept_while_the_event_feed_is_not_connected() -> None:
+    cache = ViewCache(10, 60.0)
+    cache.store(A, 20, b"{a}", cache.generation)
+    assert cache.get(A, 20) is None
+    cache.activate(True)
+    cache.store(A, 20, b"{a}", cache.generation)
+    cache.activate(False)  # the feed is lost: events may be missed from now on
+    assert cache.get(A, 20) is None
+    cache.activate(True)
+    assert cache.get(A, 20) is None  # and it starts empty again
+
+
+def test_dropping_an_account_forgets_all_its_views_only() -> None:
+    cache = active()
+    for account in (A, B):
+        for size in (5, 20):
+            cache.store(account, size, b"{}", cache.generation)
+    cache.drop({A})
+    assert (cache.get(A, 5), cache.get(A, 20)) == (None, None)
+    assert cache.get(B, 20) == b"{}"
+    cache.drop()
+    assert len(cache) == 0
+
+
+def test_views_expire_and_the_least_recently_read_go_first() -> None:
+    cache = active(capacity=2, ttl=0.05)
+    cache.store(A, 20, b"{a}", cache.generation)
+    cache.store(B, 20, b"{b}", cache.generation)
+    assert cache.get(A, 20) == b"{a}"  # A read last: B is the oldest
+    cache.store(str(uuid.uuid4()), 20, b"{c}", cache.generation)
+    assert cache.get(B, 20) is None
+    time.sleep(0.06)
+    assert cache.get(A, 20) is None
+
+
+def event(entity: str, record: dict[str, object], changes: dict[str, object]) -> bytes:
+    data = {"entity": entity, "id": record["id"], "record": record, "changes": changes}
+    return orjson.dumps({"type": f"{entity}.updated", "data": data})
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (event("account", {"id": A}, {}), {A}),
+        (event("action", {"id": "x", "account_id": A}, {}), {A}),
+        (event("contact", {"id": "x", "account_id": None}, {}), set()),
+        (
+            event("contact", {"id": "x", "account_id": A}, {"account_id": {"old": B, "new": A}}),
+            {A, B},
+        ),
+        (b"{not json", None),
+        (orjson.dumps({"data": {"entity": "action"}}), None),
+    ],
+)
+def test_an_event_names_the_accounts_whose_views_it_may_change(
+    body: bytes, named: set[str] | None
+) -> None:
+    assert accounts_named(body) == named
