@@ -38,7 +38,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app.middlewares.append(auth_middleware(settings.token_secret.get_secret_value()))
     app.middlewares.append(refuse_nul)
     cache = app[VIEW_CACHE_KEY] = ViewCache(
-        settings.view_cache_size, settings.view_cache_ttl_seconds
+        int(settings.view_cache_mb * 1024 * 1024), settings.view_cache_ttl_seconds
     )
     app.middlewares.append(drop_views_on_write(cache))
     app[SETTINGS_KEY] = settings
@@ -68,7 +68,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
                 registry=app[REGISTRY_KEY],
             ).set_function(value)  # fmt: skip
         task = None
-        if settings.view_cache_size > 0:
+        if settings.view_cache_mb > 0:
             amqp_url = settings.amqp_url.get_secret_value()
             task = asyncio.create_task(cache.follow(amqp_url, settings.exchange), name="view-feed")
         yield

@@ -32,7 +32,7 @@ class GatewaySettings(ServiceSettings):
         2.0, gt=0, validation_alias=_env("CRM_VIEW_TIMEOUT_SECONDS")
     )
     # Composed views kept while the event feed is connected (0: none); see view_cache.py.
-    view_cache_size: int = Field(1000, ge=0, validation_alias=_env("CRM_VIEW_CACHE_SIZE"))
+    view_cache_mb: float = Field(32, ge=0, le=4096, validation_alias=_env("CRM_VIEW_CACHE_MB"))
     view_cache_ttl_seconds: float = Field(
         5.0, gt=0, le=300, validation_alias=_env("CRM_VIEW_CACHE_TTL_SECONDS")
     )

@@ -12,7 +12,8 @@ An entry is dropped as soon as a change may concern its account:
 While that feed is not connected the cache is not used (nothing would drop stale entries), and it
 starts empty at each (re)connection. A generation number, bumped by every drop, keeps a view
 composed before a change from being stored after it. Entries also expire after a few seconds (a
-quote's status depends on the date) and the least recently used go first beyond ``capacity``.
+quote's status depends on the date) and the least recently read accounts go first beyond
+``capacity_bytes`` of views.
 Only complete views are stored: one with an unavailable section is composed again next time.
 """
 
@@ -60,8 +61,9 @@ def accounts_named(body: bytes) -> set[str] | None:
 
 
 class ViewCache:
-    def __init__(self, capacity: int, ttl_seconds: float) -> None:
-        self.capacity = capacity
+    def __init__(self, capacity_bytes: int, ttl_seconds: float) -> None:
+        self.capacity_bytes = capacity_bytes
+        self.size_bytes = 0
         self.ttl_seconds = ttl_seconds
         self.active = False  # True while the event feed is connected
         self.generation = 0
@@ -88,24 +90,28 @@ class ViewCache:
 
     def store(self, account_id: str, per_tab: int, body: bytes, generation: int) -> None:
         """Keep ``body``, composed from data read after ``generation`` was current."""
-        if not self.active or generation != self.generation or self.capacity <= 0:
+        if not self.active or generation != self.generation or len(body) > self.capacity_bytes:
             return
-        self._entries.setdefault(account_id, {})[per_tab] = (
-            time.monotonic() + self.ttl_seconds,
-            body,
-        )
+        views = self._entries.setdefault(account_id, {})
+        replaced = views.get(per_tab)
+        self.size_bytes += len(body) - (len(replaced[1]) if replaced else 0)
+        views[per_tab] = (time.monotonic() + self.ttl_seconds, body)
         self._entries.move_to_end(account_id)
-        while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
+        while self.size_bytes > self.capacity_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self.size_bytes -= sum(len(view) for _, view in evicted.values())
 
     def drop(self, accounts: set[str] | None = None) -> None:
         """Forget the views of ``accounts`` (None: all of them)."""
         self.generation += 1
         if accounts is None:
             self._entries.clear()
+            self.size_bytes = 0
         else:
             for account_id in accounts:
-                self._entries.pop(account_id, None)
+                views = self._entries.pop(account_id, None)
+                if views:
+                    self.size_bytes -= sum(len(view) for _, view in views.values())
 
     def activate(self, active: bool) -> None:
         self.drop()

@@ -13,8 +13,8 @@ from services.gateway.view_cache import ViewCache, accounts_named
 A, B = str(uuid.uuid4()), str(uuid.uuid4())
 
 
-def active(capacity: int = 10, ttl: float = 60.0) -> ViewCache:
-    cache = ViewCache(capacity, ttl)
+def active(capacity_bytes: int = 1000, ttl: float = 60.0) -> ViewCache:
+    cache = ViewCache(capacity_bytes, ttl)
     cache.activate(True)
     return cache
 
@@ -36,7 +36,7 @@ def test_a_view_composed_before_a_change_is_not_stored_after_it() -> None:
 
 
 def test_nothing_is_kept_while_the_event_feed_is_not_connected() -> None:
-    cache = ViewCache(10, 60.0)
+    cache = ViewCache(1000, 60.0)
     cache.store(A, 20, b"{a}", cache.generation)
     assert cache.get(A, 20) is None
     cache.activate(True)
@@ -55,16 +55,20 @@ def test_dropping_an_account_forgets_all_its_views_only() -> None:
     cache.drop({A})
     assert (cache.get(A, 5), cache.get(A, 20)) == (None, None)
     assert cache.get(B, 20) == b"{}"
+    assert cache.size_bytes == 4
     cache.drop()
-    assert len(cache) == 0
+    assert (len(cache), cache.size_bytes) == (0, 0)
 
 
-def test_views_expire_and_the_least_recently_read_go_first() -> None:
-    cache = active(capacity=2, ttl=0.05)
+def test_views_expire_and_the_least_recently_read_go_first_beyond_the_room() -> None:
+    cache = active(capacity_bytes=10, ttl=0.05)
     cache.store(A, 20, b"{a}", cache.generation)
     cache.store(B, 20, b"{b}", cache.generation)
+    cache.store(B, 5, b"{b5}", cache.generation)
     assert cache.get(A, 20) == b"{a}"  # A read last: B is the oldest
-    cache.store(str(uuid.uuid4()), 20, b"{c}", cache.generation)
+    cache.store(str(uuid.uuid4()), 20, b"{cc}", cache.generation)  # 14 bytes: B goes
+    assert (cache.get(B, 20), cache.get(B, 5), cache.size_bytes) == (None, None, 7)
+    cache.store(B, 20, b"{" + b"x" * 10 + b"}", cache.generation)  # larger than the room
     assert cache.get(B, 20) is None
     time.sleep(0.06)
     assert cache.get(A, 20) is None
