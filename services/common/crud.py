@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import asyncpg
@@ -79,23 +80,25 @@ class RecordSpec:
     list_conditions: tuple[str, ...] = ()  # always part of a list's WHERE
     prepare: Prepare | None = None  # values set at creation (e.g. a number from a sequence)
 
-    @property
+    # Computed once per spec (the record of every row read uses them).
+    @cached_property
     def editable(self) -> tuple[str, ...]:
         return tuple(self.model.model_fields)
 
-    @property
+    @cached_property
     def written(self) -> tuple[str, ...]:
         return (*self.editable, *self.derived)
 
-    @property
+    @cached_property
+    def shown(self) -> tuple[str, ...]:
+        return ("id", *self.written, *self.read_only_extra, *SYSTEM_COLUMNS)
+
+    @cached_property
     def columns(self) -> str:
-        return ", ".join(
-            ("id", *self.written, *self.read_only_extra, *SYSTEM_COLUMNS, "deleted_at")
-        )
+        return ", ".join((*self.shown, "deleted_at"))
 
     def record(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        names = ("id", *self.written, *self.read_only_extra, *SYSTEM_COLUMNS)
-        return self.shape({name: row[name] for name in names})
+        return self.shape({name: row[name] for name in self.shown})
 
     def not_found(self) -> NotFound:
         return NotFound(f"Aucune fiche {self.label} ne porte cet identifiant.")

@@ -82,3 +82,47 @@ def verify_identity(value: str | None, secret: str, *, now: float | None = None)
     if expires < (now if now is not None else time.time()):
         raise InvalidIdentity("expired identity")
     return identity
+
+
+class IdentitySigner:
+    """The gateway's signer: a user's header is reused while it has at least half its life left
+    (signing is a tenth of the gateway's work on a view that calls three services)."""
+
+    def __init__(self, secret: str, ttl: int = DEFAULT_TTL_SECONDS) -> None:
+        self._secret, self._ttl = secret, ttl
+        self._signed: dict[Identity, tuple[float, str]] = {}
+
+    def __call__(self, identity: Identity) -> str:
+        now = time.time()
+        kept = self._signed.get(identity)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        if len(self._signed) > 4096:
+            self._signed.clear()
+        value = sign_identity(identity, self._secret, ttl=self._ttl, now=now)
+        self._signed[identity] = (now + self._ttl / 2, value)
+        return value
+
+
+class IdentityVerifier:
+    """A service's verifier: a header already verified is trusted again until it expires."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+        self._verified: dict[str, tuple[float, Identity]] = {}
+
+    def __call__(self, value: str | None) -> Identity:
+        now = time.time()
+        kept = self._verified.get(value) if value else None
+        if kept is not None and kept[0] >= now:
+            return kept[1]
+        identity = verify_identity(value, self._secret, now=now)
+        if len(self._verified) > 4096:
+            self._verified.clear()
+        assert value is not None
+        self._verified[value] = (_expiry(value), identity)
+        return identity
+
+
+def _expiry(value: str) -> float:
+    return float(orjson.loads(_unb64(value.partition(".")[0]))["exp"])

@@ -33,7 +33,7 @@ from .errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from .identity import HEADER, Identity, InvalidIdentity, verify_identity
+from .identity import HEADER, Identity, IdentityVerifier, InvalidIdentity
 from .validation import NUL_MESSAGE, parse_json, validate
 
 log = logging.getLogger(__name__)
@@ -151,13 +151,14 @@ def identity_middleware(
     secret: str,
 ) -> Middleware:
     """Services refuse any call without a valid identity signed by the gateway."""
+    verify = IdentityVerifier(secret)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in PUBLIC_PATHS:
             return await handler(request)
         try:
-            identity = verify_identity(request.headers.get(HEADER), secret)
+            identity = verify(request.headers.get(HEADER))
         except InvalidIdentity as exc:
             raise Unauthorized("Appel interne refusé : identité absente ou invalide.") from exc
         if request.method not in READ_METHODS and not identity.can_write:

@@ -11,7 +11,7 @@ from aiohttp import web
 from yarl import URL
 
 from services.common.errors import ServiceUnavailable
-from services.common.identity import HEADER, Identity, sign_identity
+from services.common.identity import HEADER, Identity, IdentitySigner
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class Upstreams:
 
     def __init__(self, session: aiohttp.ClientSession, secret: str, timeout: float) -> None:
         self._session = session
-        self._secret = secret
+        self._sign = IdentitySigner(secret)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def forward(
@@ -48,7 +48,7 @@ class Upstreams:
             for name in FORWARDED_REQUEST_HEADERS
             if name in request.headers
         }
-        headers[HEADER] = sign_identity(identity, self._secret)
+        headers[HEADER] = self._sign(identity)
         body = await request.read() if request.can_read_body else None
         try:
             async with self._session.request(
@@ -113,7 +113,7 @@ class Upstreams:
         body: object = None,
         limit_seconds: float | None = None,
     ) -> tuple[int, bytes, dict[str, str]]:
-        headers = {HEADER: sign_identity(identity, self._secret)}
+        headers = {HEADER: self._sign(identity)}
         data = None
         if body is not None:
             data, headers["Content-Type"] = orjson.dumps(body, default=str), "application/json"

@@ -1,6 +1,16 @@
+import time
+from unittest import mock
+
 import pytest
 
-from services.common.identity import Identity, InvalidIdentity, sign_identity, verify_identity
+from services.common.identity import (
+    Identity,
+    IdentitySigner,
+    IdentityVerifier,
+    InvalidIdentity,
+    sign_identity,
+    verify_identity,
+)
 
 ALICE = Identity("1c7f4a1e-0000-4000-8000-000000000001", "alice", "user")
 
@@ -36,3 +46,31 @@ def test_another_secret_or_an_expired_identity_is_refused() -> None:
 def test_readonly_cannot_write() -> None:
     assert not Identity("x", "lecteur", "readonly").can_write
     assert ALICE.can_write
+
+
+def test_the_gateway_reuses_a_signed_header_while_half_its_life_remains() -> None:
+    sign = IdentitySigner("s3cret", ttl=60)
+    first = sign(ALICE)
+    assert sign(ALICE) == first
+    assert verify_identity(first, "s3cret") == ALICE
+    bob = Identity("u2", "bob", "readonly")
+    assert sign(bob) != first
+    assert verify_identity(sign(bob), "s3cret") == bob
+    with mock.patch("services.common.identity.time.time", return_value=time.time() + 31):
+        renewed = sign(ALICE)
+    assert renewed != first
+
+
+def test_a_service_trusts_a_verified_header_again_only_until_it_expires() -> None:
+    verify = IdentityVerifier("s3cret")
+    value = sign_identity(ALICE, "s3cret", ttl=60)
+    assert verify(value) == ALICE
+    assert verify(value) == ALICE
+    forged = value[:-1] + ("0" if value[-1] != "0" else "1")
+    with pytest.raises(InvalidIdentity):
+        verify(forged)
+    with (
+        mock.patch("services.common.identity.time.time", return_value=time.time() + 61),
+        pytest.raises(InvalidIdentity),
+    ):
+        verify(value)
