@@ -84,6 +84,7 @@ SHAPES: dict[str, dict[str, str]] = {
     "search 'fontaine', by name": {"q": "fontaine"},
     "search 'garage girard 12', by name": {"q": "garage girard 12"},
     "search 'ph' (prefix), by name": {"q": "ph"},
+    "owner, by revenue": {"owner": "commercial7", "sort": "-annual_revenue"},
     "search 'electricite' + city, by revenue": {
         "q": "electricite",
         "city": "nantes",
