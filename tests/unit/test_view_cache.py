@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import orjson
 import pytest
 
+from services.common.events import diff, encode, make_event
 from services.gateway.view_cache import ViewCache, accounts_named
 
 A, B = str(uuid.uuid4()), str(uuid.uuid4())
@@ -74,9 +76,15 @@ def test_views_expire_and_the_least_recently_read_go_first_beyond_the_room() -> 
     assert cache.get(A, 20) is None
 
 
-def event(entity: str, record: dict[str, object], changes: dict[str, object]) -> bytes:
-    data = {"entity": entity, "id": record["id"], "record": record, "changes": changes}
-    return orjson.dumps({"type": f"{entity}.updated", "data": data})
+def event(entity: str, record: dict[str, Any], old: dict[str, Any] | None = None) -> bytes:
+    """An event as the services publish it."""
+    record = {"version": 2 if old else 1, **record}
+    return encode(
+        make_event(
+            source="/tests", entity=entity, change="updated" if old else "created",
+            record=record, actor="t", changes=diff(old, record),
+        )
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
