@@ -90,13 +90,10 @@ def event(entity: str, record: dict[str, Any], old: dict[str, Any] | None = None
 @pytest.mark.parametrize(
     ("body", "named"),
     [
-        (event("account", {"id": A}, {}), {A}),
-        (event("action", {"id": "x", "account_id": A}, {}), {A}),
-        (event("contact", {"id": "x", "account_id": None}, {}), set()),
-        (
-            event("contact", {"id": "x", "account_id": A}, {"account_id": {"old": B, "new": A}}),
-            {A, B},
-        ),
+        (event("account", {"id": A}), {A}),
+        (event("action", {"id": "x", "account_id": A}), {A}),
+        (event("contact", {"id": "x", "account_id": None}), set()),
+        (event("contact", {"id": "x", "account_id": A}, {"id": "x", "account_id": B}), {A, B}),
         (b"{not json", None),
         (orjson.dumps({"data": {"entity": "action"}}), None),
     ],
