@@ -23,6 +23,7 @@ FORWARDED_RESPONSE_HEADERS = (
     "Location",
     "Retry-After",
     "Content-Disposition",
+    "X-SQL-Statements",  # what a service's part of a 360° view cost
 )
 
 
