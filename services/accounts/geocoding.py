@@ -165,10 +165,12 @@ def has_address(address: Mapping[str, Any]) -> bool:
 
 def address_changed(event: CloudEvent) -> bool:
     """Whether ``event`` gives an account an address to locate (any other is left alone)."""
+    address = event.data.record.get("address")
     return (
         event.data.entity == domain.ENTITY
         and any(k in event.data.changes for k in ADDRESS_CHANGES)
-        and has_address(event.data.record.get("address") or {})
+        and isinstance(address, dict)
+        and has_address(address)
     )
 
 

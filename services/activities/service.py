@@ -201,7 +201,7 @@ async def record_call(
 async def account_view(
     conn: asyncpg.Connection, account_id: uuid.UUID, per_tab: int
 ) -> dict[str, Any]:
-    """The activities service's part of the 360° view: three tabs, six statements."""
+    """The activities service's part of the 360° view: three tabs, three statements."""
     return {
         name: await crud.section(conn, spec, "account_id", account_id, per_tab)
         for name, spec in SPECS.items()

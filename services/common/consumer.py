@@ -178,7 +178,7 @@ class EventConsumer:
                         )
                         await message.reject(requeue=False)
                         continue
-                    if self._wants is not None and not self._wants(event):
+                    if not self._wanted(event):
                         self.skipped += 1
                         await message.ack()
                         continue
@@ -190,6 +190,17 @@ class EventConsumer:
             for worker in workers:
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+
+    def _wanted(self, event: CloudEvent) -> bool:
+        """The filter's answer; a filter that fails on an odd event leaves it to the handler
+        (retried, then dead-lettered if it fails there too), never stops the consumer."""
+        if self._wants is None:
+            return True
+        try:
+            return self._wants(event)
+        except Exception:
+            log.exception("consumer %s: filter failed on event %s", self.queue_name, event.id)
+            return True
 
     async def _work(self, lane: asyncio.Queue[tuple[AbstractIncomingMessage, CloudEvent]]) -> None:
         while True:

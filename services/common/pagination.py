@@ -54,7 +54,7 @@ def _decode_cursor(text: str, sort_key: str, kind: ColumnKind) -> tuple[Any, uui
         elif kind == "int":
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ValueError("bad value")
-        elif not isinstance(value, str):
+        elif not isinstance(value, str) or "\x00" in value:
             raise ValueError("bad value")
         return value, uuid.UUID(record_id)
     except (ValueError, TypeError, binascii.Error, InvalidOperation, orjson.JSONDecodeError) as exc:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common import crud
 from services.common.errors import BadRequest, FieldError, UnsupportedMediaType, ValidationFailed
-from services.common.validation import try_validate
+from services.common.validation import NUL_MESSAGE, try_validate
 from services.common.web import identity_of
 
 from . import merge
@@ -70,12 +70,14 @@ async def _read_parts(
         if not isinstance(part, BodyPartReader):
             continue
         if part.name == "file":
-            filename = part.filename or "modele.docx"
+            filename = (part.filename or "modele.docx").replace("\x00", "")
             content = await part.read(decode=False)
             if len(content) > max_bytes:
                 raise_too_large()
         elif part.name in ("name", "kind"):
             fields[part.name] = (await part.text())[:1000]
+            if "\x00" in fields[part.name]:
+                raise ValidationFailed([FieldError(part.name, NUL_MESSAGE)])
     return fields, filename, content
 
 

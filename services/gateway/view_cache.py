@@ -10,10 +10,11 @@ An entry is dropped as soon as a change may concern its account:
   queue bound to the entities the view shows, and drops the accounts each event names.
 
 While that feed is not connected the cache is not used (nothing would drop stale entries), and it
-starts empty at each (re)connection. A generation number, bumped by every drop, keeps a view
-composed before a change from being stored after it. Entries also expire after a few seconds (a
-quote's status depends on the date) and the least recently read accounts go first beyond
-``capacity_bytes`` of views.
+starts empty at each (re)connection. A generation number, bumped by every drop and remembered per
+account dropped, keeps a view composed before a change to its account from being stored after
+it. Entries also expire after a few seconds (a quote's status depends on the date; a broker that
+stops delivering without closing the connection is noticed late), and the least recently read
+accounts go first beyond ``capacity_bytes`` of views (bodies only: the bookkeeping is extra).
 Only complete views are stored: one with an unavailable section is composed again next time.
 """
 
@@ -66,7 +67,9 @@ class ViewCache:
         self.size_bytes = 0
         self.ttl_seconds = ttl_seconds
         self.active = False  # True while the event feed is connected
-        self.generation = 0
+        self.generation = 0  # bumped by every drop
+        self._all_dropped_at = 0  # the generation of the last drop of every view
+        self._dropped_at: dict[str, int] = {}  # account -> the generation of its last drop
         self.hits = 0
         self.misses = 0
         self._connected = False
@@ -89,8 +92,14 @@ class ViewCache:
         return entry[1]
 
     def store(self, account_id: str, per_tab: int, body: bytes, generation: int) -> None:
-        """Keep ``body``, composed from data read after ``generation`` was current."""
-        if not self.active or generation != self.generation or len(body) > self.capacity_bytes:
+        """Keep ``body``, composed from data read after ``generation`` was current (unless the
+        account's views were dropped since: the body may predate that change)."""
+        if (
+            not self.active
+            or self._all_dropped_at > generation
+            or self._dropped_at.get(account_id, -1) > generation
+            or len(body) > self.capacity_bytes
+        ):
             return
         views = self._entries.setdefault(account_id, {})
         replaced = views.get(per_tab)
@@ -104,11 +113,15 @@ class ViewCache:
     def drop(self, accounts: set[str] | None = None) -> None:
         """Forget the views of ``accounts`` (None: all of them)."""
         self.generation += 1
+        if accounts is None or len(self._dropped_at) > 10_000:
+            self._all_dropped_at = self.generation
+            self._dropped_at.clear()
         if accounts is None:
             self._entries.clear()
             self.size_bytes = 0
         else:
             for account_id in accounts:
+                self._dropped_at[account_id] = self.generation
                 views = self._entries.pop(account_id, None)
                 if views:
                     self.size_bytes -= sum(len(view) for _, view in views.values())
@@ -141,6 +154,7 @@ class ViewCache:
         try:
             lost = lost_signal(connection)
             channel = await connection.channel()
+            channel.close_callbacks.add(lambda *_args: lost.set())
             exchange = await declare_events_exchange(channel, exchange_name)
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
             for key in BINDINGS:

@@ -399,6 +399,14 @@ async def test_a_bad_template_is_refused_with_its_reason(
     assert reason in problem["detail"]
 
 
+async def test_a_template_name_with_a_nul_character_is_named(
+    platform: Platform, admin: Headers
+) -> None:
+    status, problem = await upload(platform, admin, word_template("Bonjour"), name="Let\x00tre")
+    assert status == 422, problem
+    assert [e["field"] for e in problem["errors"]] == ["name"]
+
+
 async def merge_account(
     platform: Platform, headers: Headers, account_id: str, body: dict[str, Any]
 ) -> tuple[int, bytes, Any]:

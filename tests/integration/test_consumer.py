@@ -156,3 +156,17 @@ async def test_an_event_the_handler_does_not_want_is_acknowledged_without_a_tran
     # Acknowledged, not left on the queue once the consumer is gone.
     queue = await channel.declare_queue(consumer.queue_name, passive=True)
     assert queue.declaration_result.message_count == 0
+
+
+async def test_a_filter_that_fails_on_an_odd_event_leaves_it_to_the_handler(
+    pool: asyncpg.Pool, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    def fragile(event: CloudEvent) -> bool:
+        return bool(event.data.record["address"]["city"])  # no address in these events
+
+    first, second = an_event(), an_event()
+    async with consuming(pool, "consumer-filter-test", note_effect, wants=fragile) as consumer:
+        await publish(channel, encode(first), first.routing_key)
+        await publish(channel, encode(second), second.routing_key)  # the consumer still runs
+        await eventually(lambda: _value(consumer.applied == 2))
+    assert (await effects(pool, first), await effects(pool, second)) == (1, 1)

@@ -58,3 +58,10 @@ def test_the_last_page_has_no_cursor_and_a_cursor_of_another_sort_is_refused() -
     cursor = encode_cursor("name", "a", uuid.uuid4())
     with pytest.raises(ValidationFailed):
         parse_page({"sort": "created_at", "cursor": cursor}, COLUMNS, "name")
+
+
+def test_a_forged_cursor_holding_a_nul_character_is_refused() -> None:
+    forged = encode_cursor("name", "a\x00b", uuid.uuid4())
+    with pytest.raises(ValidationFailed) as caught:
+        parse_page({"cursor": forged}, COLUMNS, "name")
+    assert [e.field for e in caught.value.errors] == ["cursor"]

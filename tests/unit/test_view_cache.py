@@ -29,12 +29,20 @@ def test_a_stored_view_is_served_per_account_and_page_size() -> None:
     assert cache.get(B, 20) is None
 
 
-def test_a_view_composed_before_a_change_is_not_stored_after_it() -> None:
+def test_a_view_composed_before_a_change_to_its_account_is_not_stored_after_it() -> None:
     cache = active()
-    generation = cache.generation  # composition starts
-    cache.drop({B})  # a change lands meanwhile (whichever account)
-    cache.store(A, 20, b"{stale}", generation)
+    started = cache.generation  # a composition of A starts
+    cache.drop({B})  # another account changes meanwhile: A's view is still true
+    cache.store(A, 20, b"{a}", started)
+    assert cache.get(A, 20) == b"{a}"
+    started = cache.generation
+    cache.drop({A})  # A changes while its view is composed
+    cache.store(A, 20, b"{stale}", started)
     assert cache.get(A, 20) is None
+    started = cache.generation
+    cache.drop()  # everything changes (a write forwarded by the gateway)
+    cache.store(B, 20, b"{stale}", started)
+    assert cache.get(B, 20) is None
 
 
 def test_nothing_is_kept_while_the_event_feed_is_not_connected() -> None:
