@@ -12,7 +12,7 @@ import pytest
 
 from services.common.broker import dead_letter_exchange, dead_letter_queue, queue_name
 from services.common.settings import DEFAULT_AMQP_URL, DEFAULT_PG_SERVER
-from tests.support import TEST_EXCHANGE
+from tests.support import RUN_ID, TEST_EXCHANGE
 
 SERVICES = ("gateway", "accounts", "activities", "documents", "audit")
 EXTRA_QUEUES = ("probe", "consumer-test", "dead-letter-test")
@@ -28,13 +28,15 @@ async def infrastructure() -> AsyncIterator[None]:
             f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); run deploy/ensure-infra.sh"
         )
     try:
-        # Each run starts from empty test databases (crm_test_*), never the `make run` ones.
+        # Each run has databases of its own (crm_test_<run>_*, never the `make run` ones);
+        # those earlier runs left behind go, unless a run still uses them (running alongside).
         names = await conn.fetch(
             "SELECT datname FROM pg_database WHERE datname LIKE 'crm\\_test\\_%'"
         )
         for row in names:
             quoted = await conn.fetchval("SELECT quote_ident($1)", row["datname"])
-            await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+            with contextlib.suppress(asyncpg.ObjectInUseError):
+                await conn.execute(f"DROP DATABASE IF EXISTS {quoted}")
     finally:
         await conn.close()
     try:
@@ -46,6 +48,21 @@ async def infrastructure() -> AsyncIterator[None]:
     await amqp.close()
     yield
     await _remove_test_topology()
+    await _drop_run_databases()
+
+
+async def _drop_run_databases() -> None:
+    conn = await asyncpg.connect(f"{DEFAULT_PG_SERVER}/postgres")
+    try:
+        names = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", f"crm\\_test\\_{RUN_ID}\\_%"
+        )
+        for row in names:
+            quoted = await conn.fetchval("SELECT quote_ident($1)", row["datname"])
+            with contextlib.suppress(asyncpg.ObjectInUseError):
+                await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    finally:
+        await conn.close()
 
 
 async def _remove_test_topology() -> None:

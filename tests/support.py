@@ -21,8 +21,9 @@ TELEPHONY_SECRET = secrets.token_urlsafe(24)
 
 
 def isolated_database_url(name: str) -> str:
-    """Tests own databases, never those of `make run` (crm_<service>)."""
-    return f"{DEFAULT_PG_SERVER}/crm_test_{name}"
+    """This run's own databases: never those of `make run` (crm_<service>), nor those of another
+    test run going on at the same time on the same server."""
+    return f"{DEFAULT_PG_SERVER}/crm_test_{RUN_ID}_{name}"
 
 
 def service_settings(
