@@ -138,7 +138,7 @@ async def timed(run: Callable[[], Awaitable[Any]], iterations: int) -> dict[str,
 
 async def main(accounts: int = 1_000_000, iterations: int = 200) -> None:
     await prepare_database(DSN, [replica.MIGRATIONS, ("accounts", MIGRATIONS)])
-    pool = await create_pool(DSN, 2, 4)
+    pool = await create_pool(DSN, 2, 4, custom_plans=True)  # as the service's list pool
     try:
         await ensure_dataset(pool, accounts)
         total = await pool.fetchval("SELECT count(*) FROM accounts")

@@ -8,6 +8,7 @@ import aiohttp
 from aiohttp import web
 
 from services.common import crud, replica
+from services.common.db import create_pool
 from services.common.runtime import Subscription, install_runtime
 from services.common.settings import ServiceSettings
 from services.common.web import make_app
@@ -17,7 +18,7 @@ from .contacts import CONTACTS
 from .geocoding import BanGeocoder, Geocoder, GeocoderChain, NominatimGeocoder, OfflineGeocoder
 from .geodata.places import gazetteer
 from .settings import AccountsSettings
-from .web import routes
+from .web import LIST_POOL_KEY, routes
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
@@ -51,6 +52,18 @@ def create_app(settings: ServiceSettings) -> web.Application:
         Subscription(BINDINGS, make_handler(settings.source, chain), wants),
         extra_migrations=[replica.MIGRATIONS],
     )
+
+    async def list_pool(app: web.Application) -> AsyncIterator[None]:
+        """The list view's own connections, planned with each query's values (see create_pool);
+        opened after the runtime has migrated the database."""
+        pool = await create_pool(
+            settings.database_url, 1, max(2, settings.db_pool_max // 2), custom_plans=True
+        )
+        app[LIST_POOL_KEY] = pool
+        yield
+        await pool.close()
+
+    app.cleanup_ctx.append(list_pool)
     app.router.add_routes(routes)
     app.router.add_routes(crud.record_routes({"contacts": CONTACTS}))
     return app

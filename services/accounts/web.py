@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from services.common.records import etag
@@ -15,6 +16,8 @@ from . import picklists, service
 from .schemas import PicklistValueCreate, PicklistValueUpdate
 
 routes = web.RouteTableDef()
+# The list view's pool: its plans are made with each query's values (see app.py).
+LIST_POOL_KEY = web.AppKey("list_pool", asyncpg.Pool)
 
 
 def _one(record: dict[str, Any], status: int = 200, collection: str = "accounts") -> web.Response:
@@ -38,7 +41,7 @@ async def create_account(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/accounts")
 async def list_accounts(request: web.Request) -> web.Response:
-    return json_response(await service.list_accounts(request.app[POOL_KEY], request.query))
+    return json_response(await service.list_accounts(request.app[LIST_POOL_KEY], request.query))
 
 
 @routes.get("/api/v1/accounts/{id}")

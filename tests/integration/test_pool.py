@@ -26,3 +26,13 @@ async def test_a_transaction_left_open_is_rolled_back_on_release(pool: asyncpg.P
             assert await conn.fetchval("SELECT count(*) FROM effects WHERE note = 'x'") == 0
     finally:
         await single.close()
+
+
+async def test_a_pool_for_lists_plans_each_query_with_its_values(pool: asyncpg.Pool) -> None:
+    dsn = isolated_database_url("integration")
+    lists = await create_pool(dsn, 1, 1, custom_plans=True)
+    try:
+        assert await lists.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+        assert await pool.fetchval("SHOW plan_cache_mode") == "auto"
+    finally:
+        await lists.close()
