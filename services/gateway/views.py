@@ -5,6 +5,7 @@ named in ``unavailable``. The account itself is needed: without it, 404 or 503."
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 import orjson
 from aiohttp import web
@@ -46,16 +47,16 @@ async def account_view(
     generation = cache.generation
     path = f"/api/v1/views/accounts/{account_id}"
 
-    async def ask(service: str) -> tuple[int, bytes, dict[str, str]]:
-        call = upstreams.call_raw(
+    def ask(service: str) -> Awaitable[tuple[int, bytes, dict[str, str]]]:
+        return upstreams.call_raw(
             "GET",
             getattr(settings, f"{service}_url"),
             path,
             identity,
             service,
             params={"per_tab": str(size)},
+            limit_seconds=settings.view_timeout_seconds,  # a late service: ServiceUnavailable
         )
-        return await asyncio.wait_for(call, settings.view_timeout_seconds)
 
     names = ["accounts", *SECTIONS]
     results = await asyncio.gather(*(ask(name) for name in names), return_exceptions=True)
