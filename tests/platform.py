@@ -42,6 +42,7 @@ class Platform:
     gateway: str
     urls: dict[str, str]
     accounts_broker: TcpProxy
+    gateway_broker: TcpProxy
     http: aiohttp.ClientSession
     telephony: FakeTelephonyServer
     settings: dict[str, ServiceSettings]
@@ -78,6 +79,8 @@ async def serve(
 async def platform(infrastructure: None) -> AsyncIterator[Platform]:
     proxy = TcpProxy("127.0.0.1", 5672)
     await proxy.start()
+    gateway_proxy = TcpProxy("127.0.0.1", 5672)
+    await gateway_proxy.start()
     telephony = FakeTelephonyServer(TELEPHONY_SECRET)
     await telephony.start()
     servers: list[TestServer] = []
@@ -109,6 +112,7 @@ async def platform(infrastructure: None) -> AsyncIterator[Platform]:
             telephony_timeout_seconds=1.0,
             # Cached views must be dropped by writes and events, not by age: the tests see it.
             view_cache_ttl_seconds=300,
+            amqp_url=f"amqp://guest:guest@127.0.0.1:{gateway_proxy.port}/",
             **{f"{name}_url": url for name, url in urls.items()},
         )
         gateway = await serve(gateway_app, gateway_settings)
@@ -116,11 +120,14 @@ async def platform(infrastructure: None) -> AsyncIterator[Platform]:
         urls["gateway"] = str(gateway.make_url("")).rstrip("/")
         async with aiohttp.ClientSession() as http:
             all_settings = {name: s for name, _, s in services} | {"gateway": gateway_settings}
-            yield Platform(urls["gateway"], urls, proxy, http, telephony, all_settings)
+            yield Platform(
+                urls["gateway"], urls, proxy, gateway_proxy, http, telephony, all_settings
+            )
     finally:
         for server in reversed(servers):
             await server.close()
         await proxy.cut()
+        await gateway_proxy.cut()
         await telephony.close()
 
 

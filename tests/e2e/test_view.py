@@ -226,6 +226,20 @@ async def test_a_view_read_again_is_served_from_the_cache_until_a_write_changes_
     assert [a["subject"] for a in after["actions"]["items"]] == ["Nouvelle"]
 
 
+async def create_behind_the_gateway(
+    platform: Platform, collection: str, body: dict[str, Any]
+) -> None:
+    """Straight to the activities service, as another gateway copy or a consumer would write."""
+    identity = Identity(user_id="u-admin", username="admin", role="admin")
+    secret = platform.settings["activities"].internal_secret.get_secret_value()
+    async with platform.http.post(
+        f"{platform.urls['activities']}/api/v1/{collection}",
+        json=body,
+        headers={IDENTITY_HEADER: sign_identity(identity, secret)},
+    ) as response:
+        assert response.status == 201, await response.text()
+
+
 async def test_a_change_made_behind_the_gateway_reaches_a_cached_view_through_the_events(
     platform: Platform, admin: Headers
 ) -> None:
@@ -236,15 +250,9 @@ async def test_a_change_made_behind_the_gateway_reaches_a_cached_view_through_th
         return status == 200 and headers["X-View-Cache"] == "hit"
 
     await eventually(served_from_cache)
-    # Straight to the activities service, as another gateway copy or a consumer would write.
-    identity = Identity(user_id="u-admin", username="admin", role="admin")
-    secret = platform.settings["activities"].internal_secret.get_secret_value()
-    async with platform.http.post(
-        f"{platform.urls['activities']}/api/v1/opportunities",
-        json={"name": "Affaire d'ailleurs", "account_id": account["id"]},
-        headers={IDENTITY_HEADER: sign_identity(identity, secret)},
-    ) as response:
-        assert response.status == 201, await response.text()
+    await create_behind_the_gateway(
+        platform, "opportunities", {"name": "Affaire d'ailleurs", "account_id": account["id"]}
+    )
 
     async def shows_it() -> Any:
         _, body, _ = await view(platform, admin, account["id"])
@@ -252,3 +260,31 @@ async def test_a_change_made_behind_the_gateway_reaches_a_cached_view_through_th
 
     body = await eventually(shows_it)
     assert body["opportunities"]["items"][0]["name"] == "Affaire d'ailleurs"
+
+
+async def test_while_the_event_feed_is_down_views_are_composed_every_time(
+    platform: Platform, admin: Headers
+) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Vue sans fil"})
+
+    async def cache_says(expected: str) -> bool:
+        status, _, headers = await view(platform, admin, account["id"])
+        return status == 200 and headers["X-View-Cache"] == expected
+
+    await eventually(lambda: cache_says("hit"))
+    await platform.gateway_broker.cut()
+    try:
+        await eventually(lambda: cache_says("miss"))
+        # A change whose event the gateway cannot hear now: the view shows it all the same.
+        await create_behind_the_gateway(
+            platform, "projects", {"name": "Projet pendant la coupure", "account_id": account["id"]}
+        )
+        _, body, headers = await view(platform, admin, account["id"])
+        assert headers["X-View-Cache"] == "miss"
+        assert [p["name"] for p in body["projects"]["items"]] == ["Projet pendant la coupure"]
+        assert not await cache_says("hit")
+    finally:
+        await platform.gateway_broker.restore()
+    await eventually(lambda: cache_says("hit"), within=20)  # kept again once the feed is back
+    _, body, _ = await view(platform, admin, account["id"])
+    assert body["projects"]["total"] == 1
