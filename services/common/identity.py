@@ -66,6 +66,11 @@ def sign_identity(
 
 
 def verify_identity(value: str | None, secret: str, *, now: float | None = None) -> Identity:
+    return _verified(value, secret, time.time() if now is None else now)[0]
+
+
+def _verified(value: str | None, secret: str, now: float) -> tuple[Identity, int]:
+    """The identity ``value`` carries and when it expires."""
     if not value:
         raise InvalidIdentity("missing identity")
     payload, _, signature = value.partition(".")
@@ -79,9 +84,9 @@ def verify_identity(value: str | None, secret: str, *, now: float | None = None)
         raise InvalidIdentity("malformed identity") from exc
     if identity.role not in ROLES:
         raise InvalidIdentity("unknown role")
-    if expires < (now if now is not None else time.time()):
+    if expires < now:
         raise InvalidIdentity("expired identity")
-    return identity
+    return identity, expires
 
 
 class IdentitySigner:
@@ -109,20 +114,15 @@ class IdentityVerifier:
 
     def __init__(self, secret: str) -> None:
         self._secret = secret
-        self._verified: dict[str, tuple[float, Identity]] = {}
+        self._verified: dict[str, tuple[int, Identity]] = {}
 
     def __call__(self, value: str | None) -> Identity:
         now = time.time()
         kept = self._verified.get(value) if value else None
         if kept is not None and kept[0] >= now:
             return kept[1]
-        identity = verify_identity(value, self._secret, now=now)
+        identity, expires = _verified(value, self._secret, now)
         if len(self._verified) > 4096:
             self._verified.clear()
-        assert value is not None
-        self._verified[value] = (_expiry(value), identity)
+        self._verified[value or ""] = (expires, identity)
         return identity
-
-
-def _expiry(value: str) -> float:
-    return float(orjson.loads(_unb64(value.partition(".")[0]))["exp"])

@@ -144,8 +144,6 @@ class ViewCache:
                     "view cache: event feed lost (%s); views are composed every time meanwhile",
                     type(exc).__name__,
                 )
-            finally:
-                self.activate(False)
             backoff = 0.2 if self._connected else min(backoff * 2, 5.0)
             await asyncio.sleep(backoff)
 
