@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
 )
+
+from services.common.validation import IsoDate, IsoDatetime
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -56,8 +56,8 @@ class ActionFields(BaseModel):
     account_id: OptionalId = None
     contact_id: OptionalId = None
     status: ActionStatus | None = None  # from the dates when not given
-    occurred_at: AwareDatetime | None = None
-    due_at: AwareDatetime | None = None
+    occurred_at: IsoDatetime | None = None
+    due_at: IsoDatetime | None = None
     direction: Direction | None = None
     duration_seconds: Annotated[StrictInt | None, Field(ge=0, le=7 * 86400)] = None
     opportunity_id: OptionalId = None
@@ -74,7 +74,7 @@ class OpportunityFields(BaseModel):
     stage: OpportunityStage = "prospection"
     amount: Money = None
     probability: Annotated[StrictInt | None, Field(ge=0, le=100)] = None
-    expected_close_date: date | None = None
+    expected_close_date: IsoDate | None = None
     source: Annotated[Annotated[str, Field(max_length=100)] | None, Blank] = None
     description: LongText = None
 
@@ -85,8 +85,8 @@ class ProjectFields(BaseModel):
     name: Title
     account_id: uuid.UUID
     status: ProjectStatus = "a_realiser"
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
     budget: Money = None
     opportunity_id: OptionalId = None
     description: LongText = None
@@ -101,5 +101,5 @@ class CallRecord(BaseModel):
     account_id: uuid.UUID | None = None
     contact_id: uuid.UUID | None = None
     number: Annotated[str, Field(max_length=40)]
-    occurred_at: AwareDatetime
+    occurred_at: IsoDatetime
     duration_seconds: Annotated[StrictInt, Field(ge=0, le=7 * 86400)]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from datetime import date
+from typing import Annotated, Any, TypeVar
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ValidationError
 
 from .errors import BadRequest, FieldError, ValidationFailed
 
@@ -48,6 +49,20 @@ _MESSAGES = {
     "datetime_from_date_parsing": "Date et heure attendues au format RFC 3339.",
     "timezone_aware": "Précisez le fuseau horaire (ex. 2026-11-28T09:30:00Z).",
 }
+
+
+def _written_as_text(value: Any) -> Any:
+    """Dates travel as text: Pydantic would otherwise read a number as a Unix time."""
+    if isinstance(value, int | float):
+        raise ValueError(
+            "Date attendue sous forme de texte (AAAA-MM-JJ, ou RFC 3339 avec l'heure)."
+        )
+    return value
+
+
+# The date types of request bodies: ISO 8601 text only, as the OpenAPI document says.
+IsoDate = Annotated[date, BeforeValidator(_written_as_text)]
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_written_as_text)]
 
 
 def _message(error: Any) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from services.common.validation import IsoDate, IsoDatetime
 
 from .domain import VAT_RATES
 
@@ -56,7 +57,7 @@ class QuoteFields(BaseModel):
     account_id: uuid.UUID
     contact_id: Annotated[uuid.UUID | None, Blank] = None
     opportunity_id: Annotated[uuid.UUID | None, Blank] = None
-    valid_until: date | None = None
+    valid_until: IsoDate | None = None
     lines: Lines = Field(default_factory=list)
     notes: Notes = None
 
@@ -66,7 +67,7 @@ class InvoiceFields(BaseModel):
 
     account_id: uuid.UUID
     contact_id: Annotated[uuid.UUID | None, Blank] = None
-    due_date: date | None = None
+    due_date: IsoDate | None = None
     lines: Lines = Field(default_factory=list)
     notes: Notes = None
 
@@ -74,7 +75,7 @@ class InvoiceFields(BaseModel):
 class Payment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    paid_at: AwareDatetime | None = None
+    paid_at: IsoDatetime | None = None
 
 
 TemplateKind = Literal["account", "contact", "opportunity", "project", "quote", "invoice"]

@@ -4,7 +4,9 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from services.common.validation import IsoDatetime
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -96,5 +98,5 @@ class TelephonyEvent(BaseModel):
     direction: Literal["inbound", "outbound"]
     from_: Annotated[str, Field(alias="from", max_length=100)]
     to: Annotated[str, Field(max_length=100)]
-    timestamp: AwareDatetime
+    timestamp: IsoDatetime
     duration_seconds: Annotated[int, Field(ge=0, le=7 * 86400)] = 0

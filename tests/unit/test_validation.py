@@ -1,8 +1,14 @@
+import uuid
+from typing import Any
+
 import pytest
+from pydantic import BaseModel
 
 from services.accounts.schemas import AccountFields
+from services.activities.schemas import ActionFields, ProjectFields
 from services.common.errors import BadRequest, ValidationFailed
-from services.common.validation import parse_json, validate
+from services.common.validation import parse_json, try_validate, validate
+from services.documents.schemas import Payment
 
 
 def errors_of(data: object) -> dict[str, str]:
@@ -52,3 +58,32 @@ def test_a_body_that_is_not_an_object_is_refused() -> None:
 def test_malformed_json_is_a_bad_request(raw: bytes) -> None:
     with pytest.raises(BadRequest):
         parse_json(raw)
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "field"),
+    [
+        (Payment, {"paid_at": -455875}, "paid_at"),
+        (ActionFields, {"type": "note", "subject": "x", "occurred_at": 1764412800}, "occurred_at"),
+        (
+            ProjectFields,
+            {"name": "P", "account_id": str(uuid.uuid4()), "start_date": 20261129},
+            "start_date",
+        ),
+    ],
+)
+def test_a_number_is_not_read_as_a_date(
+    model: type[BaseModel], data: dict[str, Any], field: str
+) -> None:
+    fields, errors = try_validate(model, data)
+    assert fields is None
+    assert [e.field for e in errors] == [field]
+    assert "texte" in errors[0].message
+
+
+def test_dates_written_as_text_are_read() -> None:
+    fields, errors = try_validate(Payment, {"paid_at": "2026-11-29T10:00:00Z"})
+    assert errors == []
+    assert fields is not None
+    assert fields.paid_at is not None
+    assert fields.paid_at.year == 2026
