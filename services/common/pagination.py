@@ -9,7 +9,7 @@ import binascii
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -20,6 +20,10 @@ from .errors import FieldError, ValidationFailed
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 ColumnKind = Literal["text", "timestamptz", "int", "numeric"]
+# What PostgreSQL can hold: an ``int`` column is an ``integer``; ``numeric`` has at most 131072
+# digits before the point and 16383 after it.
+INT_RANGE = (-(2**31), 2**31 - 1)
+NUMERIC_EXPONENTS = (-16383, 131071)
 
 
 @dataclass(frozen=True)
@@ -49,15 +53,33 @@ def _decode_cursor(text: str, sort_key: str, kind: ColumnKind) -> tuple[Any, uui
             raise ValueError("cursor made for another sort")
         if kind == "timestamptz":
             value = datetime.fromisoformat(value)
+            if value.tzinfo is None:
+                raise ValueError("naive time")
+            value.astimezone(UTC)  # OverflowError at the ends of the calendar
         elif kind == "numeric":
             value = Decimal(str(value))
+            low, high = NUMERIC_EXPONENTS
+            exponent = value.as_tuple().exponent
+            if not value.is_finite() or not isinstance(exponent, int):
+                raise ValueError("not a finite number")
+            if exponent < low or value.adjusted() > high:
+                raise ValueError("number out of range")
         elif kind == "int":
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ValueError("bad value")
+            if not INT_RANGE[0] <= value <= INT_RANGE[1]:
+                raise ValueError("integer out of range")
         elif not isinstance(value, str) or "\x00" in value:
             raise ValueError("bad value")
         return value, uuid.UUID(record_id)
-    except (ValueError, TypeError, binascii.Error, InvalidOperation, orjson.JSONDecodeError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+        binascii.Error,
+        InvalidOperation,
+        orjson.JSONDecodeError,
+    ) as exc:
         raise ValueError(str(exc)) from exc
 
 

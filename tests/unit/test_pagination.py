@@ -1,5 +1,7 @@
+import base64
 import uuid
 
+import orjson
 import pytest
 
 from services.common.errors import ValidationFailed
@@ -65,3 +67,53 @@ def test_a_forged_cursor_holding_a_nul_character_is_refused() -> None:
     with pytest.raises(ValidationFailed) as caught:
         parse_page({"cursor": forged}, COLUMNS, "name")
     assert [e.field for e in caught.value.errors] == ["cursor"]
+
+
+SORTED_BY_NUMBERS: dict[str, tuple[str, ColumnKind]] = {
+    "employees": ("sort_employees", "int"),
+    "revenue": ("sort_revenue", "numeric"),
+    "created_at": ("created_at", "timestamptz"),
+}
+
+
+def _cursor(key: str, value: object) -> str:
+    raw = orjson.dumps([key, value, str(uuid.uuid4())])
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("employees", 9_000_000_000),  # beyond PostgreSQL's integer
+        ("employees", -(2**31) - 1),
+        ("employees", True),
+        ("employees", "12"),
+        ("revenue", "NaN"),
+        ("revenue", "Infinity"),
+        ("revenue", "1e1000000"),
+        ("revenue", "1e-20000"),
+        ("created_at", "2026-11-28T09:30:00"),  # no time zone
+        ("created_at", "0001-01-01T00:00:00+14:00"),  # before year 1 in UTC
+        ("created_at", "9999-12-31T23:59:59-14:00"),
+    ],
+)
+def test_a_cursor_holding_what_the_column_cannot_hold_is_refused_naming_it(
+    key: str, value: object
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse_page({"sort": key, "cursor": _cursor(key, value)}, SORTED_BY_NUMBERS, "employees")
+    assert [e.field for e in caught.value.errors] == ["cursor"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("employees", 2**31 - 1),
+        ("employees", -1),
+        ("revenue", "999999999999999.99"),
+        ("created_at", "2026-11-28T09:30:00+00:00"),
+    ],
+)
+def test_a_cursor_at_the_edge_of_the_column_is_kept(key: str, value: object) -> None:
+    page = parse_page({"sort": key, "cursor": _cursor(key, value)}, SORTED_BY_NUMBERS, "employees")
+    assert page.after is not None
