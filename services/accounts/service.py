@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -379,8 +379,9 @@ def _filters(query: Mapping[str, str]) -> tuple[list[str], list[Any], list[Field
             since = datetime.fromisoformat(query["updated_since"].replace("Z", "+00:00"))
             if since.tzinfo is None:
                 raise ValueError
+            since.astimezone(UTC)  # OverflowError at the ends of the calendar
             conditions.append(f"updated_at >= {param(since)}")
-        except ValueError:
+        except (ValueError, OverflowError):
             errors.append(
                 FieldError(
                     "updated_since", "Date et heure RFC 3339 attendues (ex. 2026-11-28T09:30:00Z)."

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ValidationError
 
 from .errors import BadRequest, FieldError, ValidationFailed
 
@@ -60,9 +60,20 @@ def _written_as_text(value: Any) -> Any:
     return value
 
 
+def _within_the_calendar(value: datetime) -> datetime:
+    """A time PostgreSQL stores in UTC: 0001-01-01T00:00+14:00 is before year 1 there."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("Date hors des limites du calendrier (années 1 à 9999).") from exc
+    return value
+
+
 # The date types of request bodies: ISO 8601 text only, as the OpenAPI document says.
 IsoDate = Annotated[date, BeforeValidator(_written_as_text)]
-IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_written_as_text)]
+IsoDatetime = Annotated[
+    AwareDatetime, BeforeValidator(_written_as_text), AfterValidator(_within_the_calendar)
+]
 
 
 def _message(error: Any) -> str:

@@ -87,3 +87,13 @@ def test_dates_written_as_text_are_read() -> None:
     assert fields is not None
     assert fields.paid_at is not None
     assert fields.paid_at.year == 2026
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_time_outside_the_calendar_in_utc_is_refused_naming_it(moment: str) -> None:
+    fields, errors = try_validate(
+        ActionFields, {"type": "note", "subject": "x", "occurred_at": moment}
+    )
+    assert fields is None
+    assert [e.field for e in errors] == ["occurred_at"]
+    assert "calendrier" in errors[0].message
