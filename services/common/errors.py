@@ -28,6 +28,10 @@ class BadRequest(ProblemError):
 class Unauthorized(ProblemError):
     status, title, type_suffix = 401, "Authentification requise", "unauthorized"
 
+    def __init__(self, detail: str | None = None, challenge: str = "Bearer") -> None:
+        super().__init__(detail)
+        self.challenge = challenge  # the WWW-Authenticate header of the answer
+
 
 class Forbidden(ProblemError):
     status, title, type_suffix = 403, "Action non autorisée", "forbidden"
@@ -51,6 +55,14 @@ class PayloadTooLarge(ProblemError):
 
 class UnsupportedMediaType(ProblemError):
     status, title, type_suffix = 415, "Type de contenu non pris en charge", "unsupported-media-type"
+
+
+class TooManyRequests(ProblemError):
+    status, title, type_suffix = 429, "Trop de requêtes", "too-many-requests"
+
+    def __init__(self, detail: str | None = None, retry_after: int = 60) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class ServiceUnavailable(ProblemError):
