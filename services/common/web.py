@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 import asyncpg
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.typedefs import Middleware
+from aiohttp.web_protocol import RequestHandler
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -29,6 +31,7 @@ from .errors import (
     NotFound,
     ProblemError,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
     ValidationFailed,
@@ -58,7 +61,27 @@ _HTTP_TITLES = {
     405: "Méthode non autorisée",
     406: "Format de réponse non disponible",
     413: "Requête trop volumineuse",
+    414: "Adresse trop longue",
     415: "Type de contenu non pris en charge",
+    431: "En-têtes trop volumineux",
+}
+# What aiohttp's parser accepts: the request target (path and query) and each header line. They
+# differ so that a refusal tells which one was too long (LineTooLong carries the limit).
+MAX_REQUEST_TARGET_BYTES = 8192
+MAX_HEADER_BYTES = 8190
+HANDLER_ARGS = {"max_line_size": MAX_REQUEST_TARGET_BYTES, "max_field_size": MAX_HEADER_BYTES}
+
+# Security headers of every answer (OWASP ASVS V14.4). Pages may load their own scripts and styles
+# (Swagger UI: its start script is a file, its icons data: URIs); nothing else loads anything.
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
 }
 _DB_UNREACHABLE = (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError, TimeoutError)
 
@@ -105,8 +128,10 @@ def problem_response(
 
 def problem_from(exc: ProblemError) -> web.Response:
     headers = None
-    if isinstance(exc, ServiceUnavailable):
+    if isinstance(exc, ServiceUnavailable | TooManyRequests):
         headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": exc.challenge}
     errors = getattr(exc, "errors", None)
     return problem_response(exc.status, exc.title, exc.detail, exc.type_suffix, errors, headers)
 
@@ -140,11 +165,76 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except _DB_UNREACHABLE as exc:
         log.warning("%s %s: database unreachable: %s", request.method, request.path, exc)
         return problem_from(ServiceUnavailable("La base de données est momentanément injoignable."))
+    except asyncpg.DataError as exc:
+        # A value PostgreSQL cannot hold that no check caught: the client's, not a failure here.
+        log.warning("%s %s: value refused by the database: %s", request.method, request.path, exc)
+        return problem_response(
+            422,
+            "Données invalides",
+            "Une valeur de la requête dépasse ce que la base de données peut enregistrer.",
+            "validation",
+        )
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         return problem_response(
             500, "Erreur interne", "Une erreur inattendue est survenue.", "internal"
         )
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer: no sniffing, no framing, no referrer; no caching of the API's data
+    unless the handler said otherwise."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    page = response.content_type == "text/html"
+    response.headers.setdefault("Content-Security-Policy", PAGE_CSP if page else API_CSP)
+    if request.path.startswith("/api/v1/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+
+
+def _parse_problem(exc: BaseException | None) -> tuple[int, str]:
+    """Status and French detail for a request aiohttp could not parse."""
+    if isinstance(exc, LineTooLong):
+        if exc.args[1:2] == (MAX_REQUEST_TARGET_BYTES,):
+            return 414, (
+                f"L'adresse demandée dépasse {MAX_REQUEST_TARGET_BYTES} octets ; "
+                "raccourcissez-la (moins de paramètres, ou un corps de requête)."
+            )
+        return 431, f"Un en-tête de la requête dépasse {MAX_HEADER_BYTES} octets."
+    if isinstance(exc, BadHttpMessage) and "Too many headers" in exc.message:
+        return 431, "La requête porte trop d'en-têtes."
+    return 400, "Requête HTTP mal formée."
+
+
+def _handle_error(
+    self: RequestHandler,
+    request: web.BaseRequest,
+    status: int = 500,
+    exc: BaseException | None = None,
+    message: str | None = None,
+) -> web.StreamResponse:
+    """What aiohttp answers when a request cannot be parsed or its handler broke the protocol:
+    problem+json in French, with the security headers, instead of text/plain with a repr."""
+    if status >= 500:
+        self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
+        detail = "Une erreur inattendue est survenue."
+    else:
+        status, detail = _parse_problem(exc)
+        log.info("request from %s refused (%d): %s", request.remote, status, message or exc)
+    if request.writer.output_size > 0:  # as aiohttp: too late for another answer
+        raise ConnectionError("Response is sent already, cannot send another response")
+    title = _HTTP_TITLES.get(status, "Erreur interne")
+    response = problem_response(
+        status, title, detail, "internal" if status >= 500 else f"http-{status}"
+    )
+    response.headers.update(SECURITY_HEADERS)
+    response.headers["Content-Security-Policy"] = API_CSP
+    response.force_close()
+    return response
+
+
+# aiohttp offers no hook for this answer (aio-libs/aiohttp#3287): replace its method, once.
+setattr(RequestHandler, "handle_error", _handle_error)  # noqa: B010
 
 
 def identity_middleware(
@@ -246,7 +336,10 @@ def make_app(
     middlewares: list[Middleware] = [metrics_middleware(registry, service), error_middleware]
     if internal_secret is not None:  # the gateway adds its own authentication, then refuse_nul
         middlewares += [identity_middleware(internal_secret), refuse_nul]
-    app = web.Application(middlewares=middlewares, client_max_size=max_body_bytes)
+    app = web.Application(
+        middlewares=middlewares, client_max_size=max_body_bytes, handler_args=HANDLER_ARGS
+    )
+    app.on_response_prepare.append(security_headers)
     app[REGISTRY_KEY] = registry
     app[READINESS_KEY] = []
     app.router.add_get("/healthz", healthz)
