@@ -15,10 +15,12 @@ from services.common.web import REGISTRY_KEY, make_app, refuse_nul
 
 from . import service
 from .proxy import Upstreams
+from .sessions import SessionCheck
 from .settings import GatewaySettings
 from .telephony import AsteriskTelephony, HttpTelephony, Telephony, TelephonyLink
 from .view_cache import ViewCache
 from .web import (
+    SESSION_CHECK_KEY,
     SETTINGS_KEY,
     TELEPHONY_KEY,
     UPSTREAMS_KEY,
@@ -35,7 +37,10 @@ def create_app(settings: ServiceSettings) -> web.Application:
     assert isinstance(settings, GatewaySettings)
     # Word templates are uploaded through the gateway: room for them, and little more.
     app = make_app(settings.service, internal_secret=None, max_body_bytes=6 * 1024 * 1024)
-    app.middlewares.append(auth_middleware(settings.token_secret.get_secret_value()))
+    sessions = app[SESSION_CHECK_KEY] = SessionCheck(
+        lambda session_id: service.session_valid(app[POOL_KEY], session_id)
+    )
+    app.middlewares.append(auth_middleware(settings.token_secret.get_secret_value(), sessions))
     app.middlewares.append(refuse_nul)
     cache = app[VIEW_CACHE_KEY] = ViewCache(
         int(settings.view_cache_mb * 1024 * 1024), settings.view_cache_ttl_seconds

@@ -45,3 +45,59 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 SELECT_CALL = (
     "SELECT call_id, user_id, username, account_id, contact_id FROM calls WHERE call_id = $1"
 )
+
+# Sessions: each bearer token names one.
+SESSION_COLUMNS = "id, user_id, created_at, expires_at, client_address, user_agent"
+INSERT_SESSION = """
+INSERT INTO sessions (id, user_id, expires_at, client_address, user_agent)
+VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5)
+"""
+# The one query of the auth check: the session is open and its user active.
+SESSION_VALID = """
+SELECT s.ended_at IS NULL AND u.active AS valid
+FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1
+"""
+END_USER_SESSIONS = """
+UPDATE sessions SET ended_at = now(), ended_reason = $2
+WHERE user_id = $1 AND ended_at IS NULL AND ($3::uuid IS NULL OR id <> $3)
+"""
+END_SESSION = """
+UPDATE sessions SET ended_at = now(), ended_reason = $2
+WHERE id = $1 AND ended_at IS NULL RETURNING user_id
+"""
+SELECT_SESSION_OWNER = "SELECT user_id FROM sessions WHERE id = $1"
+LIST_OPEN_SESSIONS = f"""
+SELECT {SESSION_COLUMNS} FROM sessions
+WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now() ORDER BY created_at DESC
+"""
+USER_EXISTS = "SELECT 1 FROM users WHERE id = $1"
+
+# Sign-in throttle: failures per user name and per client address.
+THROTTLE_LOCKED_UNTIL = """
+SELECT max(locked_until) AS locked_until, max(locked_until) - now() AS remaining
+FROM login_throttle
+WHERE ((scope = 'username' AND key = $1) OR (scope = 'address' AND key = $2))
+  AND locked_until > now()
+"""
+# Count one failure of a key, forgetting those older than $3 seconds. The row stays locked until
+# the transaction ends, so two gateway copies failing at once count two failures, and the
+# lockout written next in the same transaction follows from the count it saw.
+THROTTLE_FAILURE = """
+INSERT INTO login_throttle AS t (scope, key, failures, last_failure_at)
+VALUES ($1, $2, 1, now())
+ON CONFLICT (scope, key) DO UPDATE SET
+    failures = CASE WHEN t.last_failure_at < now() - make_interval(secs => $3)
+                    THEN 1 ELSE t.failures + 1 END,
+    last_failure_at = now()
+RETURNING failures
+"""
+THROTTLE_LOCK = """
+UPDATE login_throttle SET locked_until = now() + make_interval(secs => $3)
+WHERE scope = $1 AND key = $2 RETURNING locked_until
+"""
+THROTTLE_RESET = "DELETE FROM login_throttle WHERE scope = 'username' AND key = $1"
+THROTTLE_PURGE = """
+DELETE FROM login_throttle
+WHERE last_failure_at < now() - make_interval(secs => $1)
+  AND (locked_until IS NULL OR locked_until < now())
+"""

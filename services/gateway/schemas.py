@@ -8,6 +8,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from services.common.validation import IsoDatetime
 
+from .domain import password_problem
+
 
 def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
@@ -31,7 +33,17 @@ Extension = Annotated[
     BeforeValidator(_blank_to_none),
 ]
 DisplayName = Annotated[str, Field(max_length=150)]
-Password = Annotated[str, Field(min_length=10, max_length=1024)]
+
+
+def _password_policy(value: str) -> str:
+    problem = password_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+# A new password: long enough, and not one of the most common ones (domain.password_problem).
+Password = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_password_policy)]
 Role = Literal["admin", "user", "readonly"]
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import sys
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from pydantic import SecretStr
 
 from services.common.errors import (
     Conflict,
@@ -28,8 +33,39 @@ from . import domain
 from . import repository as sql
 from .schemas import PasswordChange, ProfileFields, UserCreate, UserFields
 
+log = logging.getLogger(__name__)
+
 SYSTEM_ACTOR = "system"
 ENTITY = "user"
+UserId = str | uuid.UUID
+
+# Why a session ended (sessions.ended_reason).
+ENDED_LOGOUT = "logout"
+ENDED_DEACTIVATED = "deactivated"
+ENDED_ROLE_CHANGED = "role_changed"
+ENDED_PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a reason
+ENDED_BY_ADMIN = "ended_by_admin"
+
+
+def _user_uuid(user_id: UserId) -> uuid.UUID:
+    """A user id from a URL or a token, compared as a UUID (any case, any UUID spelling)."""
+    if isinstance(user_id, uuid.UUID):
+        return user_id
+    return parse_record_id(user_id, "fiche utilisateur")
+
+
+def _is_self(identity: Identity, user_id: uuid.UUID) -> bool:
+    try:
+        return uuid.UUID(identity.user_id) == user_id
+    except ValueError:
+        return False
+
+
+def check_new_password(password: str, field: str) -> None:
+    """The password policy (domain.password_problem) as a 422 naming ``field``."""
+    problem = domain.password_problem(password)
+    if problem is not None:
+        raise ValidationFailed([FieldError(field, problem)])
 
 
 def user_record(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,10 +109,27 @@ async def add_user(
     return created
 
 
+class BootstrapPasswordRefused(RuntimeError):
+    """CRM_ADMIN_PASSWORD breaks the password policy: the gateway does not start."""
+
+
+def check_bootstrap_password(password: SecretStr | str | None) -> None:
+    """CRM_ADMIN_PASSWORD obeys the password policy (unset: one is generated that does)."""
+    if isinstance(password, SecretStr):
+        password = password.get_secret_value()
+    problem = domain.password_problem(password) if password is not None else None
+    if problem is not None:
+        raise BootstrapPasswordRefused(
+            f"CRM_ADMIN_PASSWORD est refusé : {problem} La passerelle ne démarre pas ; "
+            "changez-le, ou retirez-le pour qu'un mot de passe soit généré."
+        )
+
+
 async def bootstrap_admin(pool: asyncpg.Pool, source: str, password: str | None) -> None:
     """Create ``admin`` on first start; a generated password is printed once, never logged."""
     generated = password is None
     chosen = password if password is not None else domain.generate_password()
+    check_bootstrap_password(chosen)
     body = UserCreate.model_construct(
         username="admin", password=chosen, role="admin", display_name="Administrateur",
         email=None, phone_extension=None,
@@ -92,12 +145,144 @@ async def bootstrap_admin(pool: asyncpg.Pool, source: str, password: str | None)
         )
 
 
-async def login(pool: asyncpg.Pool, username: str, password: str) -> Identity:
-    row = await pool.fetchrow(sql.SELECT_LOGIN, username)
+@dataclass(frozen=True)
+class LoginAttempt:
+    """Who tries to sign in, from where: what the throttle and the session keep."""
+
+    username: str
+    password: str
+    address: str
+    user_agent: str | None = None
+
+
+class LoginThrottled(Exception):
+    """Too many failed sign-ins for this user name or address: answer 429, verify nothing."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+async def login(
+    pool: asyncpg.Pool,
+    attempt: LoginAttempt,
+    ttl_seconds: int,
+    policy: domain.ThrottlePolicy | None = None,
+) -> tuple[Identity, uuid.UUID]:
+    """Check a sign-in (throttled, see domain.ThrottlePolicy) and open its session."""
+    policy = policy or domain.ThrottlePolicy()
+    name_key = attempt.username.lower()
+    await check_throttle(pool, name_key, attempt.address)
+    row = await pool.fetchrow(sql.SELECT_LOGIN, attempt.username)
     stored = row["password_hash"] if row is not None and row["active"] else None
-    if not await asyncio.to_thread(domain.verify_password, stored, password) or row is None:
+    if not await asyncio.to_thread(domain.verify_password, stored, attempt.password) or row is None:
+        await record_failure(pool, name_key, attempt.address, policy)
         raise Unauthorized("Identifiant ou mot de passe incorrect.")
-    return Identity(str(row["id"]), row["username"], row["role"])
+    identity = Identity(str(row["id"]), row["username"], row["role"])
+    session_id = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(sql.THROTTLE_RESET, name_key)
+        await conn.execute(
+            sql.INSERT_SESSION, session_id, row["id"], float(ttl_seconds), attempt.address,
+            (attempt.user_agent or "")[:500] or None,
+        )  # fmt: skip
+    return identity, session_id
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+async def check_throttle(pool: asyncpg.Pool, name_key: str, address: str) -> None:
+    """Raise LoginThrottled while the user name or the address is locked."""
+    row = await pool.fetchrow(sql.THROTTLE_LOCKED_UNTIL, name_key, address)
+    if row is None or row["locked_until"] is None:
+        return
+    retry_after = max(1, math.ceil(row["remaining"].total_seconds()))
+    log.info(
+        "sign-in refused while locked: username=%r address=%s at=%s retry_after=%ss",
+        name_key, address, _now_text(), retry_after,
+    )  # fmt: skip
+    raise LoginThrottled(retry_after)
+
+
+async def record_failure(
+    pool: asyncpg.Pool, name_key: str, address: str, policy: domain.ThrottlePolicy
+) -> None:
+    """Count a failed sign-in for its user name and its address, locking either when due."""
+    log.warning("sign-in failed: username=%r address=%s at=%s", name_key, address, _now_text())
+    async with pool.acquire() as conn, conn.transaction():
+        for scope, key, threshold in (
+            ("username", name_key, policy.username_failures),
+            ("address", address, policy.address_failures),
+        ):
+            failures = await conn.fetchval(sql.THROTTLE_FAILURE, scope, key, policy.forget_seconds)
+            seconds = domain.lockout_seconds(failures, threshold, policy)
+            if seconds is not None:
+                await conn.execute(sql.THROTTLE_LOCK, scope, key, seconds)
+                log.warning(
+                    "sign-in locked: %s=%r username=%r address=%s at=%s failures=%d for=%ss",
+                    scope, key, name_key, address, _now_text(), failures, int(seconds),
+                )  # fmt: skip
+                # Lockouts are rare: the moment to drop keys whose failures are forgotten.
+                await conn.execute(sql.THROTTLE_PURGE, policy.forget_seconds)
+
+
+async def session_valid(pool: asyncpg.Pool, session_id: uuid.UUID) -> bool:
+    """True while the session is open and its user active (one indexed query)."""
+    return bool(await pool.fetchval(sql.SESSION_VALID, session_id))
+
+
+async def end_sessions(
+    conn: asyncpg.Connection, user_id: UserId, reason: str, *, keep: uuid.UUID | None = None
+) -> int:
+    """End every open session of a user (but ``keep``), in the caller's transaction."""
+    status = await conn.execute(sql.END_USER_SESSIONS, _user_uuid(user_id), reason, keep)
+    return int(status.split()[-1])
+
+
+async def logout(pool: asyncpg.Pool, session_id: uuid.UUID) -> None:
+    await pool.execute(sql.END_SESSION, session_id, ENDED_LOGOUT)
+
+
+async def list_sessions(
+    pool: asyncpg.Pool, identity: Identity, user_id: str
+) -> list[dict[str, Any]]:
+    """A user's open sessions, newest first: for admins and for the user themself."""
+    uid = _user_uuid(user_id)
+    if not _is_self(identity, uid):
+        _admin_only(identity)
+    async with pool.acquire() as conn:
+        if await conn.fetchval(sql.USER_EXISTS, uid) is None:
+            raise NotFound("Utilisateur introuvable.")
+        rows = await conn.fetch(sql.LIST_OPEN_SESSIONS, uid)
+    return [dict(row) for row in rows]
+
+
+async def end_user_sessions(pool: asyncpg.Pool, identity: Identity, user_id: str) -> int:
+    """An admin ends every session of a user (their own included, if they ask)."""
+    _admin_only(identity)
+    uid = _user_uuid(user_id)
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(sql.USER_EXISTS, uid) is None:
+            raise NotFound("Utilisateur introuvable.")
+        return await end_sessions(conn, uid, ENDED_BY_ADMIN)
+
+
+async def end_one_session(
+    pool: asyncpg.Pool, identity: Identity, user_id: str, session_id: str
+) -> None:
+    """End one session of a user: an admin any, a user their own."""
+    uid = _user_uuid(user_id)
+    own = _is_self(identity, uid)
+    if not own:
+        _admin_only(identity)
+    sid = parse_record_id(session_id, "session")
+    async with pool.acquire() as conn, conn.transaction():
+        owner = await conn.fetchval(sql.SELECT_SESSION_OWNER, sid)
+        if owner != uid:
+            raise NotFound("Aucune session de cet utilisateur ne porte cet identifiant.")
+        await conn.execute(sql.END_SESSION, sid, ENDED_LOGOUT if own else ENDED_BY_ADMIN)
 
 
 def _admin_only(identity: Identity) -> None:
@@ -106,9 +291,10 @@ def _admin_only(identity: Identity) -> None:
 
 
 async def get_user(pool: asyncpg.Pool, identity: Identity, user_id: str) -> dict[str, Any]:
-    if user_id != identity.user_id:
+    uid = _user_uuid(user_id)
+    if not _is_self(identity, uid):
         _admin_only(identity)
-    row = await pool.fetchrow(sql.SELECT_USER, parse_record_id(user_id, "fiche utilisateur"))
+    row = await pool.fetchrow(sql.SELECT_USER, uid)
     if row is None:
         raise NotFound("Utilisateur introuvable.")
     return user_record(row)
@@ -142,8 +328,9 @@ async def update_user(
     if not isinstance(patch, dict):
         raise ValidationFailed([FieldError("body", "Doit être un objet JSON (merge patch).")])
     model = ProfileFields if own_profile else UserFields
+    uid = _user_uuid(user_id)
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(sql.LOCK_USER, parse_record_id(user_id, "fiche utilisateur"))
+        row = await conn.fetchrow(sql.LOCK_USER, uid)
         if row is None:
             raise NotFound("Utilisateur introuvable.")
         old = user_record(row)
@@ -154,7 +341,7 @@ async def update_user(
         if values == old:
             return old
         if (
-            row["id"] == uuid.UUID(identity.user_id)
+            _is_self(identity, row["id"])
             and (values["role"] != "admin" or not values["active"])
             and old["role"] == "admin"
         ):
@@ -170,29 +357,94 @@ async def update_user(
             conn, source=source, entity=ENTITY, change="updated", record=record, old=old,
             actor=identity.username,
         )  # fmt: skip
+        if old["active"] and not values["active"]:
+            await end_sessions(conn, row["id"], ENDED_DEACTIVATED)
+        elif values["role"] != old["role"]:
+            await end_sessions(conn, row["id"], ENDED_ROLE_CHANGED)
+    return record
+
+
+async def deactivate_user(
+    pool: asyncpg.Pool, source: str, actor: str, user_id: str
+) -> dict[str, Any]:
+    """Deactivate a user and end their sessions (the operator's command); the user event goes
+    to the outbox in the same transaction. An inactive user is left as is (sessions ended)."""
+    uid = _user_uuid(user_id)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(sql.LOCK_USER, uid)
+        if row is None:
+            raise NotFound("Utilisateur introuvable.")
+        old = user_record(row)
+        record = old
+        if old["active"]:
+            new_row = await conn.fetchrow(
+                sql.UPDATE_USER, uid, old["display_name"], old["email"], old["phone_extension"],
+                old["role"], False, actor,
+            )  # fmt: skip
+            record = user_record(new_row)
+            await record_change(
+                conn, source=source, entity=ENTITY, change="updated", record=record, old=old,
+                actor=actor,
+            )  # fmt: skip
+        await end_sessions(conn, uid, ENDED_DEACTIVATED)
     return record
 
 
 async def change_password(
-    pool: asyncpg.Pool, source: str, identity: Identity, user_id: str, body: PasswordChange
+    pool: asyncpg.Pool,
+    source: str,
+    identity: Identity,
+    user_id: str,
+    body: PasswordChange,
+    session_id: uuid.UUID | None = None,
 ) -> None:
-    """Users change their own password (giving the current one); admins reset anyone's."""
-    own = user_id == identity.user_id
+    """Users change their own password (giving the current one; their other sessions end);
+    admins reset anyone's (every session of that user ends)."""
+    uid = _user_uuid(user_id)
+    own = _is_self(identity, uid)
     if not own:
         _admin_only(identity)
-    new_hash = await asyncio.to_thread(domain.hash_password, body.new_password)
+    await _set_password(
+        pool, source, identity.username, uid, body.new_password,
+        current_password=(body.current_password or "") if own else None,
+        keep_session=session_id if own else None,
+    )  # fmt: skip
+
+
+async def admin_reset_password(
+    pool: asyncpg.Pool, source: str, actor: str, user_id: str, new_password: str
+) -> None:
+    """Set a user's password without the current one (the operator's command): the policy
+    applies (422 on ``new_password``), and every session of the user ends."""
+    check_new_password(new_password, "new_password")
+    await _set_password(pool, source, actor, _user_uuid(user_id), new_password)
+
+
+async def _set_password(
+    pool: asyncpg.Pool,
+    source: str,
+    actor: str,
+    user_id: uuid.UUID,
+    new_password: str,
+    *,
+    current_password: str | None = None,
+    keep_session: uuid.UUID | None = None,
+) -> None:
+    """Replace a password, checking ``current_password`` unless None; sessions end with it."""
+    new_hash = await asyncio.to_thread(domain.hash_password, new_password)
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(sql.LOCK_USER, parse_record_id(user_id, "fiche utilisateur"))
+        row = await conn.fetchrow(sql.LOCK_USER, user_id)
         if row is None:
             raise NotFound("Utilisateur introuvable.")
-        if own and not await asyncio.to_thread(
-            domain.verify_password, row["password_hash"], body.current_password or ""
+        if current_password is not None and not await asyncio.to_thread(
+            domain.verify_password, row["password_hash"], current_password
         ):
             raise ValidationFailed(
                 [FieldError("current_password", "Mot de passe actuel incorrect.")]
             )
-        new_row = await conn.fetchrow(sql.SET_PASSWORD, row["id"], new_hash, identity.username)
+        new_row = await conn.fetchrow(sql.SET_PASSWORD, row["id"], new_hash, actor)
         await record_change(
             conn, source=source, entity=ENTITY, change="updated", record=user_record(new_row),
-            old=user_record(row), actor=identity.username, context={"password_changed": True},
+            old=user_record(row), actor=actor, context={"password_changed": True},
         )  # fmt: skip
+        await end_sessions(conn, row["id"], ENDED_PASSWORD_CHANGED, keep=keep_session)

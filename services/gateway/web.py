@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from services.common.web import (
     READ_METHODS,
     identity_of,
     json_response,
+    problem_response,
     read_body,
     read_json,
 )
@@ -27,6 +29,7 @@ from services.common.web import (
 from . import calls, domain, openapi, printing, service, views
 from .proxy import Upstreams
 from .schemas import CallRequest, LoginBody, PasswordChange, TelephonyEvent, UserCreate
+from .sessions import SessionCheck
 from .settings import GatewaySettings
 from .telephony import SIGNATURE_HEADER, TelephonyLink, signature_valid
 from .view_cache import ViewCache
@@ -47,6 +50,10 @@ ANONYMOUS_ROUTES = frozenset(
 )
 TELEPHONY_KEY = web.AppKey("telephony", TelephonyLink)
 VIEW_CACHE_KEY = web.AppKey("view_cache", ViewCache)
+SESSION_CHECK_KEY = web.AppKey("session_check", SessionCheck)
+SESSION_ID_KEY = web.RequestKey("session_id", uuid.UUID)
+# Writes every role may make, read-only included: signing out.
+SELF_SERVICE_WRITES = frozenset({("POST", "/api/v1/auth/logout")})
 
 
 def drop_views_on_write(cache: ViewCache) -> Middleware:
@@ -78,9 +85,9 @@ AUDITED_COLLECTIONS = {
 routes = web.RouteTableDef()
 
 
-def auth_middleware(
-    token_secret: str,
-) -> Middleware:
+def auth_middleware(token_secret: str, sessions: SessionCheck) -> Middleware:
+    """A bearer token must be well signed, unexpired, and name a session still open whose user
+    is active (checked in PostgreSQL, see sessions.py)."""
     tokens = domain.VerifiedTokens(token_secret)
 
     @web.middleware
@@ -96,12 +103,23 @@ def auth_middleware(
                 "Jeton d'accès manquant : connectez-vous (POST /api/v1/auth/login)."
             )
         try:
-            identity = tokens.identity(token.strip())
-        except domain.InvalidToken as exc:
-            raise _unauthorized("Jeton d'accès invalide ou expiré : reconnectez-vous.") from exc
-        if request.method not in READ_METHODS and identity.role == "readonly":
+            claims = tokens.claims(token.strip())
+        except domain.InvalidToken:
+            return _invalid_token("Jeton d'accès invalide ou expiré : reconnectez-vous.")
+        if claims.session_id is None or not await sessions.is_open(claims.session_id):
+            return _invalid_token(
+                "Votre session est terminée (déconnexion, changement de mot de passe ou de rôle, "
+                "compte désactivé ou session fermée par un administrateur) : reconnectez-vous."
+            )
+        identity = claims.identity
+        if (
+            request.method not in READ_METHODS
+            and identity.role == "readonly"
+            and (request.method, request.path) not in SELF_SERVICE_WRITES
+        ):
             raise Forbidden("Votre rôle (lecture seule) ne permet pas de modifier les données.")
         request[IDENTITY_KEY] = identity
+        request[SESSION_ID_KEY] = claims.session_id
         return await handler(request)
 
     return middleware
@@ -111,18 +129,84 @@ def _unauthorized(detail: str) -> Unauthorized:
     return Unauthorized(detail)
 
 
+def _invalid_token(detail: str) -> web.Response:
+    """401 for a token that cannot be used any more (RFC 6750: error="invalid_token")."""
+    return problem_response(
+        401, Unauthorized.title, detail, Unauthorized.type_suffix,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )  # fmt: skip
+
+
+def _client_address(request: web.Request) -> str:
+    return request.remote or "inconnue"
+
+
 @routes.post("/api/v1/auth/login")
 async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginBody)
     settings = request.app[SETTINGS_KEY]
-    identity = await service.login(request.app[POOL_KEY], body.username, body.password)
+    attempt = service.LoginAttempt(
+        body.username, body.password, _client_address(request), request.headers.get("User-Agent")
+    )
+    try:
+        identity, session_id = await service.login(
+            request.app[POOL_KEY], attempt, settings.token_ttl_seconds
+        )
+    except service.LoginThrottled as exc:
+        minutes = max(1, -(-exc.retry_after // 60))
+        return problem_response(
+            429, "Trop de tentatives de connexion",
+            "Trop de tentatives de connexion infructueuses pour cet identifiant ou depuis cette "
+            f"adresse : réessayez dans {minutes} minute{'s' if minutes > 1 else ''}.",
+            "too-many-login-attempts", headers={"Retry-After": str(exc.retry_after)},
+        )  # fmt: skip
     token = domain.issue_token(
-        identity, settings.token_secret.get_secret_value(), settings.token_ttl_seconds
+        identity,
+        settings.token_secret.get_secret_value(),
+        settings.token_ttl_seconds,
+        session_id=session_id,
     )
     return json_response(
         {"access_token": token, "token_type": "bearer", "expires_in": settings.token_ttl_seconds},
         headers={"Cache-Control": "no-store"},
     )
+
+
+@routes.post("/api/v1/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    """End the session of the token used: it is refused from now on, by every gateway copy."""
+    session_id = request[SESSION_ID_KEY]
+    await service.logout(request.app[POOL_KEY], session_id)
+    request.app[SESSION_CHECK_KEY].ended(session_id)
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/users/{id}/sessions")
+async def list_sessions(request: web.Request) -> web.Response:
+    items = await service.list_sessions(
+        request.app[POOL_KEY], identity_of(request), request.match_info["id"]
+    )
+    current = request[SESSION_ID_KEY]
+    return json_response({"items": [{**item, "current": item["id"] == current} for item in items]})
+
+
+@routes.delete("/api/v1/users/{id}/sessions")
+async def end_user_sessions(request: web.Request) -> web.Response:
+    await service.end_user_sessions(
+        request.app[POOL_KEY], identity_of(request), request.match_info["id"]
+    )
+    return web.Response(status=204)
+
+
+@routes.delete("/api/v1/users/{id}/sessions/{session_id}")
+async def end_one_session(request: web.Request) -> web.Response:
+    await service.end_one_session(
+        request.app[POOL_KEY],
+        identity_of(request),
+        request.match_info["id"],
+        request.match_info["session_id"],
+    )
+    return web.Response(status=204)
 
 
 @routes.get("/api/v1/users/me")
@@ -154,8 +238,9 @@ async def _patch_user(request: web.Request, user_id: str, own_profile: bool) -> 
 async def _set_password(request: web.Request, user_id: str) -> web.Response:
     body = await read_body(request, PasswordChange)
     await service.change_password(
-        request.app[POOL_KEY], request.app[SETTINGS_KEY].source, identity_of(request), user_id, body
-    )
+        request.app[POOL_KEY], request.app[SETTINGS_KEY].source, identity_of(request), user_id,
+        body, session_id=request[SESSION_ID_KEY],
+    )  # fmt: skip
     return web.Response(status=204)
 
 
