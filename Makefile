@@ -19,6 +19,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11+ is needed: apt-get install -y python3 python3-venv"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "Install venv support: apt-get install -y python3-venv"; exit 1; }
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .  # the project: crm-admin
 	@touch $(STAMP)
 
 infra: packages

@@ -1,0 +1,273 @@
+"""Dead-lettered events: list, show and replay the messages of ``<exchange>.<service>.dead-letter``.
+
+Nothing is lost while looking: messages are taken with manual acknowledgements and held (so each
+is seen once), then handed back with ``nack(requeue=True)``; if crm-admin dies meanwhile the broker
+requeues them itself. A replayed message is acknowledged in the dead-letter queue only once the
+broker has confirmed its copy in the service's queue (at worst a copy is delivered twice, which
+the consumers' inbox makes harmless).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aio_pika
+import orjson
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+
+from services.common.broker import BROKER_ERRORS, dead_letter_queue, queue_name
+
+from .connect import CONNECT_SECONDS, CommandError, describe
+
+REASON_HEADER = "x-crm-dead-letter-reason"
+# Headers a replayed copy leaves behind: the broker's delivery count of the dead copy, and the
+# reason it died (x-death stays, as its history).
+DROPPED_ON_REPLAY = frozenset({"x-delivery-count", REASON_HEADER})
+BROKER_REASONS = {
+    "rejected": "refusé par le consommateur",
+    "expired": "expiré",
+    "maxlen": "file pleine",
+    "delivery_limit": "trop de tentatives",
+}
+
+
+def plain(value: Any) -> Any:
+    """A header value as JSON can show it."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead-lettered message, read without consuming it."""
+
+    message: AbstractIncomingMessage
+
+    @property
+    def headers(self) -> dict[str, Any]:
+        return {str(k): plain(v) for k, v in (self.message.headers or {}).items()}
+
+    @property
+    def event(self) -> dict[str, Any] | None:
+        try:
+            body = orjson.loads(self.message.body)
+        except orjson.JSONDecodeError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    @property
+    def ident(self) -> str:
+        """The message id (the event id, as the relays publish it), else one from the body."""
+        if self.message.message_id:
+            return self.message.message_id
+        event = self.event
+        if event is not None and isinstance(event.get("id"), str):
+            return str(event["id"])
+        return "sha256:" + hashlib.sha256(self.message.body).hexdigest()[:16]
+
+    @property
+    def reason(self) -> str:
+        headers = self.headers
+        parts = []
+        if headers.get(REASON_HEADER):
+            parts.append(str(headers[REASON_HEADER]))
+        deaths = headers.get("x-death")
+        if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+            death = deaths[0]
+            why = BROKER_REASONS.get(str(death.get("reason")), str(death.get("reason")))
+            parts.append(f"{why} (file {death.get('queue')}, {death.get('count', 1)} fois)")
+        return " ; ".join(parts) or "raison inconnue"
+
+    @property
+    def died_at(self) -> str:
+        deaths = self.headers.get("x-death")
+        if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+            return str(deaths[0].get("time", "?"))
+        return "?"
+
+    def summary(self) -> dict[str, Any]:
+        """What the event says of itself: type, subject, actor, version."""
+        event = self.event
+        if event is None:
+            return {"corps": f"illisible ({len(self.message.body)} octets, pas du JSON)"}
+        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        assert isinstance(data, dict)
+        return {
+            "type": event.get("type"),
+            "subject": event.get("subject"),
+            "actor": data.get("actor"),
+            "version": data.get("version"),
+            "source": event.get("source"),
+            "time": event.get("time"),
+        }
+
+    def matches(self, ident: str) -> bool:
+        return self.ident.lower() == ident.strip().lower()
+
+
+async def queue_counts(connection: AbstractConnection, name: str) -> tuple[int, int] | None:
+    """(messages, consumers) of a queue by a passive declare; None when it does not exist."""
+    channel = await connection.channel()
+    try:
+        queue = await channel.declare_queue(name, passive=True)
+    except aio_pika.exceptions.ChannelNotFoundEntity:
+        return None
+    finally:
+        with contextlib.suppress(*BROKER_ERRORS):
+            await channel.close()
+    result = queue.declaration_result
+    return result.message_count or 0, result.consumer_count or 0
+
+
+@contextlib.asynccontextmanager
+async def held(
+    channel: AbstractChannel, name: str, limit: int | None = None
+) -> AsyncIterator[list[DeadLetter]]:
+    """The queue's messages (at most ``limit``), held unacknowledged; those still held at the end
+    are put back (requeued) in their place."""
+    try:
+        queue = await channel.declare_queue(name, passive=True)
+    except aio_pika.exceptions.ChannelNotFoundEntity as exc:
+        raise CommandError(
+            f"La file {name} n'existe pas (le service n'a jamais démarré ?)."
+        ) from exc
+    count = queue.declaration_result.message_count or 0
+    if limit is not None:
+        count = min(count, limit)
+    taken: list[DeadLetter] = []
+    try:
+        while len(taken) < count:
+            message = await queue.get(no_ack=False, fail=False, timeout=CONNECT_SECONDS)
+            if message is None:
+                break
+            taken.append(DeadLetter(message))
+        yield taken
+    finally:
+        if not channel.is_closed:
+            for letter in taken:
+                if not letter.message.processed:
+                    with contextlib.suppress(*BROKER_ERRORS):
+                        await letter.message.nack(requeue=True)
+
+
+async def read(
+    connection: AbstractConnection, exchange: str, service: str, limit: int | None = None
+) -> tuple[int, list[dict[str, Any]]]:
+    """(messages in the queue, a description of each of the first ``limit``)."""
+    name = dead_letter_queue(exchange, service)
+    channel = await connection.channel()
+    try:
+        async with held(channel, name, limit) as letters:
+            described = [describe_letter(letter) for letter in letters]
+        counts = await queue_counts(connection, name)
+        return (counts[0] if counts else len(described)), described
+    finally:
+        with contextlib.suppress(*BROKER_ERRORS):
+            await channel.close()
+
+
+def describe_letter(letter: DeadLetter) -> dict[str, Any]:
+    message = letter.message
+    return {
+        "id": letter.ident,
+        "reason": letter.reason,
+        "died_at": letter.died_at,
+        "event": letter.summary(),
+        "headers": letter.headers,
+        "properties": {
+            "message_id": message.message_id,
+            "user_id": message.user_id,
+            "app_id": message.app_id,
+            "content_type": message.content_type,
+            "timestamp": plain(message.timestamp) if message.timestamp else None,
+            "routing_key": message.routing_key,
+        },
+        "body": letter.event,
+        "size": len(message.body),
+    }
+
+
+def find(letters: Iterable[dict[str, Any]], ident: str) -> dict[str, Any]:
+    for letter in letters:
+        if str(letter["id"]).lower() == ident.strip().lower():
+            return letter
+    raise CommandError(f"Aucun message « {ident} » dans cette file des lettres mortes.")
+
+
+def replay_copy(message: AbstractIncomingMessage) -> aio_pika.Message:
+    """The original body and properties (user_id included: RabbitMQ checks it again)."""
+    headers = {k: v for k, v in (message.headers or {}).items() if k not in DROPPED_ON_REPLAY}
+    return aio_pika.Message(
+        body=message.body,
+        headers=headers,
+        content_type=message.content_type,
+        content_encoding=message.content_encoding,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        priority=message.priority,
+        correlation_id=message.correlation_id,
+        reply_to=message.reply_to,
+        message_id=message.message_id,
+        timestamp=message.timestamp,
+        type=message.type,
+        user_id=message.user_id,
+        app_id=message.app_id,
+    )
+
+
+async def replay(
+    connection: AbstractConnection, exchange: str, service: str, ident: str | None
+) -> list[str]:
+    """Republish the message ``ident`` (every message when None, as many as there were when it
+    started) to the service's own queue; the ids replayed, in order."""
+    target = queue_name(exchange, service)
+    if await queue_counts(connection, target) is None:
+        raise CommandError(f"La file {target} n'existe pas : rien où rejouer.")
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    replayed: list[str] = []
+    try:
+        async with held(channel, dead_letter_queue(exchange, service)) as letters:
+            chosen = letters if ident is None else [x for x in letters if x.matches(ident)][:1]
+            if ident is not None and not chosen:
+                raise CommandError(f"Aucun message « {ident} » dans cette file des lettres mortes.")
+            for letter in chosen:
+                try:
+                    await channel.default_exchange.publish(
+                        replay_copy(letter.message),
+                        routing_key=target,
+                        mandatory=True,
+                        timeout=CONNECT_SECONDS,
+                    )
+                except BROKER_ERRORS as exc:
+                    raise CommandError(refused(letter, exc, replayed)) from exc
+                await letter.message.ack()
+                replayed.append(letter.ident)
+    finally:
+        with contextlib.suppress(*BROKER_ERRORS):
+            await channel.close()
+    return replayed
+
+
+def refused(letter: DeadLetter, exc: BaseException, replayed: list[str]) -> str:
+    done = f" ({len(replayed)} rejoué(s) avant lui)" if replayed else ""
+    text = (
+        f"Le message {letter.ident} n'a pas été rejoué{done} : {describe(exc)}. "
+        "Il reste dans la file des lettres mortes."
+    )
+    if letter.message.user_id and "user_id" in str(exc):
+        text += (
+            f" RabbitMQ refuse de le publier au nom de « {letter.message.user_id} » : "
+            "l'utilisateur de CRM_AMQP_ADMIN_URL doit avoir le tag « impersonator »."
+        )
+    return text
