@@ -149,6 +149,21 @@ class Token(Open):
     expires_in: int
 
 
+class Session(Open):
+    """An open sign-in session (each bearer token names one)."""
+
+    id: uuid.UUID
+    created_at: datetime
+    expires_at: datetime
+    client_address: str | None = None
+    user_agent: str | None = None
+    current: bool = Field(description="La session du jeton utilisé pour cette requête")
+
+
+class SessionList(Open):
+    items: list[Session]
+
+
 class FieldProblem(Open):
     field: str
     message: str

@@ -46,6 +46,7 @@ ERRORS = {
     "413": "Requête trop volumineuse",
     "415": "Type de contenu non pris en charge",
     "422": "Données invalides (un `errors` par champ)",
+    "429": "Trop de tentatives (Retry-After)",
     "502": "Refus d'un serveur tiers",
     "503": "Service momentanément indisponible (Retry-After)",
 }
@@ -130,6 +131,28 @@ def operations() -> list[Op]:
             LoginBody,
             answer=out.Token,
             public=True,
+        ),
+        Op("post", "/api/v1/auth/logout", "Se déconnecter", "Authentification", status=204),
+        Op(
+            "get",
+            "/api/v1/users/{id}/sessions",
+            "Sessions ouvertes d'un utilisateur (admin, ou lui-même)",
+            "Utilisateurs",
+            answer=out.SessionList,
+        ),
+        Op(
+            "delete",
+            "/api/v1/users/{id}/sessions",
+            "Fermer toutes les sessions d'un utilisateur (admin)",
+            "Utilisateurs",
+            status=204,
+        ),
+        Op(
+            "delete",
+            "/api/v1/users/{id}/sessions/{session_id}",
+            "Fermer une session (admin, ou l'utilisateur lui-même)",
+            "Utilisateurs",
+            status=204,
         ),
         Op("get", "/api/v1/users/me", "Mon profil", "Utilisateurs", answer=out.User),
         Op(
@@ -471,7 +494,7 @@ def _operation(op: Op, refs: Any) -> dict[str, Any]:
         operation["security"] = [{"telephonySignature": []}] if "telephony" in op.path else []
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in ("id", "name", "code")
+        for name in ("id", "name", "code", "session_id")
         if f"{{{name}}}" in op.path
     ]
     parameters += [
