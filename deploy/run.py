@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiohttp
 
-from deploy.seed import seed_demo
+from deploy.seed import SeedSkipped, seed_demo
 from services.common.settings import SERVICE_PORTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,15 +81,21 @@ async def main() -> int:
         async with aiohttp.ClientSession() as session:
             await asyncio.gather(*(wait_ready(session, s) for s in START_ORDER))
             gateway = f"http://127.0.0.1:{port_of('gateway')}"
-            created = await seed_demo(session, gateway, "admin", env["CRM_ADMIN_PASSWORD"])
+            login = f"mot de passe « {env['CRM_ADMIN_PASSWORD']} »"
+            try:
+                created = await seed_demo(session, gateway, "admin", env["CRM_ADMIN_PASSWORD"])
+                seeded = f"{created} comptes créés"
+            except SeedSkipped as skipped:  # e.g. an admin made by another checkout
+                print(f"\n{skipped}", file=sys.stderr, flush=True)
+                login, seeded = "mot de passe : voir ci-dessus", "non créé"
         print(
             "\n"
             f"webleads-tracker est prêt : {gateway}/  (API : {gateway}/api/v1)\n"
-            f"Connexion : utilisateur « admin », mot de passe « {env['CRM_ADMIN_PASSWORD']} »\n"
+            f"Connexion : utilisateur « admin », {login}\n"
             f"  (gardé dans {SECRETS_FILE.relative_to(ROOT)}; CRM_ADMIN_PASSWORD le remplace)\n"
             f"  curl -s {gateway}/api/v1/auth/login -H 'Content-Type: application/json' "
             '-d \'{"username": "admin", "password": "..."}\'\n'
-            f"Jeu de démonstration : {created} comptes créés.  Ctrl-C arrête tout.\n",
+            f"Jeu de démonstration : {seeded}.  Ctrl-C arrête tout.\n",
             flush=True,
         )
         exits = [asyncio.create_task(p.wait()) for p in processes.values()]

@@ -39,14 +39,40 @@ DEMO_CONTACTS = (
 )
 
 
+class SeedSkipped(Exception):
+    """The demo dataset was not created; the message (French) says why and what to do."""
+
+
+def password_differs(username: str) -> str:
+    return (
+        f"L'utilisateur « {username} » existe déjà avec un autre mot de passe que celui de "
+        ".run/secrets.env (ou de CRM_ADMIN_PASSWORD) : sa base a été créée par une autre copie "
+        "du dépôt, ou avant un `make clean`. Le jeu de démonstration n'est pas créé ; le reste "
+        "fonctionne.\n"
+        "Pour lui donner un nouveau mot de passe (affiché une seule fois) :\n"
+        f"  .venv/bin/crm-admin user reset-password {username}\n"
+        "ou pour reprendre celui de .run/secrets.env (le jeu de démonstration sera créé au "
+        "prochain `make run`) :\n"
+        "  sed -n 's/^CRM_ADMIN_PASSWORD=//p' .run/secrets.env | "
+        f".venv/bin/crm-admin user reset-password {username} --password-stdin"
+    )
+
+
 async def seed_demo(
     session: aiohttp.ClientSession, gateway: str, username: str, password: str
 ) -> int:
+    """The number of accounts created (0 when some exist); SeedSkipped when ``username`` cannot
+    log in with ``password``."""
     async with session.post(
         f"{gateway}/api/v1/auth/login", json={"username": username, "password": password}
     ) as response:
+        if response.status == 401:
+            raise SeedSkipped(password_differs(username))
         if response.status != 200:
-            raise RuntimeError(f"demo seed: login as {username} failed ({response.status})")
+            raise SeedSkipped(
+                f"Connexion de « {username} » refusée ({response.status} : "
+                f"{(await response.text())[:200]}) ; le jeu de démonstration n'est pas créé."
+            )
         token = (await response.json())["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
 
