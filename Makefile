@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: run test install infra packages lint types unit integration e2e bench clean
 
 run: install infra
+	$(PY) -m deploy.provision
 	$(PY) -m deploy.run
 
 test: install infra lint types

@@ -24,7 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
 SECRETS_FILE = RUN_DIR / "secrets.env"
 START_ORDER = ("audit", "accounts", "activities", "documents", "gateway")
-GENERATED = ("CRM_INTERNAL_SECRET", "CRM_TOKEN_SECRET", "CRM_ADMIN_PASSWORD")
+GENERATED = (
+    "CRM_INTERNAL_SECRET",
+    "CRM_TOKEN_SECRET",
+    "CRM_ADMIN_PASSWORD",
+    # Each service's PostgreSQL role and broker user (deploy/provision.py), and the operators'.
+    *(f"CRM_{s.upper()}_{kind}_PASSWORD" for s in SERVICE_PORTS for kind in ("DB", "AMQP")),
+    "CRM_BROKER_ADMIN_PASSWORD",
+)
 
 
 def load_secrets() -> dict[str, str]:

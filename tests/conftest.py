@@ -10,9 +10,10 @@ import aio_pika
 import asyncpg
 import pytest
 
+from deploy.provision import deprovision, provision, remove_leftover_test_roles
 from services.common.broker import dead_letter_exchange, dead_letter_queue, queue_name
 from services.common.settings import DEFAULT_AMQP_URL, DEFAULT_PG_SERVER
-from tests.support import RUN_ID, TEST_EXCHANGE
+from tests.support import RUN_ID, TEST_EXCHANGE, TEST_PLAN
 
 SERVICES = ("gateway", "accounts", "activities", "documents", "audit")
 EXTRA_QUEUES = ("probe", "consumer-test", "dead-letter-test")
@@ -46,9 +47,14 @@ async def infrastructure() -> AsyncIterator[None]:
             f"RabbitMQ is not reachable on 127.0.0.1:5672 ({exc}); run deploy/ensure-infra.sh"
         )
     await amqp.close()
+    # This run's roles, databases and broker users (crm_test_<run>_<service>), as `make run`
+    # makes its own; those of earlier runs whose databases are gone are removed first.
+    await remove_leftover_test_roles()
+    await provision(TEST_PLAN)
     yield
     await _remove_test_topology()
     await _drop_run_databases()
+    await deprovision(TEST_PLAN)
 
 
 async def _drop_run_databases() -> None:

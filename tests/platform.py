@@ -33,6 +33,7 @@ from tests.support import (
     TOKEN_SECRET,
     TcpProxy,
     isolated_database_url,
+    role_amqp_url,
     service_settings,
 )
 
@@ -91,7 +92,7 @@ async def platform(infrastructure: None) -> AsyncIterator[Platform]:
             "accounts",
             accounts_app,
             service_settings(
-                AccountsSettings, "accounts", amqp_url=f"amqp://guest:guest@127.0.0.1:{proxy.port}/"
+                AccountsSettings, "accounts", amqp_url=role_amqp_url("accounts", proxy.port)
             ),
         ),
         ("activities", activities_app, service_settings(ActivitiesSettings, "activities")),
@@ -112,7 +113,7 @@ async def platform(infrastructure: None) -> AsyncIterator[Platform]:
             telephony_timeout_seconds=1.0,
             # Cached views must be dropped by writes and events, not by age: the tests see it.
             view_cache_ttl_seconds=300,
-            amqp_url=f"amqp://guest:guest@127.0.0.1:{gateway_proxy.port}/",
+            amqp_url=role_amqp_url("gateway", gateway_proxy.port),
             **{f"{name}_url": url for name, url in urls.items()},
         )
         gateway = await serve(gateway_app, gateway_settings)

@@ -9,11 +9,27 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from services.common.settings import DEFAULT_AMQP_URL, DEFAULT_PG_SERVER
+from deploy.provision import Plan
+from services.common.settings import (
+    DEFAULT_AMQP_URL,
+    DEFAULT_PG_SERVER,
+    SERVICES,
+    amqp_url_for,
+    database_url_for,
+)
 
 T = TypeVar("T")
 RUN_ID = secrets.token_hex(4)
 TEST_EXCHANGE = f"crm.test-{RUN_ID}"
+# This run's PostgreSQL roles and broker users (cluster-wide names): crm_test_<run>_<service>,
+# made by tests/conftest.py with deploy/provision.py and removed at the end.
+TEST_PREFIX = f"crm_test_{RUN_ID}_"
+TEST_PLAN = Plan(
+    db_passwords={s: secrets.token_urlsafe(18) for s in SERVICES},
+    amqp_passwords={s: secrets.token_urlsafe(18) for s in SERVICES},
+    prefix=TEST_PREFIX,
+    exchange=TEST_EXCHANGE,
+)
 INTERNAL_SECRET = secrets.token_urlsafe(24)
 TOKEN_SECRET = secrets.token_urlsafe(24)
 ADMIN_PASSWORD = "Mot-de-passe-de-test-1"
@@ -26,13 +42,28 @@ def isolated_database_url(name: str) -> str:
     return f"{DEFAULT_PG_SERVER}/crm_test_{RUN_ID}_{name}"
 
 
+def role_database_url(service: str) -> str:
+    """``service``'s database reached as its own role (what the service itself uses)."""
+    return database_url_for(service, TEST_PLAN.db_passwords[service], TEST_PREFIX)
+
+
+def role_amqp_url(service: str, port: int = 5672) -> str:
+    """The broker as ``service``'s own user, on ``port`` (a TcpProxy's, or the broker's)."""
+    base = f"amqp://127.0.0.1:{port}/"
+    return amqp_url_for(service, TEST_PLAN.amqp_passwords[service], TEST_PREFIX, base)
+
+
 def service_settings(
-    settings_cls: type[T], name: str, amqp_url: str = DEFAULT_AMQP_URL, **extra: Any
+    settings_cls: type[T], name: str, amqp_url: str | None = None, **extra: Any
 ) -> T:
+    """Settings of this run: a provisioned service connects as its own role and broker user;
+    any other name gets a database of its own reached as the superuser, and the guest user."""
+    provisioned = name in SERVICES
     values: dict[str, Any] = {
         "port": 0,
-        "database_url": isolated_database_url(name),
-        "amqp_url": amqp_url,
+        "database_url": role_database_url(name) if provisioned else isolated_database_url(name),
+        "amqp_url": amqp_url or (role_amqp_url(name) if provisioned else DEFAULT_AMQP_URL),
+        "broker_user_prefix": TEST_PREFIX,
         "exchange": TEST_EXCHANGE,
         "internal_secret": INTERNAL_SECRET,
         "relay_poll_seconds": 0.2,

@@ -53,3 +53,40 @@ def lost_signal(connection: AbstractConnection) -> asyncio.Event:
     lost = asyncio.Event()
     connection.close_callbacks.add(lambda *_args: lost.set())
     return lost
+
+
+# Who may publish each entity's events: the service that owns its records. Consumers refuse an
+# event whose message was not published by that service's broker user (``user_id``, which
+# RabbitMQ checks against the connection's user), and provisioning lets each user publish only
+# these routing keys (topic permissions).
+ENTITY_OWNERS: dict[str, str] = {
+    "user": "gateway",
+    "account": "accounts",
+    "contact": "accounts",
+    "picklist_value": "accounts",
+    "action": "activities",
+    "opportunity": "activities",
+    "project": "activities",
+    "quote": "documents",
+    "invoice": "documents",
+    "template": "documents",
+}
+
+
+def owned_entities(service: str) -> tuple[str, ...]:
+    """The entities whose events ``service`` publishes (none for the audit service)."""
+    return tuple(sorted(e for e, owner in ENTITY_OWNERS.items() if owner == service))
+
+
+def publisher_refusal(entity: str, user_id: str | None, user_prefix: str) -> str | None:
+    """Why an event about ``entity`` published by broker user ``user_id`` is refused (French,
+    kept with the dead-lettered message), or None when its publisher owns the entity."""
+    owner = ENTITY_OWNERS.get(entity)
+    if owner is None:
+        return f"entité inconnue « {entity} » : aucun service n'en publie les événements"
+    expected = f"{user_prefix}{owner}"
+    if not user_id:
+        return f"événement {entity} sans éditeur (user_id) : seul {expected} peut le publier"
+    if user_id != expected:
+        return f"événement {entity} publié par « {user_id} » : seul {expected} peut le publier"
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,14 +98,23 @@ async def ensure_database(dsn: str) -> None:
         await conn.close()
 
 
-async def migrate(dsn: str, migrations: list[Migration]) -> list[str]:
-    """Apply what is not applied yet, each file in its own transaction, under an advisory lock."""
+async def migrate(dsn: str, migrations: list[Migration], *, role: str | None = None) -> list[str]:
+    """Apply what is not applied yet, each file in its own transaction, under an advisory lock.
+
+    ``role``: run them as this role (``SET ROLE``, by provisioning as the superuser), so the
+    objects they create belong to it. A service connecting as its own role finds everything
+    applied and needs no privilege beyond reading ``schema_migrations``."""
     conn = await asyncpg.connect(dsn)
     applied_now: list[str] = []
     try:
+        if role is not None:
+            quoted_role = await conn.fetchval("SELECT quote_ident($1)", role)
+            await conn.execute(f"SET ROLE {quoted_role}")
         await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
         try:
-            await conn.execute(CREATE_MIGRATIONS_TABLE)
+            # CREATE ... IF NOT EXISTS still asks for CREATE on the schema: only when missing.
+            if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+                await conn.execute(CREATE_MIGRATIONS_TABLE)
             by_component: dict[str, dict[int, Any]] = {}
             for migration in migrations:
                 if migration.component not in by_component:
@@ -188,10 +197,18 @@ async def create_pool(
     return pool
 
 
-async def prepare_database(dsn: str, components: list[tuple[str, Path]]) -> list[str]:
-    """Create the database if needed, then apply the common migrations and ``components``'."""
-    await ensure_database(dsn)
+def all_migrations(components: Sequence[tuple[str, Path]]) -> list[Migration]:
+    """The common migrations, then each component's, in the order a service applies them."""
     migrations = load_migrations("common", COMMON_MIGRATIONS)
     for component, directory in components:
         migrations += load_migrations(component, directory)
-    return await migrate(dsn, migrations)
+    return migrations
+
+
+async def prepare_database(dsn: str, components: Sequence[tuple[str, Path]]) -> list[str]:
+    """Create the database if needed, then apply the common migrations and ``components``'.
+
+    Where ``deploy/provision.py`` prepared the database, a service connecting as its own role
+    finds it there and everything applied: nothing is done."""
+    await ensure_database(dsn)
+    return await migrate(dsn, all_migrations(components))

@@ -1,8 +1,14 @@
 """Configuration, read from the environment only, into one settings object per service.
 
 Every variable is prefixed ``CRM_``. Values shared by all services (broker, exchange, secrets)
-have one name; per-service values (port, database) carry the service name, e.g.
+have one name; per-service values (port, database, broker) carry the service name, e.g.
 ``CRM_ACCOUNTS_PORT`` or ``CRM_AUDIT_DATABASE_URL``.
+
+Each service connects to PostgreSQL and RabbitMQ as its own role and user (``crm_<service>``,
+created by ``deploy/provision.py``): ``CRM_<SERVICE>_DATABASE_URL`` and ``CRM_<SERVICE>_AMQP_URL``
+name them in full; otherwise they are built from ``CRM_<SERVICE>_DB_PASSWORD`` and
+``CRM_<SERVICE>_AMQP_PASSWORD`` (what `make run` generates); without either, a service falls back
+to the development defaults (``postgres``, ``CRM_AMQP_URL``).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from typing import Any, ClassVar
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from yarl import URL
 
 DEFAULT_PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -22,6 +29,23 @@ SERVICE_PORTS = {
     "documents": 8083,
     "audit": 8084,
 }
+SERVICES = tuple(SERVICE_PORTS)
+# Roles, databases and broker users of `make run`: crm_<service>; the tests use crm_test_<run>_.
+DEFAULT_PREFIX = "crm_"
+
+
+def database_url_for(service: str, password: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """The URL of ``service``'s own database, reached as its own role."""
+    server = URL(DEFAULT_PG_SERVER)
+    name = f"{prefix}{service}"
+    return str(server.with_user(name).with_password(password).with_path(f"/{name}"))
+
+
+def amqp_url_for(
+    service: str, password: str, prefix: str = DEFAULT_PREFIX, base: str = DEFAULT_AMQP_URL
+) -> str:
+    """The broker URL of ``service``'s own user (same host, port and vhost as ``base``)."""
+    return str(URL(base).with_user(f"{prefix}{service}").with_password(password))
 
 
 def _env(name: str) -> AliasChoices:
@@ -38,7 +62,11 @@ class ServiceSettings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias=_env("CRM_HOST"))
     port: int = Field(0, ge=0, le=65535)
     database_url: str = Field("", min_length=1)
-    amqp_url: SecretStr = Field(SecretStr(DEFAULT_AMQP_URL), validation_alias=_env("CRM_AMQP_URL"))
+    amqp_url: SecretStr = Field(SecretStr(DEFAULT_AMQP_URL))
+    # Broker users are <prefix><service>: consumers check an event's publisher against it.
+    broker_user_prefix: str = Field(
+        DEFAULT_PREFIX, min_length=1, validation_alias=_env("CRM_BROKER_USER_PREFIX")
+    )
     exchange: str = Field("crm.events", min_length=1, validation_alias=_env("CRM_EXCHANGE"))
     internal_secret: SecretStr = Field(validation_alias=_env("CRM_INTERNAL_SECRET"))
     db_pool_min: int = Field(2, ge=1, validation_alias=_env("CRM_DB_POOL_MIN"))
@@ -58,18 +86,35 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _per_service_values(cls, data: Any) -> Any:
-        """Fill ``port`` and ``database_url`` from ``CRM_<SERVICE>_PORT`` and ``_DATABASE_URL``."""
+        """Fill ``port``, ``database_url`` and ``amqp_url`` from the service's variables."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
+        env = os.environ
         upper = cls.service.upper()
         default_port = SERVICE_PORTS.get(cls.service, 0)
-        data.setdefault("port", os.environ.get(f"CRM_{upper}_PORT", default_port))
-        data.setdefault(
-            "database_url",
-            os.environ.get(f"CRM_{upper}_DATABASE_URL", f"{DEFAULT_PG_SERVER}/crm_{cls.service}"),
-        )
+        data.setdefault("port", env.get(f"CRM_{upper}_PORT", default_port))
+        if "database_url" not in data:
+            db_password = env.get(f"CRM_{upper}_DB_PASSWORD")
+            data["database_url"] = env.get(f"CRM_{upper}_DATABASE_URL") or (
+                database_url_for(cls.service, db_password)
+                if db_password
+                else f"{DEFAULT_PG_SERVER}/crm_{cls.service}"
+            )
+        if "amqp_url" not in data:
+            shared = env.get("CRM_AMQP_URL") or DEFAULT_AMQP_URL
+            amqp_password = env.get(f"CRM_{upper}_AMQP_PASSWORD")
+            prefix = env.get("CRM_BROKER_USER_PREFIX") or DEFAULT_PREFIX
+            data["amqp_url"] = env.get(f"CRM_{upper}_AMQP_URL") or (
+                amqp_url_for(cls.service, amqp_password, prefix, shared)
+                if amqp_password
+                else shared
+            )
         return data
+
+    def broker_user(self, service: str) -> str:
+        """The broker user ``service`` publishes as (the ``user_id`` of its messages)."""
+        return f"{self.broker_user_prefix}{service}"
 
     @property
     def source(self) -> str:
