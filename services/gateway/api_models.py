@@ -120,6 +120,7 @@ User = record_model(
     "User",
     ProfileFields,
     username=(str, ...),
+    phone_extension=(str | None, None),
     role=(Literal["admin", "user", "readonly"], ...),
     active=(bool, ...),
 )

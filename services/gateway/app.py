@@ -28,7 +28,10 @@ from .web import (
     add_docs_assets,
     add_forwarded_routes,
     auth_middleware,
+    cors_headers,
+    cors_preflight,
     drop_views_on_write,
+    metrics_guard,
     routes,
 )
 
@@ -40,6 +43,10 @@ def create_app(settings: ServiceSettings) -> web.Application:
     sessions = app[SESSION_CHECK_KEY] = SessionCheck(
         lambda session_id: service.session_valid(app[POOL_KEY], session_id)
     )
+    app.middlewares.append(cors_preflight(settings.allowed_origins))
+    app.on_response_prepare.append(cors_headers(settings.allowed_origins))
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    app.middlewares.append(metrics_guard(metrics_token))
     app.middlewares.append(auth_middleware(settings.token_secret.get_secret_value(), sessions))
     app.middlewares.append(refuse_nul)
     cache = app[VIEW_CACHE_KEY] = ViewCache(

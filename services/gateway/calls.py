@@ -4,6 +4,8 @@ server; its hangup becomes a `call` action on the right account and contact."""
 from __future__ import annotations
 
 import logging
+import math
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +18,7 @@ from services.common.errors import (
     NotFound,
     ProblemError,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
     ValidationFailed,
 )
@@ -38,6 +41,21 @@ class BadGateway(ProblemError):
         "Le serveur de téléphonie a refusé l'appel",
         "telephony-refused",
     )
+
+
+# Calls a user placed in the last minute, counted under a lock of that user's own (the
+# transaction's advisory lock) so that two gateway copies cannot both take the last place.
+LOCK_USER_CALLS = "SELECT pg_advisory_xact_lock(hashtextextended('calls:' || $1::text, 0))"
+RECENT_CALLS = """
+SELECT count(*) AS placed, extract(epoch FROM min(placed_at) + interval '1 minute' - now()) AS wait
+FROM calls WHERE user_id = $1 AND placed_at > now() - interval '1 minute'
+"""
+FORGET_CALL = "DELETE FROM calls WHERE call_id = $1"
+
+
+def dialable(number: str, allowed: str) -> bool:
+    """Whether ClickToCall may dial ``number`` (E.164) under the ``allowed`` pattern."""
+    return re.fullmatch(allowed, number) is not None
 
 
 def e164(number: str) -> str | None:
@@ -87,11 +105,20 @@ async def place_call(
             errors.append(FieldError("number", "Numéro de téléphone invalide."))
     else:
         candidates = [contact.get("phone"), contact.get("mobile")] if contact else []
-        number = next((n for n in [*candidates, account.get("phone")] if n), None)
+        found = next((n for n in [*candidates, account.get("phone")] if n), None)
+        number = found and (e164(found) or found)
         if number is None and "contact_id" not in {e.field for e in errors}:
             errors.append(
                 FieldError("number", "Ni le contact ni le compte n'ont de numéro : indiquez-en un.")
             )
+    if number is not None and not dialable(number, settings.call_allowed_numbers):
+        errors.append(
+            FieldError(
+                "number",
+                f"Le numéro {number} ne peut pas être appelé d'ici (numéros surtaxés, courts "
+                "ou étrangers exclus).",
+            )
+        )
     extension = await pool.fetchval(sql.SELECT_EXTENSION, uuid.UUID(identity.user_id))
     if not extension:
         errors.append(
@@ -103,19 +130,32 @@ async def place_call(
     if telephony is None:
         raise ServiceUnavailable("Aucun serveur de téléphonie n'est configuré.", retry_after=60)
     call_id = str(uuid.uuid4())
+    user_id = uuid.UUID(identity.user_id)
+    async with pool.acquire() as conn, conn.transaction():  # the call takes its place, or 429
+        await conn.execute(LOCK_USER_CALLS, str(user_id))
+        recent = await conn.fetchrow(RECENT_CALLS, user_id)
+        if recent["placed"] >= settings.call_max_per_minute:
+            wait = max(1, math.ceil(recent["wait"] or 1))
+            raise TooManyRequests(
+                f"Au plus {settings.call_max_per_minute} appels par minute : "
+                f"réessayez dans {wait} s.",
+                retry_after=wait,
+            )
+        await conn.execute(
+            sql.INSERT_CALL, call_id, user_id, identity.username,
+            uuid.UUID(str(account["id"])), contact and uuid.UUID(str(contact["id"])), number,
+            extension, telephony.name,
+        )  # fmt: skip
     try:
         await telephony.place_call(call_id, extension, number)
     except TelephonyUnavailable as exc:
         log.warning("telephony %s unreachable: %s", telephony.name, exc)
+        await pool.execute(FORGET_CALL, call_id)
         raise ServiceUnavailable("Le serveur de téléphonie est injoignable ; réessayez.") from exc
     except TelephonyRefused as exc:
         log.warning("telephony %s refused call %s: %s", telephony.name, call_id, exc)
+        await pool.execute(FORGET_CALL, call_id)
         raise BadGateway("Le serveur de téléphonie a refusé de passer l'appel.") from exc
-    await pool.execute(
-        sql.INSERT_CALL, call_id, uuid.UUID(identity.user_id), identity.username,
-        uuid.UUID(str(account["id"])), contact and uuid.UUID(str(contact["id"])), number, extension,
-        telephony.name,
-    )  # fmt: skip
     return {"call_id": call_id, "status": "requested", "to": number, "from": extension}
 
 

@@ -66,18 +66,18 @@ class UserCreate(BaseModel):
 
 
 class ProfileFields(BaseModel):
-    """What users change on their own profile."""
+    """What users change on their own profile (their phone extension is set by an admin)."""
 
     model_config = ConfigDict(extra="forbid")
 
     display_name: DisplayName = ""
     email: Email = None
-    phone_extension: Extension = None
 
 
 class UserFields(ProfileFields):
     """What an admin changes on any user."""
 
+    phone_extension: Extension = None
     role: Role
     active: bool
 

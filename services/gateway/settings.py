@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 
 from services.common.settings import ServiceSettings
 
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
+
+
+# Numbers ClickToCall dials by default, in E.164: French geographic (01-05), mobile (06, 07) and
+# non-geographic (09) numbers, and free ones (080x). Premium rates (081x-089x) and short numbers
+# never match.
+FRENCH_NON_PREMIUM = r"^\+33(?:[1-79][0-9]{8}|80[0-9]{7})$"
 
 
 class GatewaySettings(ServiceSettings):
@@ -52,6 +59,42 @@ class GatewaySettings(ServiceSettings):
         "PJSIP/{extension}", validation_alias=_env("CRM_ASTERISK_CHANNEL")
     )
     asterisk_context: str = Field("from-internal", validation_alias=_env("CRM_ASTERISK_CONTEXT"))
+    # ClickToCall: the numbers it may dial (a regular expression over E.164, matched in full),
+    # and how many calls a user may place in a minute (counted in PostgreSQL: every copy).
+    call_allowed_numbers: str = Field(
+        FRENCH_NON_PREMIUM, min_length=1, validation_alias=_env("CRM_CALL_ALLOWED_NUMBERS")
+    )
+    call_max_per_minute: int = Field(
+        10, ge=1, le=1000, validation_alias=_env("CRM_CALL_MAX_PER_MINUTE")
+    )
+    # The gateway's /metrics: 404 without a token; with one, for "Authorization: Bearer <token>".
+    metrics_token: SecretStr | None = Field(
+        None, min_length=16, validation_alias=_env("CRM_METRICS_TOKEN")
+    )
+    # Browser origins allowed to call the API from another site (CORS), separated by commas or
+    # spaces, e.g. "https://crm.example.fr"; empty: no CORS headers at all.
+    cors_origins: str = Field("", validation_alias=_env("CRM_CORS_ORIGINS"))
+
+    @field_validator("call_allowed_numbers")
+    @classmethod
+    def _a_regular_expression(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in value.replace(",", " ").split():
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"an origin is scheme://host[:port], without a path: {origin}")
+        return value
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        return frozenset(self.cors_origins.replace(",", " ").split())
 
     @property
     def telephony(self) -> str | None:

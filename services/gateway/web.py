@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
 
 import swagger_ui_bundle
 from aiohttp import web
@@ -13,7 +13,7 @@ from aiohttp.typedefs import Middleware
 
 from services.common.errors import FieldError, Forbidden, Unauthorized, ValidationFailed
 from services.common.identity import Identity
-from services.common.records import etag
+from services.common.records import etag, parse_record_id
 from services.common.runtime import POOL_KEY
 from services.common.validation import parse_json, validate
 from services.common.web import (
@@ -52,8 +52,14 @@ TELEPHONY_KEY = web.AppKey("telephony", TelephonyLink)
 VIEW_CACHE_KEY = web.AppKey("view_cache", ViewCache)
 SESSION_CHECK_KEY = web.AppKey("session_check", SessionCheck)
 SESSION_ID_KEY = web.RequestKey("session_id", uuid.UUID)
-# Writes every role may make, read-only included: signing out.
-SELF_SERVICE_WRITES = frozenset({("POST", "/api/v1/auth/logout")})
+# Writes every role may make, read-only included: signing out, one's own profile and password.
+SELF_SERVICE_WRITES = frozenset(
+    {
+        ("POST", "/api/v1/auth/logout"),
+        ("PATCH", "/api/v1/users/me"),
+        ("POST", "/api/v1/users/me/password"),
+    }
+)
 
 
 def drop_views_on_write(cache: ViewCache) -> Middleware:
@@ -67,6 +73,73 @@ def drop_views_on_write(cache: ViewCache) -> Middleware:
         return response
 
     return middleware
+
+
+def metrics_guard(token: str | None) -> Middleware:
+    """The gateway's /metrics is public-facing: absent (404) without CRM_METRICS_TOKEN, else
+    served for "Authorization: Bearer <that token>" only. The services' own /metrics listen on
+    loopback, behind the gateway."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != "/metrics":
+            return await handler(request)
+        if token is None:
+            raise web.HTTPNotFound()
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
+            raise Unauthorized("Les métriques demandent leur jeton (Authorization: Bearer …).")
+        return await handler(request)
+
+    return middleware
+
+
+CORS_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
+CORS_REQUEST_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, Cache-Control"
+CORS_EXPOSED_HEADERS = "ETag, Location, Retry-After, Content-Disposition, WWW-Authenticate"
+
+
+def cors_preflight(origins: frozenset[str]) -> Middleware:
+    """A preflight from a configured origin is answered here, before authentication (browsers
+    send no token with it); any other goes on as an ordinary OPTIONS request."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if (
+            request.method == "OPTIONS"
+            and request.headers.get("Origin") in origins
+            and "Access-Control-Request-Method" in request.headers
+        ):
+            return web.Response(
+                status=204,
+                headers={
+                    "Access-Control-Allow-Methods": CORS_METHODS,
+                    "Access-Control-Allow-Headers": CORS_REQUEST_HEADERS,
+                    "Access-Control-Max-Age": "600",
+                },
+            )
+        return await handler(request)
+
+    return middleware
+
+
+def cors_headers(
+    origins: frozenset[str],
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """Every answer to a configured origin names it (errors included); other origins get no
+    Access-Control-* header at all."""
+
+    async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+        origin = request.headers.get("Origin")
+        if origin in origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED_HEADERS
+        if origins:
+            response.headers.add("Vary", "Origin")
+
+    return on_prepare
 
 
 # The audit trail is kept per entity; a public collection name maps to its entity.
@@ -246,6 +319,15 @@ async def _set_password(request: web.Request, user_id: str) -> web.Response:
 
 @routes.patch("/api/v1/users/me")
 async def patch_me(request: web.Request) -> web.Response:
+    body = await read_json(request)  # read again by _patch_user: aiohttp keeps the body
+    if isinstance(body, dict) and "phone_extension" in body:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "phone_extension", "Le poste téléphonique est attribué par un administrateur."
+                )
+            ]
+        )
     return await _patch_user(request, identity_of(request).user_id, own_profile=True)
 
 
@@ -459,26 +541,31 @@ async def picklist(request: web.Request) -> web.Response:
     return await _forward(request, owner, request.rel_url.raw_path)
 
 
-@routes.get("/api/v1/{collection}/{id}/audit")
-async def audit_trail(request: web.Request) -> web.Response:
+def _audited(request: web.Request) -> tuple[str, uuid.UUID]:
+    """The entity and record id of an audit trail the caller may read: a user's trail is for
+    admins and for that user only (ids compared as UUIDs, whatever their case)."""
     entity = AUDITED_COLLECTIONS.get(request.match_info["collection"])
     if entity is None:
         raise web.HTTPNotFound()
-    return await _forward(
-        request, "audit", f"/api/v1/audit/{entity}/{quote(request.match_info['id'], safe='')}"
-    )
+    record_id = parse_record_id(request.match_info["id"])
+    identity = identity_of(request)
+    if entity == "user" and identity.role != "admin" and record_id != uuid.UUID(identity.user_id):
+        raise Forbidden(
+            "L'historique d'un utilisateur n'est visible que par lui et les administrateurs."
+        )
+    return entity, record_id
+
+
+@routes.get("/api/v1/{collection}/{id}/audit")
+async def audit_trail(request: web.Request) -> web.Response:
+    entity, record_id = _audited(request)
+    return await _forward(request, "audit", f"/api/v1/audit/{entity}/{record_id}")
 
 
 @routes.get("/api/v1/{collection}/{id}/audit/verify")
 async def audit_verify(request: web.Request) -> web.Response:
-    entity = AUDITED_COLLECTIONS.get(request.match_info["collection"])
-    if entity is None:
-        raise web.HTTPNotFound()
-    return await _forward(
-        request,
-        "audit",
-        f"/api/v1/audit/{entity}/{quote(request.match_info['id'], safe='')}/verify",
-    )
+    entity, record_id = _audited(request)
+    return await _forward(request, "audit", f"/api/v1/audit/{entity}/{record_id}/verify")
 
 
 @routes.get("/api/v1/openapi.json")

@@ -24,9 +24,10 @@ Headers = dict[str, str]
 
 @pytest.fixture(scope="module")
 async def caller(platform: Platform, admin: Headers) -> Headers:
-    """The admin, with a phone extension on their profile."""
+    """The admin, with a phone extension (set by an admin, on the user)."""
+    _, me, _ = await platform.call("GET", "/api/v1/users/me", admin)
     status, _, _ = await platform.call(
-        "PATCH", "/api/v1/users/me", admin, json={"phone_extension": "201"}
+        "PATCH", f"/api/v1/users/{me['id']}", admin, json={"phone_extension": "201"}
     )
     assert status == 200
     return admin
@@ -297,3 +298,64 @@ async def test_readonly_users_cannot_place_calls(platform: Platform, caller: Hea
     assert status == 201
     headers = await platform.login("standardiste", "Lecture-seule-2")
     assert (await click(platform, headers, account["id"]))[0] == 403
+
+
+async def _new_caller(platform: Platform, admin: Headers, username: str) -> Headers:
+    body = {
+        "username": username,
+        "password": "Poste-tel-2026-xyz",
+        "role": "user",
+        "phone_extension": "230",
+    }
+    status, created, _ = await platform.call("POST", "/api/v1/users", admin, json=body)
+    assert status == 201, created
+    return await platform.login(username, "Poste-tel-2026-xyz")
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "08 92 68 02 22",  # premium rate (089x)
+        "08 25 00 00 00",  # premium rate (082x)
+        "08 10 00 00 00",  # shared cost (081x)
+        "3615",  # short number
+        "+44 20 7946 0958",  # abroad
+    ],
+)
+async def test_clicktocall_refuses_premium_short_and_foreign_numbers(
+    platform: Platform, caller: Headers, number: str
+) -> None:
+    account = await company(platform, caller)
+    before = len(platform.telephony.calls)
+    status, problem = await click(platform, caller, account["id"], number=number)
+    assert (status, {e["field"] for e in problem["errors"]}) == (422, {"number"})
+    assert len(platform.telephony.calls) == before  # nothing dialled
+
+
+async def test_a_premium_number_stored_on_the_account_is_refused_too(
+    platform: Platform, caller: Headers
+) -> None:
+    account = await company(platform, caller, phone="08 99 23 45 67")
+    status, problem = await click(platform, caller, account["id"])
+    assert (status, {e["field"] for e in problem["errors"]}) == (422, {"number"})
+    assert "+33899234567" in problem["errors"][0]["message"]
+
+
+async def test_clicktocall_places_at_most_ten_calls_a_minute_per_user(
+    platform: Platform, admin: Headers, caller: Headers
+) -> None:
+    quick = await _new_caller(platform, admin, "appels-rapides")
+    account = await company(platform, admin)
+    numbers = ["01 42 68 53 00", "06 12 34 56 78", "07 12 34 56 78", "09 70 00 00 00"]
+    numbers += ["0800 12 34 56", "05 56 00 00 00"]
+    for index in range(10):  # French geographic, mobile, non-geographic and free numbers
+        status, placed = await click(platform, quick, account["id"], number=numbers[index % 6])
+        assert status == 202, placed
+    status, problem, headers = await platform.call(
+        "POST", f"/api/v1/accounts/{account['id']}/call", quick, json={"number": numbers[0]}
+    )
+    assert status == 429
+    assert 1 <= int(headers["Retry-After"]) <= 60
+    assert "10 appels par minute" in problem["detail"]
+    # Counted per user: another one still calls.
+    assert (await click(platform, caller, account["id"], number=numbers[0]))[0] == 202
