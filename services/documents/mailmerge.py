@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 import uuid
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -17,8 +18,10 @@ from services.common.errors import FieldError, NotFound, ValidationFailed
 from services.common.identity import Identity
 from services.common.replica import find_reference, find_references
 
-from . import merge, templates
+from . import templates
+from .converter import Converters
 from .domain import french_date, money
+from .renderer import Renderer
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MAX_BULK = 500
@@ -75,12 +78,33 @@ async def _context(
     }
 
 
+@dataclass
+class Workers:
+    """Where templates are rendered and documents converted (app.py starts both pools)."""
+
+    renderer: Renderer
+    converters: Converters
+
+
+@dataclass
+class Stats:
+    abandoned: int = 0
+
+
+STATS = Stats()
+
+
+class ClientGone(Exception):
+    """The bulk merge's client closed its connection: nothing more is rendered or converted."""
+
+
 async def merge_one(
     pool: asyncpg.Pool,
     identity: Identity,
     seller: dict[str, str],
     account_id: uuid.UUID,
     request: MergeOne,
+    workers: Workers,
 ) -> tuple[str, str, bytes]:
     """(filename, content type, content) of one account merged."""
     name, content = await templates.content_for(pool, request.template_id, "account")
@@ -88,20 +112,27 @@ async def merge_one(
         context = await _context(conn, account_id, identity, seller)
     if context is None:
         raise NotFound("Aucun compte ne porte cet identifiant.")
-    document = await asyncio.to_thread(merge.merge, content, context)
+    document = await workers.renderer.render(content, context)
     filename = safe_name(f"{name}-{context['compte'].get('name', '')}")
     if request.format == "pdf":
-        return f"{filename}.pdf", "application/pdf", await merge.to_pdf(document)
+        return f"{filename}.pdf", "application/pdf", await workers.converters.to_pdf(document)
     return f"{filename}.docx", DOCX, document
 
 
 async def merge_many(
-    pool: asyncpg.Pool, identity: Identity, seller: dict[str, str], request: MergeMany
+    pool: asyncpg.Pool,
+    identity: Identity,
+    seller: dict[str, str],
+    request: MergeMany,
+    workers: Workers,
+    client_gone: Callable[[], bool],
 ) -> bytes:
-    """A zip with one document per account (every unknown account is named first: 422)."""
+    """A zip with one document per account (every unknown account is named first: 422).
+    Between two documents, stops (ClientGone) when ``client_gone()``: a client that went away
+    costs no more rendering or conversion."""
     name, content = await templates.content_for(pool, request.template_id, "account")
-    if request.format == "pdf" and not merge.pdf_available():
-        raise ValidationFailed([FieldError("format", "La conversion en PDF demande LibreOffice.")])
+    if request.format == "pdf" and workers.converters.pool is None:
+        await workers.converters.to_pdf(b"")  # 422 saying why PDF is unavailable
     async with pool.acquire() as conn:
         found = await find_references(conn, "account", request.account_ids)
         contexts = []
@@ -123,13 +154,16 @@ async def merge_many(
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for _, context in contexts:
             assert context is not None
-            document = await asyncio.to_thread(merge.merge, content, context)
+            if client_gone():
+                STATS.abandoned += 1
+                raise ClientGone
+            document = await workers.renderer.render(content, context)
             stem = safe_name(f"{name}-{context['compte'].get('name', '')}")
             while stem in used:
                 stem += "-bis"
             used.add(stem)
             if request.format == "pdf":
-                archive.writestr(f"{stem}.pdf", await merge.to_pdf(document))
+                archive.writestr(f"{stem}.pdf", await workers.converters.to_pdf(document))
             else:
                 archive.writestr(f"{stem}.docx", document)
     return out.getvalue()

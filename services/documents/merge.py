@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
-import shutil
-import tempfile
+import re
 import zipfile
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import jinja2
 from docxtpl import DocxTemplate
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+from lxml import etree  # type: ignore[import-untyped]  # (python-docx uses it too)
 
 from services.common.errors import FieldError, ValidationFailed
 
@@ -20,18 +20,126 @@ MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
 MAX_ENTRIES = 2000
 MAX_RATIO = 100  # a member that inflates more than this is a zip bomb
 REQUIRED_PARTS = ("[Content_Types].xml", "word/document.xml")
+# What a template may build (see _StrictSandbox): a letter needs far less.
+MAX_REPEAT = 10_000  # characters or items of a string or list repeated with *
+MAX_TEXT = 1_000_000  # characters or items of a string or list joined with +
+MAX_WIDTH = 10_000  # padding, loop length, or any number passed to a call or a filter
+MAX_POWER_BITS = 1024  # size of an integer built with ** or *
 
 
 def _refuse(message: str) -> ValidationFailed:
     return ValidationFailed([FieldError("file", message)], detail=message)
 
 
+class TemplateTooCostly(jinja2.exceptions.SecurityError):
+    """A template asked for more than a letter needs (a huge string, list, power or padding)."""
+
+
+def _too_costly(what: str) -> TemplateTooCostly:
+    return TemplateTooCostly(f"Le modèle demande un calcul démesuré : {what}.")
+
+
+def _size(value: Any) -> int | None:
+    return len(value) if isinstance(value, str | list | tuple | bytes) else None
+
+
+def _check_width(value: Any, what: str) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_WIDTH:
+        raise _too_costly(f"{what} : {value} (au plus {MAX_WIDTH})")
+
+
+def _bounded_range(*args: Any) -> range:
+    for arg in args:
+        _check_width(arg, "une boucle range")
+    result = range(*args)
+    if len(result) > MAX_WIDTH:
+        raise _too_costly(f"une boucle range de {len(result)} tours (au plus {MAX_WIDTH})")
+    return result
+
+
+def _bounded_filter(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    """``name`` whose width, length or count arguments are bounded (``format``: its pattern)."""
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        if name == "format":
+            if args and isinstance(args[0], str) and FORMAT_WIDTH.search(args[0]):
+                raise _too_costly("un format de largeur démesurée")
+        else:
+            for arg in (*args[1:], *kwargs.values()):
+                _check_width(arg, f"le filtre {name}")
+        return original(*args, **kwargs)
+
+    return bounded
+
+
+FORMAT_WIDTH = re.compile(r"\d{5,}")
+
+
 class _StrictSandbox(SandboxedEnvironment):
     """Templates come from users: values only. Reaching for Python internals (``__class__``,
-    ``mro``, globals...) stops the merge with an error instead of rendering an empty string."""
+    ``mro``, globals...) stops the merge with an error instead of rendering an empty string, and
+    so does building something no letter needs (a string repeated a million times, 10**10**6,
+    padding to a billion characters, a loop of a million turns). The worker's process limits
+    (renderer.py) bound whatever slips through."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%", "//"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.globals["range"] = _bounded_range
+        for name in ("center", "indent", "wordwrap", "truncate", "batch", "slice", "format"):
+            self.filters[name] = _bounded_filter(name, self.filters[name])
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
         raise jinja2.exceptions.SecurityError(f"access to {attribute!r} is not allowed")
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            _check_power(left, right)
+        elif operator == "*":
+            _check_product(left, right)
+        elif operator == "+":
+            _check_sum(left, right)
+        elif operator == "%" and isinstance(left, str) and FORMAT_WIDTH.search(left):
+            raise _too_costly("un format de largeur démesurée")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        owner = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)
+        if isinstance(owner, str):  # 'x'.ljust(10**9), '{:>999999}'.format(x)...
+            for arg in (*args, *kwargs.values()):
+                _check_width(arg, "un appel de méthode")
+            if FORMAT_WIDTH.search(owner):
+                raise _too_costly("un format de largeur démesurée")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _check_power(left: Any, right: Any) -> None:
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        base = abs(int(left)) if isinstance(left, int) else 2
+        if base > 1 and right > 0 and right * max(base.bit_length(), 1) > MAX_POWER_BITS:
+            raise _too_costly(f"la puissance {left} ** {right}")
+
+
+def _check_product(left: Any, right: Any) -> None:
+    for sequence, count in ((left, right), (right, left)):
+        size = _size(sequence)
+        if size is not None and isinstance(count, int) and size * count > MAX_REPEAT:
+            raise _too_costly(
+                f"un texte ou une liste répété {count} fois (au plus {MAX_REPEAT} éléments)"
+            )
+    if (
+        isinstance(left, int)
+        and isinstance(right, int)
+        and left.bit_length() + right.bit_length() > MAX_POWER_BITS
+    ):
+        raise _too_costly("un produit de nombres démesurés")
+
+
+def _check_sum(left: Any, right: Any) -> None:
+    left_size, right_size = _size(left), _size(right)
+    if left_size is not None and right_size is not None and left_size + right_size > MAX_TEXT:
+        raise _too_costly(f"un texte ou une liste de plus de {MAX_TEXT} éléments")
 
 
 def _environment() -> SandboxedEnvironment:
@@ -59,6 +167,12 @@ def check_template(content: bytes, max_bytes: int) -> list[str]:
         names = {m.filename for m in members}
         if not all(part in names for part in REQUIRED_PARTS):
             raise _refuse("Ce fichier n'est pas un document Word (.docx) valide.")
+        found = active_content(archive)
+        if found:
+            raise _refuse(
+                "Modèle refusé : il contient " + " ; ".join(found) + ". Un modèle de "
+                "publipostage ne doit rien aller chercher hors du document ni exécuter de code."
+            )
     try:
         template = DocxTemplate(io.BytesIO(content))
         variables = template.get_undeclared_template_variables(_environment())
@@ -73,11 +187,82 @@ def check_template(content: bytes, max_bytes: int) -> list[str]:
     return sorted(variables)
 
 
-def merge(content: bytes, context: dict[str, Any]) -> bytes:
-    """The template filled with ``context``; values are escaped for Word's XML."""
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+HYPERLINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
+# Fields that fetch or run something when the document is opened, updated or converted.
+DANGEROUS_FIELDS = re.compile(
+    r"(?<![A-Za-z])(INCLUDEPICTURE|INCLUDETEXT|INCLUDE|LINK|DDEAUTO|DDE)(?![A-Za-z])",
+    re.IGNORECASE,
+)
+MACRO_CONTENT = re.compile(r"macroEnabled|vbaProject|vbaData|activeX|ms-office\.vba", re.I)
+SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def active_content(archive: zipfile.ZipFile) -> list[str]:
+    """What, in a .docx, reaches outside it or runs code (in French, for the refusal): external
+    relationships (hyperlinks excepted: they are only followed by a reader's click), INCLUDE*,
+    LINK and DDE fields, macros and ActiveX controls."""
+    found: list[str] = []
+    macros = sorted(
+        name
+        for name in archive.namelist()
+        if MACRO_CONTENT.search(name) or name.lower().endswith((".bin", ".docm", ".dotm"))
+    )
+    types = archive.read("[Content_Types].xml").decode("utf-8", "replace")
+    if macros or MACRO_CONTENT.search(types):
+        found.append("des macros ou contrôles ActiveX (" + (", ".join(macros[:3]) or "types") + ")")
+    for name in archive.namelist():
+        if name.endswith(".rels"):
+            for target in _external_targets(archive.read(name)):
+                found.append(f"une relation externe vers « {target[:100]} » ({name})")
+        elif name.startswith("word/") and name.endswith(".xml"):
+            for field in _dangerous_fields(archive.read(name)):
+                found.append(f"un champ {field} ({name})")
+    return list(dict.fromkeys(found))[:10]
+
+
+def _parse(xml: bytes) -> Any:
+    try:
+        return etree.fromstring(xml, SAFE_XML)
+    except etree.XMLSyntaxError:
+        return None
+
+
+def _external_targets(xml: bytes) -> list[str]:
+    root = _parse(xml)
+    if root is None:
+        return ["(relations illisibles)"]
+    return [
+        rel.get("Target") or "?"
+        for rel in root.iter(f"{{{RELS_NS}}}Relationship")
+        if (rel.get("TargetMode") or "").lower() == "external" and rel.get("Type") != HYPERLINK
+    ]
+
+
+def _dangerous_fields(xml: bytes) -> list[str]:
+    """Field names in ``w:fldSimple/@w:instr`` and in ``w:instrText`` runs, read joined: a field
+    code may be split over several runs (``INCLUDE`` + ``PICTURE``)."""
+    root = _parse(xml)
+    if root is None:
+        return []
+    codes = [node.get(f"{{{W_NS}}}instr") or "" for node in root.iter(f"{{{W_NS}}}fldSimple")]
+    codes.append("".join(node.text or "" for node in root.iter(f"{{{W_NS}}}instrText")))
+    return sorted({match.upper() for code in codes for match in DANGEROUS_FIELDS.findall(code)})
+
+
+class OutputTooLarge(Exception):
+    """The merged document is larger than the configured output limit."""
+
+
+def merge(content: bytes, context: dict[str, Any], max_output_bytes: int | None = None) -> bytes:
+    """The template filled with ``context``; values are escaped for Word's XML. Run by a render
+    worker (renderer.py), whose process limits stop what the sandbox lets through."""
     template = DocxTemplate(io.BytesIO(content))
     try:
         template.render(context, jinja_env=_environment(), autoescape=True)
+    except TemplateTooCostly as exc:
+        raise _refuse(str(exc)) from exc
     except jinja2.exceptions.SecurityError as exc:
         raise _refuse(
             "Le modèle tente d'accéder à des éléments internes interdits ; seules les valeurs "
@@ -85,53 +270,16 @@ def merge(content: bytes, context: dict[str, Any]) -> bytes:
         ) from exc
     except jinja2.TemplateError as exc:
         raise _refuse(f"Le modèle n'a pas pu être rempli : {exc}") from exc
+    except MemoryError:
+        raise
+    except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
+        raise _refuse(f"Le modèle n'a pas pu être rempli : {type(exc).__name__}.") from exc
     out = io.BytesIO()
     template.save(out)
-    return out.getvalue()
-
-
-def _soffice() -> str | None:
-    return shutil.which("soffice") or shutil.which("libreoffice")
-
-
-def pdf_available() -> bool:
-    return _soffice() is not None
-
-
-async def to_pdf(document: bytes, limit_seconds: float = 120) -> bytes:
-    """Convert a .docx with LibreOffice (headless, its own profile so calls never collide)."""
-    soffice = _soffice()
-    if soffice is None:
-        raise ValidationFailed(
-            [
-                FieldError(
-                    "format", "La conversion en PDF demande LibreOffice, absent de ce serveur."
-                )
-            ]
-        )
-    with tempfile.TemporaryDirectory(prefix="crm-merge-") as work:
-        source = Path(work) / "document.docx"
-        source.write_bytes(document)
-        process = await asyncio.create_subprocess_exec(
-            soffice,
-            f"-env:UserInstallation=file://{work}/profile",
-            "--headless",
-            "--norestore",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            work,
-            str(source),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        try:
-            await asyncio.wait_for(process.wait(), limit_seconds)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise
-        result = Path(work) / "document.pdf"
-        if process.returncode != 0 or not result.exists():
-            raise ValidationFailed([FieldError("format", "La conversion en PDF a échoué.")])
-        return result.read_bytes()
+    document = out.getvalue()
+    if max_output_bytes is not None:
+        with zipfile.ZipFile(io.BytesIO(document)) as archive:
+            size = sum(member.file_size for member in archive.infolist())
+        if max(size, len(document)) > max_output_bytes:
+            raise OutputTooLarge(size)
+    return document

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import AliasChoices, Field
 
@@ -35,6 +35,28 @@ class DocumentsSettings(ServiceSettings):
     template_max_bytes: int = Field(
         5 * 1024 * 1024, ge=1024, validation_alias=_env("CRM_TEMPLATE_MAX_BYTES")
     )
+
+    # Mail merge: templates render in worker processes under these limits (docs/mail-merge.md).
+    merge_workers: int = Field(2, ge=1, le=32, validation_alias=_env("CRM_MERGE_WORKERS"))
+    merge_cpu_seconds: int = Field(10, ge=1, validation_alias=_env("CRM_MERGE_CPU_SECONDS"))
+    merge_memory_bytes: int = Field(
+        512 * 1024 * 1024, ge=128 * 1024 * 1024, validation_alias=_env("CRM_MERGE_MEMORY_BYTES")
+    )
+    merge_output_bytes: int = Field(
+        20 * 1024 * 1024, ge=64 * 1024, validation_alias=_env("CRM_MERGE_OUTPUT_BYTES")
+    )
+    merge_wall_seconds: float = Field(30.0, gt=0, validation_alias=_env("CRM_MERGE_WALL_SECONDS"))
+    merge_queue_seconds: float = Field(10.0, gt=0, validation_alias=_env("CRM_MERGE_QUEUE_SECONDS"))
+    # PDF conversion: kept-alive LibreOffice converters (uno_worker.py), one conversion each.
+    pdf_converters: int = Field(2, ge=1, le=16, validation_alias=_env("CRM_PDF_CONVERTERS"))
+    pdf_timeout_seconds: float = Field(60.0, gt=0, validation_alias=_env("CRM_PDF_TIMEOUT_SECONDS"))
+    pdf_queue_seconds: float = Field(15.0, gt=0, validation_alias=_env("CRM_PDF_QUEUE_SECONDS"))
+    # "auto": no network for LibreOffice (a network namespace) when the system allows it;
+    # "netns": required (the service does not start without it); "none": not isolated.
+    pdf_isolation: Literal["auto", "netns", "none"] = Field(
+        "auto", validation_alias=_env("CRM_PDF_ISOLATION")
+    )
+    uno_python: str = Field("/usr/bin/python3", validation_alias=_env("CRM_UNO_PYTHON"))
 
     def seller(self) -> dict[str, str]:
         return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -15,11 +16,16 @@ from services.common.views import account_view_handler
 from services.common.web import identity_of, json_response, read_body, read_json
 
 from . import mailmerge, printing, service, templates
+from .converter import Converters
+from .renderer import Renderer
 from .schemas import Payment, PrintRequest
 from .settings import DocumentsSettings
 
 SETTINGS_KEY = web.AppKey("documents_settings", DocumentsSettings)
+RENDERER_KEY = web.AppKey("documents_renderer", Renderer)
+CONVERTERS_KEY = web.AppKey("documents_converters", Converters)
 routes = web.RouteTableDef()
+log = logging.getLogger(__name__)
 
 
 def _source(request: web.Request) -> str:
@@ -185,6 +191,7 @@ async def mail_merge(request: web.Request) -> web.Response:
         request.app[SETTINGS_KEY].seller(),
         account_id,
         body,
+        _workers(request),
     )
     return web.Response(
         body=content,
@@ -196,14 +203,31 @@ async def mail_merge(request: web.Request) -> web.Response:
 @routes.post("/api/v1/mail-merge")
 async def bulk_mail_merge(request: web.Request) -> web.Response:
     body = validate(mailmerge.MergeMany, await read_json(request))
-    content = await mailmerge.merge_many(
-        request.app[POOL_KEY], identity_of(request), request.app[SETTINGS_KEY].seller(), body
-    )
+
+    def client_gone() -> bool:
+        return request.transport is None or request.transport.is_closing()
+
+    try:
+        content = await mailmerge.merge_many(
+            request.app[POOL_KEY],
+            identity_of(request),
+            request.app[SETTINGS_KEY].seller(),
+            body,
+            _workers(request),
+            client_gone,
+        )
+    except mailmerge.ClientGone:
+        log.info("bulk merge of %d accounts stopped: its client went away", len(body.account_ids))
+        return web.Response(status=499, reason="Client Closed Request")
     return web.Response(
         body=content,
         content_type="application/zip",
         headers={"Content-Disposition": 'attachment; filename="publipostage.zip"'},
     )
+
+
+def _workers(request: web.Request) -> mailmerge.Workers:
+    return mailmerge.Workers(request.app[RENDERER_KEY], request.app[CONVERTERS_KEY])
 
 
 # Printing any record (Imprimer), composed by the gateway
