@@ -63,14 +63,14 @@ def test_passwords_are_salted_hashes_that_verify_only_the_right_password() -> No
 
 
 def test_verified_tokens_are_remembered_until_they_expire() -> None:
-    from services.gateway.domain import VerifiedTokens
+    from services.gateway.domain import TokenClaims, VerifiedTokens
 
     tokens = VerifiedTokens("k" * 32)
     token = issue_token(BOB, "k" * 32, ttl=60)
     assert tokens.identity(token) == BOB
     assert tokens.identity(token) == BOB  # from memory
     expired = issue_token(BOB, "k" * 32, ttl=60, now=1_000_000)
-    tokens._known[expired] = (BOB, 1_000_060.0)  # once verified, long ago
+    tokens._known[expired] = TokenClaims(BOB, 1_000_060.0, None)  # once verified, long ago
     with pytest.raises(InvalidToken):
         tokens.identity(expired)  # past its expiry: verified again, and refused
     with pytest.raises(InvalidToken):

@@ -1,0 +1,392 @@
+"""Sessions that end, throttled sign-in and the password policy, through the gateway (and, for
+the throttle shared by gateway copies, against the gateway's database from two pools)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from services.common.identity import Identity
+from services.gateway import service
+from services.gateway.app import create_app as gateway_app
+from services.gateway.domain import ThrottlePolicy, issue_token
+from tests.platform import Platform, serve
+from tests.support import TOKEN_SECRET, eventually, isolated_database_url
+
+PASSWORD = "Un-mot-de-passe-solide-1"
+NEW_PASSWORD = "Un-autre-mot-de-passe-2"
+
+
+async def new_user(
+    platform: Platform, admin: dict[str, str], role: str = "user"
+) -> tuple[str, str]:
+    """A user of its own for each test (id, username): sessions and lockouts stay apart."""
+    username = f"sess-{uuid.uuid4().hex[:10]}"
+    body = {"username": username, "password": PASSWORD, "role": role}
+    status, created, _ = await platform.call("POST", "/api/v1/users", admin, json=body)
+    assert status == 201, created
+    return created["id"], username
+
+
+async def me_status(platform: Platform, headers: dict[str, str]) -> int:
+    status, _, _ = await platform.call("GET", "/api/v1/users/me", headers)
+    return status
+
+
+async def refused(platform: Platform, headers: dict[str, str]) -> bool:
+    return await me_status(platform, headers) == 401
+
+
+@pytest.fixture
+async def from_address() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client on a loopback address of its own (127.0.0.x): failures counted for its address
+    do not lock out the other tests, which sign in from 127.0.0.1."""
+    address = f"127.0.{uuid.uuid4().int % 200 + 20}.{uuid.uuid4().int % 250 + 2}"
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    async with aiohttp.ClientSession(connector=connector) as http:
+        yield http
+
+
+async def login_from(
+    http: aiohttp.ClientSession, platform: Platform, username: str, password: str
+) -> tuple[int, Any, Any]:
+    async with http.post(
+        f"{platform.gateway}/api/v1/auth/login", json={"username": username, "password": password}
+    ) as response:
+        return response.status, await response.json(content_type=None), response.headers
+
+
+async def test_a_signed_out_token_is_refused_and_other_sessions_go_on(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    _, username = await new_user(platform, admin)
+    first = await platform.login(username, PASSWORD)
+    second = await platform.login(username, PASSWORD)
+
+    status, body, _ = await platform.call("POST", "/api/v1/auth/logout", first)
+    assert status == 204, body
+    status, body, headers = await platform.call("GET", "/api/v1/users/me", first)
+    assert status == 401
+    assert headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert "session est terminée" in body["detail"]
+    status, _, _ = await platform.call("POST", "/api/v1/auth/logout", first)
+    assert status == 401
+    assert await me_status(platform, second) == 200
+
+
+async def test_a_read_only_user_can_sign_out(platform: Platform, admin: dict[str, str]) -> None:
+    _, username = await new_user(platform, admin, role="readonly")
+    headers = await platform.login(username, PASSWORD)
+    status, body, _ = await platform.call("POST", "/api/v1/auth/logout", headers)
+    assert status == 204, body
+    assert await refused(platform, headers)
+
+
+async def test_a_token_without_a_session_is_refused(platform: Platform) -> None:
+    """A well-signed, unexpired token that names no session (or an unknown one) is refused."""
+    identity = Identity(str(uuid.uuid4()), "admin", "admin")
+    for session_id in (None, uuid.uuid4()):
+        token = issue_token(identity, TOKEN_SECRET, ttl=600, session_id=session_id)
+        assert await refused(platform, {"Authorization": f"Bearer {token}"})
+
+
+async def test_a_deactivated_user_s_token_is_refused(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    user_id, username = await new_user(platform, admin)
+    headers = await platform.login(username, PASSWORD)
+    assert await me_status(platform, headers) == 200
+    status, body, _ = await platform.call(
+        "PATCH", f"/api/v1/users/{user_id}", admin, json={"active": False}
+    )
+    assert status == 200, body
+    await eventually(lambda: refused(platform, headers), within=3)
+    status, _, _ = await platform.call(
+        "POST", "/api/v1/accounts", headers, json={"name": "Après désactivation"}
+    )
+    assert status == 401
+    async with platform.http.post(
+        f"{platform.gateway}/api/v1/auth/login",
+        json={"username": username, "password": PASSWORD},
+    ) as response:
+        assert response.status == 401
+
+
+async def test_a_demoted_user_s_old_token_is_refused(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    user_id, username = await new_user(platform, admin)
+    headers = await platform.login(username, PASSWORD)
+    status, body, _ = await platform.call(
+        "PATCH", f"/api/v1/users/{user_id}", admin, json={"role": "readonly"}
+    )
+    assert status == 200, body
+    await eventually(lambda: refused(platform, headers), within=3)
+    status, _, _ = await platform.call(
+        "POST", "/api/v1/accounts", headers, json={"name": "Après rétrogradation"}
+    )
+    assert status == 401
+    reader = await platform.login(username, PASSWORD)  # signed in again: read-only now
+    status, _, _ = await platform.call("POST", "/api/v1/accounts", reader, json={"name": "Non"})
+    assert status == 403
+    # A change that is not of role or activity leaves sessions open.
+    status, _, _ = await platform.call(
+        "PATCH", f"/api/v1/users/{user_id}", admin, json={"display_name": "Lectrice"}
+    )
+    assert status == 200
+    assert await me_status(platform, reader) == 200
+
+
+async def test_changing_one_s_password_ends_one_s_other_sessions_and_a_reset_ends_all(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    user_id, username = await new_user(platform, admin)
+    here = await platform.login(username, PASSWORD)
+    elsewhere = await platform.login(username, PASSWORD)
+    status, body, _ = await platform.call(
+        "POST",
+        "/api/v1/users/me/password",
+        here,
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+    )
+    assert status == 204, body
+    await eventually(lambda: refused(platform, elsewhere), within=3)
+    assert await me_status(platform, here) == 200
+
+    status, body, _ = await platform.call(
+        "POST", f"/api/v1/users/{user_id}/password", admin, json={"new_password": PASSWORD}
+    )
+    assert status == 204, body
+    await eventually(lambda: refused(platform, here), within=3)
+    assert await me_status(platform, await platform.login(username, PASSWORD)) == 200
+
+
+async def test_sessions_are_listed_to_the_user_and_admins_and_ended_by_an_admin(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    user_id, username = await new_user(platform, admin)
+    first = await platform.login(username, PASSWORD)
+    second = await platform.login(username, PASSWORD)
+    status, listed, _ = await platform.call("GET", f"/api/v1/users/{user_id}/sessions", first)
+    assert status == 200, listed
+    assert len(listed["items"]) == 2
+    assert [item["current"] for item in listed["items"]].count(True) == 1
+    assert all(item["client_address"] == "127.0.0.1" for item in listed["items"])
+    status, by_admin, _ = await platform.call(
+        "GET", f"/api/v1/users/{user_id.upper()}/sessions", admin
+    )
+    assert status == 200
+    assert {i["id"] for i in by_admin["items"]} == {i["id"] for i in listed["items"]}
+
+    other_id, other_name = await new_user(platform, admin)
+    other = await platform.login(other_name, PASSWORD)
+    status, _, _ = await platform.call("GET", f"/api/v1/users/{user_id}/sessions", other)
+    assert status == 403
+    status, _, _ = await platform.call("DELETE", f"/api/v1/users/{user_id}/sessions", first)
+    assert status == 403  # ending all of a user's sessions is for admins
+    one = next(i["id"] for i in listed["items"] if not i["current"])
+    status, _, _ = await platform.call("DELETE", f"/api/v1/users/{other_id}/sessions/{one}", admin)
+    assert status == 404  # not a session of that user
+
+    # A user ends one of their own sessions (the other one, here).
+    status, body, _ = await platform.call(
+        "DELETE", f"/api/v1/users/{user_id}/sessions/{one}", first
+    )
+    assert status == 204, body
+    await eventually(lambda: refused(platform, second), within=3)
+    assert await me_status(platform, first) == 200
+
+    status, _, _ = await platform.call("DELETE", f"/api/v1/users/{user_id}/sessions", admin)
+    assert status == 204
+    await eventually(lambda: refused(platform, first), within=3)
+    status, listed, _ = await platform.call("GET", f"/api/v1/users/{user_id}/sessions", admin)
+    assert listed["items"] == []
+    assert await me_status(platform, other) == 200  # other users' sessions go on
+    status, _, _ = await platform.call("DELETE", f"/api/v1/users/{uuid.uuid4()}/sessions", admin)
+    assert status == 404
+
+
+async def test_every_gateway_copy_refuses_an_ended_session_within_seconds(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    """A second gateway on the same database: a session ended through one is refused by both."""
+    second = await serve(gateway_app, platform.settings["gateway"])
+    try:
+        other_gateway = str(second.make_url("")).rstrip("/")
+        _, username = await new_user(platform, admin)
+        headers = await platform.login(username, PASSWORD)
+
+        async def status_there() -> int:
+            async with platform.http.get(
+                f"{other_gateway}/api/v1/users/me", headers=headers
+            ) as response:
+                return response.status
+
+        assert await status_there() == 200  # the second copy now keeps the session as open
+        status, _, _ = await platform.call("POST", "/api/v1/auth/logout", headers)
+        assert status == 204
+
+        async def refused_there() -> bool:
+            return await status_there() == 401
+
+        await eventually(refused_there, within=3)
+    finally:
+        await second.close()
+
+
+async def test_repeated_wrong_passwords_lock_the_user_name_even_for_the_right_one(
+    platform: Platform, admin: dict[str, str], from_address: aiohttp.ClientSession
+) -> None:
+    _, username = await new_user(platform, admin)
+    statuses = []
+    for _ in range(30):
+        status, body, headers = await login_from(
+            from_address, platform, username.upper(), "Pas-le-bon-mot-de-passe"
+        )
+        statuses.append(status)
+    assert set(statuses[:5]) == {401}, statuses
+    assert statuses[-1] == 429, statuses
+    assert int(headers["Retry-After"]) > 0
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert body["status"] == 429
+    assert "réessayez dans" in body["detail"]
+
+    # The right password is not even checked while the lockout lasts, from anywhere.
+    status, body, headers = await login_from(from_address, platform, username, PASSWORD)
+    assert status == 429, body
+    async with platform.http.post(
+        f"{platform.gateway}/api/v1/auth/login",
+        json={"username": username, "password": PASSWORD},
+    ) as response:
+        assert response.status == 429
+        assert int(response.headers["Retry-After"]) > 0
+
+
+async def test_a_success_resets_the_user_name_s_failures(
+    platform: Platform, admin: dict[str, str], from_address: aiohttp.ClientSession
+) -> None:
+    _, username = await new_user(platform, admin)
+    for _ in range(3):
+        for _ in range(4):  # one short of the lockout, then the right password
+            status, _, _ = await login_from(from_address, platform, username, "Mauvais-essai-1")
+            assert status == 401
+        status, body, _ = await login_from(from_address, platform, username, PASSWORD)
+        assert status == 200, body
+
+
+async def test_failures_and_lockouts_are_logged_without_the_password(
+    platform: Platform,
+    admin: dict[str, str],
+    from_address: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, username = await new_user(platform, admin)
+    caplog.set_level(logging.WARNING, logger="services.gateway.service")
+    secret_guess = "Essai-secret-a-ne-jamais-journaliser"
+    for _ in range(5):
+        status, _, _ = await login_from(from_address, platform, username, secret_guess)
+        assert status == 401
+    records = [r for r in caplog.records if r.name == "services.gateway.service"]
+    failures = [r.getMessage() for r in records if "sign-in failed" in r.getMessage()]
+    lockouts = [r.getMessage() for r in records if "sign-in locked" in r.getMessage()]
+    assert len(failures) == 5
+    assert all(r.levelno == logging.WARNING for r in records)
+    assert all(username in m and "address=127.0." in m and " at=20" in m for m in failures)
+    assert len(lockouts) == 1
+    assert username in lockouts[0]
+    assert all(secret_guess not in r.getMessage() for r in caplog.records)
+
+
+async def test_the_lockout_is_shared_by_gateway_copies_and_counts_concurrent_failures(
+    platform: Platform,
+) -> None:
+    """Two pools on the gateway database, as two gateway copies would have: failures counted
+    by both at once all count, and the lockout one sets is seen by the other."""
+    url = isolated_database_url("gateway")
+    policy = ThrottlePolicy()
+    name = f"partage-{uuid.uuid4().hex[:8]}"
+    address = f"192.0.2.{uuid.uuid4().int % 250 + 1}"
+    first = await asyncpg.create_pool(url, min_size=1, max_size=4)
+    second = await asyncpg.create_pool(url, min_size=1, max_size=4)
+    try:
+        await asyncio.gather(
+            *(
+                service.record_failure(pool, name, address, policy)
+                for pool in (first, second)
+                for _ in range(4)
+            )
+        )
+        failures = await first.fetchval(
+            "SELECT failures FROM login_throttle WHERE scope = 'username' AND key = $1", name
+        )
+        assert failures == 8
+        with pytest.raises(service.LoginThrottled) as locked:
+            await service.check_throttle(second, name, "198.51.100.1")
+        assert locked.value.retry_after > 0
+        # The address is counted too, below its own threshold: another name from it is let in.
+        await service.check_throttle(first, f"autre-{name}", address)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_weak_passwords_are_refused_naming_the_field(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    for password, words in (
+        ("Court-1", "au moins 12"),
+        ("123qweasdzxc", "plus courants"),
+        ("QWERTY123456", "plus courants"),  # compared whatever the case
+    ):
+        body = {"username": f"faible-{uuid.uuid4().hex[:8]}", "password": password}
+        status, problem, _ = await platform.call("POST", "/api/v1/users", admin, json=body)
+        assert status == 422, problem
+        assert problem["errors"][0]["field"] == "password"
+        assert words in problem["errors"][0]["message"]
+
+    user_id, username = await new_user(platform, admin)
+    headers = await platform.login(username, PASSWORD)
+    status, problem, _ = await platform.call(
+        "POST",
+        "/api/v1/users/me/password",
+        headers,
+        json={"current_password": PASSWORD, "new_password": "1q2w3e4r5t6y"},
+    )
+    assert status == 422, problem
+    assert [e["field"] for e in problem["errors"]] == ["new_password"]
+    status, problem, _ = await platform.call(
+        "POST", f"/api/v1/users/{user_id}/password", admin, json={"new_password": "trop-court"}
+    )
+    assert status == 422
+    assert [e["field"] for e in problem["errors"]] == ["new_password"]
+    assert await me_status(platform, headers) == 200  # nothing changed, nothing ended
+
+
+async def test_one_s_own_id_in_upper_case_still_asks_for_the_current_password(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    user_id, username = await new_user(platform, admin)
+    headers = await platform.login(username, PASSWORD)
+    status, problem, _ = await platform.call(
+        "POST",
+        f"/api/v1/users/{user_id.upper()}/password",
+        headers,
+        json={"new_password": NEW_PASSWORD},
+    )
+    assert status == 422, problem
+    assert [e["field"] for e in problem["errors"]] == ["current_password"]
+    assert await me_status(platform, await platform.login(username, PASSWORD)) == 200
+    # Without dashes it is the same UUID too, and the user reads their own record.
+    status, record, _ = await platform.call(
+        "GET", f"/api/v1/users/{uuid.UUID(user_id).hex.upper()}", headers
+    )
+    assert status == 200, record
+    assert record["id"] == user_id
