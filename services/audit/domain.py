@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -73,17 +73,34 @@ def entry_from_event(event: CloudEvent, seq: int, prev_hash: str) -> Entry:
     )
 
 
+def version_refusal(last_version: int | None, version: int) -> str | None:
+    """Why an event of ``version`` cannot follow the record's chain whose last entry has
+    ``last_version`` (None: no entry yet, any version starts the chain); None when it can.
+
+    Every change of a record raises its version by exactly one and publishes one event (edits,
+    trash and restore, the geocoder's writes, issuing an invoice...), delivered in order."""
+    if last_version is None or version == last_version + 1:
+        return None
+    if version <= last_version:
+        return f"version {version} déjà dépassée : la dernière version est {last_version}"
+    return f"version {version} après la version {last_version} : {last_version + 1} attendue"
+
+
 @dataclass(frozen=True)
 class ChainCheck:
     valid: bool
     entries: int
     first_broken_seq: int | None = None
     reason: str | None = None
+    # Events refused for this record (not chained): [{"event_id", "version", "actor", ...}].
+    rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
 def verify_chain(entries: list[tuple[Entry, str]]) -> ChainCheck:
-    """Check (entry, stored hash) pairs in ``seq`` order: links, numbering and contents."""
+    """Check (entry, stored hash) pairs in ``seq`` order: links, numbering, contents, and
+    versions following one another."""
     previous = GENESIS_HASH
+    previous_version: int | None = None
     for expected_seq, (entry, stored_hash) in enumerate(entries, start=1):
         if entry.seq != expected_seq:
             return ChainCheck(False, len(entries), entry.seq, "entrée manquante ou déplacée")
@@ -91,5 +108,8 @@ def verify_chain(entries: list[tuple[Entry, str]]) -> ChainCheck:
             return ChainCheck(False, len(entries), entry.seq, "chaînage rompu")
         if entry.hash != stored_hash:
             return ChainCheck(False, len(entries), entry.seq, "contenu modifié")
-        previous = stored_hash
+        if previous_version is not None and entry.version != previous_version + 1:
+            reason = f"saut de version : {entry.version} après {previous_version}"
+            return ChainCheck(False, len(entries), entry.seq, reason)
+        previous, previous_version = stored_hash, entry.version
     return ChainCheck(True, len(entries))

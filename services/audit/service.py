@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -49,7 +50,11 @@ async def trail(pool: asyncpg.Pool, entity: str, record_id: str) -> list[dict[st
 
 
 async def verify(pool: asyncpg.Pool, entity: str, record_id: str) -> ChainCheck:
+    """The chain's check, and the events refused for this record (a refusal leaves the chain
+    valid, and is reported)."""
     rows = await pool.fetch(sql.SELECT_CHAIN, entity, record_id)
-    if not rows:
+    rejected = [dict(row) for row in await pool.fetch(sql.SELECT_REJECTIONS, entity, record_id)]
+    if not rows and not rejected:
         raise NotFound("Aucun historique pour cette fiche.")
-    return verify_chain([(_entry(row), row["hash"]) for row in rows])
+    check = verify_chain([(_entry(row), row["hash"]) for row in rows])
+    return replace(check, rejected=rejected)

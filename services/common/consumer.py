@@ -28,6 +28,7 @@ from .broker import (
     declare_events_exchange,
     lost_signal,
     open_connection,
+    publisher_refusal,
     queue_name,
 )
 from .events import CloudEvent, decode
@@ -69,6 +70,7 @@ class EventConsumer:
         retry_delay: float = 0.2,
         concurrency: int = 4,
         wants: Wants | None = None,
+        publisher_prefix: str | None = None,
     ) -> None:
         self._pool = pool
         self._amqp_url = amqp_url
@@ -81,6 +83,9 @@ class EventConsumer:
         self._retry_delay = retry_delay
         self._concurrency = max(1, concurrency)
         self._wants = wants
+        # Broker users are <prefix><service>: an event is refused unless published (user_id)
+        # by its entity's owner (broker.ENTITY_OWNERS); None: no check (tests of the machinery).
+        self._publisher_prefix = publisher_prefix
         self.connected = False
         self.applied = 0
         self.duplicates = 0
@@ -178,6 +183,10 @@ class EventConsumer:
                         )
                         await message.reject(requeue=False)
                         continue
+                    refusal = self._publisher_refusal(message, event)
+                    if refusal is not None:
+                        await self._refuse(message, event, refusal)
+                        continue
                     if not self._wanted(event):
                         self.skipped += 1
                         await message.ack()
@@ -190,6 +199,24 @@ class EventConsumer:
             for worker in workers:
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+
+    def _publisher_refusal(self, message: AbstractIncomingMessage, event: CloudEvent) -> str | None:
+        if self._publisher_prefix is None:
+            return None
+        return publisher_refusal(event.data.entity, message.user_id, self._publisher_prefix)
+
+    async def _refuse(
+        self, message: AbstractIncomingMessage, event: CloudEvent, reason: str
+    ) -> None:
+        """A forged event (not from its entity's owner): to the dead-letter queue, with why."""
+        log.error(
+            "consumer %s: event %s refused, dead-lettered: %s", self.queue_name, event.id, reason
+        )
+        dead_letter = getattr(self, "dead_letter", None)
+        if dead_letter is not None:
+            await dead_letter(message, reason)
+        else:
+            await message.reject(requeue=False)
 
     def _wanted(self, event: CloudEvent) -> bool:
         """The filter's answer; a filter that fails on an odd event leaves it to the handler

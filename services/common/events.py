@@ -6,12 +6,15 @@ where ``changes`` maps each changed field to ``{"old", "new"}``.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# Record ids are UUIDs, but for picklist values, keyed by their list and code ("industry:J").
+PICKLIST_VALUE_ID = re.compile(r"^[a-z_]{1,50}:[A-Za-z0-9_.-]{1,50}$")
 # Fields that change on every write; they are in `record`, never in `changes`.
 SYSTEM_FIELDS = frozenset({"id", "version", "created_at", "created_by", "updated_at", "updated_by"})
 
@@ -35,6 +38,22 @@ class EventData(BaseModel):
     # Why the change happened, when not a plain edit: {"duplicated_from": "<id>"}, ...
     context: dict[str, Any] | None = None
 
+    @model_validator(mode="after")
+    def _record_id(self) -> EventData:
+        """A record id is a UUID (written in its canonical form: one record, one chain), or a
+        picklist value's ``list:code``; anything else is refused at decode."""
+        if self.entity == "picklist_value":
+            if not PICKLIST_VALUE_ID.match(self.id):
+                raise ValueError("data.id: attendu « liste:code » pour une valeur de liste")
+            return self
+        try:
+            canonical = str(uuid.UUID(self.id))
+        except ValueError:
+            raise ValueError("data.id: l'identifiant d'une fiche doit être un UUID") from None
+        if canonical != self.id:
+            raise ValueError("data.id: UUID attendu sous sa forme canonique (minuscules)")
+        return self
+
 
 class CloudEvent(BaseModel):
     """One event on ``crm.events``; ``id`` is the idempotency key."""
@@ -49,6 +68,15 @@ class CloudEvent(BaseModel):
     subject: str = Field(min_length=1)
     datacontenttype: Literal["application/json"] = "application/json"
     data: EventData
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CloudEvent:
+        """The type, the subject and the data name one entity and one record."""
+        if self.type.split(".")[1] != self.data.entity:
+            raise ValueError("type: l'entité du type diffère de data.entity")
+        if self.subject != self.data.id:
+            raise ValueError("subject: diffère de data.id")
+        return self
 
     @property
     def routing_key(self) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 import aio_pika
 import asyncpg
+from yarl import URL
 
 from .broker import BROKER_ERRORS, declare_events_exchange, open_connection
 from .events import CloudEvent, diff, encode, make_event
@@ -86,6 +87,9 @@ class OutboxRelay:
     ) -> None:
         self._pool = pool
         self._amqp_url = amqp_url
+        # RabbitMQ checks user_id against the connection's user: consumers trust it to tell
+        # which service published an event (services/common/broker.py, ENTITY_OWNERS).
+        self._user_id = URL(amqp_url).user or None
         self._exchange_name = exchange
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
@@ -160,6 +164,7 @@ class OutboxRelay:
                             body=bytes(row["body"]),
                             content_type="application/cloudevents+json",
                             message_id=str(row["event_id"]),
+                            user_id=self._user_id,
                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                         ),
                         row["routing_key"],

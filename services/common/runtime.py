@@ -113,6 +113,7 @@ def install_runtime(
                     max_deliveries=settings.consumer_max_deliveries,
                     concurrency=settings.consumer_concurrency,
                     wants=subscription.wants,
+                    publisher_prefix=settings.broker_user_prefix,
                 )
             )
         app[CONSUMERS_KEY] = consumers

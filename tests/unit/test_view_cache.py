@@ -12,7 +12,7 @@ import pytest
 from services.common.events import diff, encode, make_event
 from services.gateway.view_cache import ViewCache, accounts_named
 
-A, B = str(uuid.uuid4()), str(uuid.uuid4())
+A, B, X = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())  # X: a record id
 
 
 def active(capacity_bytes: int = 1000, ttl: float = 60.0) -> ViewCache:
@@ -99,9 +99,9 @@ def event(entity: str, record: dict[str, Any], old: dict[str, Any] | None = None
     ("body", "named"),
     [
         (event("account", {"id": A}), {A}),
-        (event("action", {"id": "x", "account_id": A}), {A}),
-        (event("contact", {"id": "x", "account_id": None}), set()),
-        (event("contact", {"id": "x", "account_id": A}, {"id": "x", "account_id": B}), {A, B}),
+        (event("action", {"id": X, "account_id": A}), {A}),
+        (event("contact", {"id": X, "account_id": None}), set()),
+        (event("contact", {"id": X, "account_id": A}, {"id": X, "account_id": B}), {A, B}),
         (b"{not json", None),
         (orjson.dumps({"data": {"entity": "action"}}), None),
     ],
