@@ -20,6 +20,7 @@ from services.common.errors import (
     FieldError,
     Forbidden,
     NotFound,
+    TooManyRequests,
     Unauthorized,
     ValidationFailed,
 )
@@ -155,12 +156,18 @@ class LoginAttempt:
     user_agent: str | None = None
 
 
-class LoginThrottled(Exception):
+class LoginThrottled(TooManyRequests):
     """Too many failed sign-ins for this user name or address: answer 429, verify nothing."""
 
+    title, type_suffix = "Trop de tentatives de connexion", "too-many-login-attempts"
+
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"retry after {retry_after}s")
-        self.retry_after = retry_after
+        minutes = max(1, math.ceil(retry_after / 60))
+        super().__init__(
+            "Trop de tentatives de connexion infructueuses pour cet identifiant ou depuis cette "
+            f"adresse : réessayez dans {minutes} minute{'s' if minutes > 1 else ''}.",
+            retry_after,
+        )
 
 
 async def login(

@@ -21,7 +21,6 @@ from services.common.web import (
     READ_METHODS,
     identity_of,
     json_response,
-    problem_response,
     read_body,
     read_json,
 )
@@ -177,10 +176,10 @@ def auth_middleware(token_secret: str, sessions: SessionCheck) -> Middleware:
             )
         try:
             claims = tokens.claims(token.strip())
-        except domain.InvalidToken:
-            return _invalid_token("Jeton d'accès invalide ou expiré : reconnectez-vous.")
+        except domain.InvalidToken as exc:
+            raise _invalid_token("Jeton d'accès invalide ou expiré : reconnectez-vous.") from exc
         if claims.session_id is None or not await sessions.is_open(claims.session_id):
-            return _invalid_token(
+            raise _invalid_token(
                 "Votre session est terminée (déconnexion, changement de mot de passe ou de rôle, "
                 "compte désactivé ou session fermée par un administrateur) : reconnectez-vous."
             )
@@ -202,12 +201,9 @@ def _unauthorized(detail: str) -> Unauthorized:
     return Unauthorized(detail)
 
 
-def _invalid_token(detail: str) -> web.Response:
+def _invalid_token(detail: str) -> Unauthorized:
     """401 for a token that cannot be used any more (RFC 6750: error="invalid_token")."""
-    return problem_response(
-        401, Unauthorized.title, detail, Unauthorized.type_suffix,
-        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-    )  # fmt: skip
+    return Unauthorized(detail, challenge='Bearer error="invalid_token"')
 
 
 def _client_address(request: web.Request) -> str:
@@ -221,18 +217,9 @@ async def login(request: web.Request) -> web.Response:
     attempt = service.LoginAttempt(
         body.username, body.password, _client_address(request), request.headers.get("User-Agent")
     )
-    try:
-        identity, session_id = await service.login(
-            request.app[POOL_KEY], attempt, settings.token_ttl_seconds
-        )
-    except service.LoginThrottled as exc:
-        minutes = max(1, -(-exc.retry_after // 60))
-        return problem_response(
-            429, "Trop de tentatives de connexion",
-            "Trop de tentatives de connexion infructueuses pour cet identifiant ou depuis cette "
-            f"adresse : réessayez dans {minutes} minute{'s' if minutes > 1 else ''}.",
-            "too-many-login-attempts", headers={"Retry-After": str(exc.retry_after)},
-        )  # fmt: skip
+    identity, session_id = await service.login(  # 429 (LoginThrottled) while locked
+        request.app[POOL_KEY], attempt, settings.token_ttl_seconds
+    )
     token = domain.issue_token(
         identity,
         settings.token_secret.get_secret_value(),
