@@ -16,7 +16,7 @@ from . import mailmerge
 from .converter import Converters
 from .renderer import Renderer
 from .settings import DocumentsSettings
-from .web import CONVERTERS_KEY, RENDERER_KEY, SETTINGS_KEY, SPECS, routes
+from .web import SETTINGS_KEY, SPECS, WORKERS_KEY, routes
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
@@ -28,8 +28,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
         max_body_bytes=settings.template_max_bytes + 64 * 1024,
     )
     app[SETTINGS_KEY] = settings
-    app[RENDERER_KEY] = Renderer(settings)
-    app[CONVERTERS_KEY] = Converters(settings)
+    app[WORKERS_KEY] = mailmerge.Workers(Renderer(settings), Converters(settings))
     app.cleanup_ctx.append(_workers)
     _export(app)
     app.router.add_routes(routes)
@@ -39,7 +38,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
 
 async def _workers(app: web.Application) -> AsyncIterator[None]:
     """Render workers and PDF converters live and die with the app."""
-    renderer, converters = app[RENDERER_KEY], app[CONVERTERS_KEY]
+    renderer, converters = app[WORKERS_KEY].renderer, app[WORKERS_KEY].converters
     await renderer.pool.start()
     try:
         await converters.start()
@@ -53,7 +52,8 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
 
 def _export(app: web.Application) -> None:
     """Readiness and metrics of the render workers and the PDF converters."""
-    renderer, converters = app[RENDERER_KEY], app[CONVERTERS_KEY]
+    workers = app[WORKERS_KEY]
+    renderer, converters = workers.renderer, workers.converters
 
     async def renderers_ready() -> str | None:
         return None if renderer.pool.alive else "fusion : aucun processus de rendu en marche"
@@ -91,7 +91,7 @@ def _export(app: web.Application) -> None:
         "crm_pdf_isolated": ("1 when converters have no network", lambda: converters.isolated),
         "crm_bulk_merges_abandoned": (
             "Bulk merges stopped because their client went away",
-            lambda: mailmerge.STATS.abandoned,
+            lambda: workers.stats.abandoned,
         ),
     }
     for name, (text, value) in figures.items():

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import uuid
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -79,19 +80,17 @@ async def _context(
 
 
 @dataclass
+class Stats:
+    abandoned: int = 0  # bulk merges stopped because their client went away
+
+
+@dataclass
 class Workers:
     """Where templates are rendered and documents converted (app.py starts both pools)."""
 
     renderer: Renderer
     converters: Converters
-
-
-@dataclass
-class Stats:
-    abandoned: int = 0
-
-
-STATS = Stats()
+    stats: Stats = field(default_factory=Stats)
 
 
 class ClientGone(Exception):
@@ -149,20 +148,34 @@ async def merge_many(
     ]
     if missing:
         raise ValidationFailed(missing)
+    try:
+        return await _zip(name, content, contexts, request.format, workers, client_gone)
+    except (ClientGone, asyncio.CancelledError):  # cancelled: the server saw the client go
+        workers.stats.abandoned += 1
+        raise
+
+
+async def _zip(
+    name: str,
+    content: bytes,
+    contexts: list[tuple[int, dict[str, Any] | None]],
+    output: Format,
+    workers: Workers,
+    client_gone: Callable[[], bool],
+) -> bytes:
     out = io.BytesIO()
     used: set[str] = set()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for _, context in contexts:
             assert context is not None
             if client_gone():
-                STATS.abandoned += 1
                 raise ClientGone
             document = await workers.renderer.render(content, context)
             stem = safe_name(f"{name}-{context['compte'].get('name', '')}")
             while stem in used:
                 stem += "-bis"
             used.add(stem)
-            if request.format == "pdf":
+            if output == "pdf":
                 archive.writestr(f"{stem}.pdf", await workers.converters.to_pdf(document))
             else:
                 archive.writestr(f"{stem}.docx", document)

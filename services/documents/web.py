@@ -16,14 +16,11 @@ from services.common.views import account_view_handler
 from services.common.web import identity_of, json_response, read_body, read_json
 
 from . import mailmerge, printing, service, templates
-from .converter import Converters
-from .renderer import Renderer
 from .schemas import Payment, PrintRequest
 from .settings import DocumentsSettings
 
 SETTINGS_KEY = web.AppKey("documents_settings", DocumentsSettings)
-RENDERER_KEY = web.AppKey("documents_renderer", Renderer)
-CONVERTERS_KEY = web.AppKey("documents_converters", Converters)
+WORKERS_KEY = web.AppKey("documents_workers", mailmerge.Workers)
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
 
@@ -227,7 +224,7 @@ async def bulk_mail_merge(request: web.Request) -> web.Response:
 
 
 def _workers(request: web.Request) -> mailmerge.Workers:
-    return mailmerge.Workers(request.app[RENDERER_KEY], request.app[CONVERTERS_KEY])
+    return request.app[WORKERS_KEY]
 
 
 # Printing any record (Imprimer), composed by the gateway

@@ -1,0 +1,208 @@
+"""Word templates: what the upload refuses (content that reaches outside the document or runs
+code) and what the template sandbox refuses (work no letter needs)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import docx
+import pytest
+
+from services.common.errors import ValidationFailed
+from services.documents import merge
+
+MAX = 5 * 1024 * 1024
+W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+OFFICE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def template(*paragraphs: str) -> bytes:
+    document = docx.Document()
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def altered(content: bytes, changes: dict[str, bytes | str]) -> bytes:
+    """``content`` (a .docx) with parts replaced or added."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(content)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for item in source.infolist():
+            if item.filename not in changes:
+                target.writestr(item, source.read(item.filename))
+        for name, data in changes.items():
+            target.writestr(name, data)
+    return out.getvalue()
+
+
+def body(xml: str) -> str:
+    return f'<?xml version="1.0"?><w:document {W}><w:body>{xml}</w:body></w:document>'
+
+
+def rels(*relationships: str) -> str:
+    return f'<?xml version="1.0"?><Relationships xmlns="{RELS}">{"".join(relationships)}</Relationships>'
+
+
+def refusal(content: bytes) -> str:
+    with pytest.raises(ValidationFailed) as caught:
+        merge.check_template(content, MAX)
+    assert [e.field for e in caught.value.errors] == ["file"]
+    return caught.value.errors[0].message
+
+
+PLAIN = template("Bonjour {{ compte.name }}")
+
+
+def test_a_plain_template_and_one_with_a_hyperlink_are_accepted() -> None:
+    assert merge.check_template(PLAIN, MAX) == ["compte"]
+    link = (
+        f'<Relationship Id="rId99" Type="{OFFICE}/hyperlink" '
+        'Target="https://www.example.fr/" TargetMode="External"/>'
+    )
+    with zipfile.ZipFile(io.BytesIO(PLAIN)) as archive:
+        document_rels = archive.read("word/_rels/document.xml.rels").decode()
+    with_link = document_rels.replace("</Relationships>", link + "</Relationships>")
+    assert merge.check_template(altered(PLAIN, {"word/_rels/document.xml.rels": with_link}), MAX)
+
+
+@pytest.mark.parametrize(
+    ("part", "relationship"),
+    [
+        (  # a picture fetched from a server when the document is opened
+            "word/_rels/document.xml.rels",
+            f'<Relationship Id="rId1" Type="{OFFICE}/image" '
+            'Target="http://attacker.example/pixel.png" TargetMode="External"/>',
+        ),
+        (  # a remote template attached to the document (Word fetches it)
+            "word/_rels/settings.xml.rels",
+            f'<Relationship Id="rId1" Type="{OFFICE}/attachedTemplate" '
+            'Target="file:///etc/passwd" TargetMode="external"/>',
+        ),
+    ],
+)
+def test_an_external_relationship_is_refused_and_named(part: str, relationship: str) -> None:
+    message = refusal(altered(PLAIN, {part: rels(relationship)}))
+    assert "relation externe" in message
+    assert part in message
+    assert "attacker.example" in message or "/etc/passwd" in message
+
+
+@pytest.mark.parametrize(
+    ("xml", "field"),
+    [
+        (
+            '<w:p><w:r><w:instrText> INCLUDEPICTURE "http://x.example/a.png" \\d </w:instrText>'
+            "</w:r></w:p>",
+            "INCLUDEPICTURE",
+        ),
+        (  # split over two runs, lower case
+            "<w:p><w:r><w:instrText> include</w:instrText></w:r>"
+            '<w:r><w:instrText>text "/etc/passwd" </w:instrText></w:r></w:p>',
+            "INCLUDETEXT",
+        ),
+        ('<w:p><w:fldSimple w:instr=" LINK Excel.Sheet.8 C:\\\\x.xls "/></w:p>', "LINK"),
+        ('<w:p><w:fldSimple w:instr="DDEAUTO cmd &quot;/c calc&quot;"/></w:p>', "DDEAUTO"),
+        ('<w:p><w:r><w:instrText>DDE "cmd" "/c calc"</w:instrText></w:r></w:p>', "DDE"),
+        ('<w:p><w:r><w:instrText>INCLUDE "a.docx"</w:instrText></w:r></w:p>', "INCLUDE"),
+    ],
+)
+def test_a_field_that_fetches_or_runs_something_is_refused_and_named(xml: str, field: str) -> None:
+    message = refusal(altered(PLAIN, {"word/document.xml": body(xml)}))
+    assert f"champ {field} (word/document.xml)" in message
+
+
+def test_a_hyperlink_field_is_not_a_link_field() -> None:
+    xml = '<w:p><w:r><w:instrText> HYPERLINK "https://www.example.fr" </w:instrText></w:r></w:p>'
+    assert merge.check_template(altered(PLAIN, {"word/document.xml": body(xml)}), MAX) == []
+
+
+def test_a_field_in_a_footer_is_found_too() -> None:
+    xml = '<w:ftr {W}><w:p><w:fldSimple w:instr="INCLUDEPICTURE http://x"/></w:p></w:ftr>'
+    message = refusal(altered(PLAIN, {"word/footer1.xml": xml.replace("{W}", W)}))
+    assert "INCLUDEPICTURE (word/footer1.xml)" in message
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"word/vbaProject.bin": b"\xd0\xcf\x11\xe0macros"},
+        {"word/activeX/activeX1.xml": "<ax/>"},
+    ],
+)
+def test_macros_and_activex_are_refused(changes: dict[str, bytes | str]) -> None:
+    assert "macros" in refusal(altered(PLAIN, changes))
+
+
+def test_a_macro_enabled_content_type_is_refused() -> None:
+    with zipfile.ZipFile(io.BytesIO(PLAIN)) as archive:
+        types = archive.read("[Content_Types].xml").decode()
+    types = types.replace(
+        "wordprocessingml.document.main+xml", "ms-word.document.macroEnabled.main+xml"
+    )
+    assert "macros" in refusal(altered(PLAIN, {"[Content_Types].xml": types}))
+
+
+def test_every_finding_is_named_at_once() -> None:
+    external = rels(
+        f'<Relationship Id="rId1" Type="{OFFICE}/image" Target="http://a.example/x.png" '
+        'TargetMode="External"/>'
+    )
+    field = body('<w:p><w:fldSimple w:instr="INCLUDETEXT x"/></w:p>')
+    message = refusal(
+        altered(PLAIN, {"word/_rels/document.xml.rels": external, "word/document.xml": field})
+    )
+    assert "INCLUDETEXT" in message
+    assert "a.example" in message
+
+
+CONTEXT = {"compte": {"name": "Éditions du Léman"}, "account": {"name": "Éditions du Léman"}}
+
+
+def rendered_text(content: bytes) -> str:
+    return "\n".join(p.text for p in docx.Document(io.BytesIO(content)).paragraphs)
+
+
+@pytest.mark.parametrize(
+    ("expression", "named"),
+    [
+        ("{{ account.name * 100000000 }}", "répété 100000000 fois"),
+        ("{{ [account.name] * 10000000 }}", "répété 10000000 fois"),
+        ("{{ 10 ** 1000000 }}", "puissance"),
+        ("{{ (2 ** 500) ** 3 }}", "puissance"),
+        ("{% for i in range(100000000) %}{% endfor %}", "range"),
+        ("{{ account.name.ljust(1000000000) }}", "1000000000"),
+        ("{{ account.name|center(1000000000) }}", "center"),
+        ("{{ '%999999999s' % account.name }}", "format"),
+        ("{{ '{:>999999999}'.format(account.name) }}", "format"),
+    ],
+)
+def test_the_sandbox_refuses_work_no_letter_needs(expression: str, named: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        merge.merge(template(expression), CONTEXT)
+    message = caught.value.errors[0].message
+    assert "calcul démesuré" in message
+    assert named in message
+
+
+def test_small_repeats_powers_and_loops_still_work() -> None:
+    content = template(
+        "{{ '-' * 20 }}|{{ 2 ** 10 }}|{% for i in range(3) %}{{ i }}{% endfor %}|"
+        "{{ account.name|center(30)|trim }}|{{ '%05d'|format(42) }}"
+    )
+    assert rendered_text(merge.merge(content, CONTEXT)) == (
+        "-" * 20 + "|1024|012|Éditions du Léman|00042"
+    )
+
+
+def test_a_document_larger_than_the_output_limit_is_refused() -> None:
+    content = template("{% for i in range(100) %}{{ '=' * 10000 }}{% endfor %}")
+    with pytest.raises(merge.OutputTooLarge):
+        merge.merge(content, CONTEXT, max_output_bytes=256 * 1024)
+    assert len(merge.merge(content, CONTEXT, max_output_bytes=4 * 1024 * 1024)) > 0
