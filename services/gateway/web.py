@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import uuid
 from collections.abc import Awaitable, Callable
@@ -482,15 +483,24 @@ async def bulk_mail_merge(request: web.Request) -> web.Response:
     if isinstance(body, dict) and isinstance(body.get("filters"), dict):
         ids = await _account_ids(request, {str(k): str(v) for k, v in body.pop("filters").items()})
         body["account_ids"] = ids
-    status, content, headers = await request.app[UPSTREAMS_KEY].call_raw(
-        "POST",
-        request.app[SETTINGS_KEY].documents_url,
-        "/api/v1/mail-merge",
-        identity_of(request),
-        "documents",
-        body=body,
-        limit_seconds=BULK_MERGE_SECONDS,
+    call = asyncio.ensure_future(
+        request.app[UPSTREAMS_KEY].call_raw(
+            "POST",
+            request.app[SETTINGS_KEY].documents_url,
+            "/api/v1/mail-merge",
+            identity_of(request),
+            "documents",
+            body=body,
+            limit_seconds=BULK_MERGE_SECONDS,
+        )
     )
+    try:  # a client gone (or this handler cancelled) closes the call: documents stops merging
+        while not (await asyncio.wait({call}, timeout=0.5))[0]:
+            if request.transport is None or request.transport.is_closing():
+                return web.Response(status=499, reason="Client Closed Request")
+    finally:
+        call.cancel()
+    status, content, headers = call.result()
     return web.Response(status=status, body=content, headers=headers)
 
 
