@@ -13,6 +13,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from services.common.errors import ValidationFailed
 from services.common.identity import Identity
 from services.gateway import service
 from services.gateway.app import create_app as gateway_app
@@ -390,3 +391,36 @@ async def test_one_s_own_id_in_upper_case_still_asks_for_the_current_password(
     )
     assert status == 200, record
     assert record["id"] == user_id
+
+
+async def test_the_operator_s_reset_and_deactivation_end_sessions_and_are_audited(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    """What crm-admin calls: service.admin_reset_password and service.deactivate_user."""
+    user_id, username = await new_user(platform, admin)
+    headers = await platform.login(username, PASSWORD)
+    source = platform.settings["gateway"].source
+    pool = await asyncpg.create_pool(isolated_database_url("gateway"), min_size=1, max_size=2)
+    try:
+        with pytest.raises(ValidationFailed) as weak:
+            await service.admin_reset_password(pool, source, "crm-admin", user_id, "trop-court")
+        assert [e.field for e in weak.value.errors] == ["new_password"]
+        assert await me_status(platform, headers) == 200
+
+        await service.admin_reset_password(pool, source, "crm-admin", user_id, NEW_PASSWORD)
+        await eventually(lambda: refused(platform, headers), within=3)
+        again = await platform.login(username, NEW_PASSWORD)
+
+        record = await service.deactivate_user(pool, source, "crm-admin", user_id.upper())
+        assert record["active"] is False
+        await eventually(lambda: refused(platform, again), within=3)
+        assert await service.deactivate_user(pool, source, "crm-admin", user_id) == record
+    finally:
+        await pool.close()
+
+    async def trail() -> list[dict[str, Any]]:
+        status, entries, _ = await platform.call("GET", f"/api/v1/users/{user_id}/audit", admin)
+        return entries if status == 200 and len(entries) == 3 else []
+
+    entries = await eventually(trail)
+    assert [e["actor"] for e in entries] == ["crm-admin", "crm-admin", "admin"]
