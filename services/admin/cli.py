@@ -80,7 +80,7 @@ async def user_reset_password(args: argparse.Namespace, ctx: Context) -> int:
     password = read_password(ctx) if args.password_stdin else None
     async with database(ctx.config, "gateway") as pool:
         generated = await users.reset_password(pool, args.username, password)
-    ctx.say(f"Mot de passe de « {args.username} » changé.")
+    ctx.say(f"Mot de passe de « {args.username} » changé ; ses sessions ouvertes sont terminées.")
     if generated:
         ctx.say(f"Nouveau mot de passe (affiché une seule fois) : {generated}")
     return EXIT_OK
@@ -95,7 +95,7 @@ async def user_deactivate(args: argparse.Namespace, ctx: Context) -> int:
             "et ses sessions sont terminées."
         )
     else:
-        ctx.say(f"Utilisateur « {args.username} » déjà désactivé ; rien n'a changé.")
+        ctx.say(f"Utilisateur « {args.username} » déjà désactivé ; ses sessions sont terminées.")
     return EXIT_OK
 
 

@@ -3,24 +3,20 @@ outbox (so an audit entry) with the actor ``crm-admin``."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import asyncpg
 
-from services.common.errors import Conflict, NotFound, ValidationFailed
-from services.common.identity import Identity
+from services.common.errors import NotFound, ValidationFailed
 from services.common.validation import validate
 from services.gateway import domain, service
 from services.gateway import repository as sql
-from services.gateway.schemas import PasswordChange, UserCreate
+from services.gateway.schemas import UserCreate
 
 from .config import ACTOR
 from .connect import CommandError
 
 GATEWAY_SOURCE = "/services/gateway"
-# Who the gateway's use cases see: an administrator that is no stored user.
-ADMIN_IDENTITY = Identity(str(uuid.UUID(int=0)), ACTOR, "admin")
 
 
 def invalid(exc: ValidationFailed) -> CommandError:
@@ -63,13 +59,16 @@ async def create(
 
 
 async def reset_password(pool: asyncpg.Pool, username: str, password: str | None) -> str | None:
-    """Set a new password (the generated one is returned when none was given)."""
+    """Set a new password, ending every session of the user (the generated password is
+    returned when none was given)."""
     row = await find_user(pool, username)
     generated = domain.generate_password() if password is None else None
     new_password = password if password is not None else generated
+    assert new_password is not None
     try:
-        body = validate(PasswordChange, {"new_password": new_password})
-        await service.change_password(pool, GATEWAY_SOURCE, ADMIN_IDENTITY, str(row["id"]), body)
+        await service.admin_reset_password(
+            pool, GATEWAY_SOURCE, ACTOR, str(row["id"]), new_password
+        )
     except ValidationFailed as exc:
         raise invalid(exc) from exc
     except NotFound as exc:
@@ -78,15 +77,11 @@ async def reset_password(pool: asyncpg.Pool, username: str, password: str | None
 
 
 async def deactivate(pool: asyncpg.Pool, username: str) -> bool:
-    """Deactivate a user (which ends their sessions); False when they already were."""
+    """Deactivate a user and end their sessions; False when they already were inactive (their
+    sessions are ended all the same)."""
     row = await find_user(pool, username)
-    if not row["active"]:
-        return False
     try:
-        await service.update_user(
-            pool, GATEWAY_SOURCE, ADMIN_IDENTITY, str(row["id"]), {"active": False}, None,
-            own_profile=False,
-        )  # fmt: skip
-    except (NotFound, Conflict) as exc:
-        raise CommandError(exc.detail) from exc
-    return True
+        await service.deactivate_user(pool, GATEWAY_SOURCE, ACTOR, str(row["id"]))
+    except NotFound as exc:
+        raise CommandError(f"Aucun utilisateur « {username} ».") from exc
+    return bool(row["active"])

@@ -146,6 +146,7 @@ async def test_reset_password_lets_the_user_in_with_the_new_one_only(
     body = {"username": username, "password": PASSWORD, "role": "user"}
     status, created, _ = await platform.call("POST", "/api/v1/users", admin, json=body)
     assert status == 201, created
+    token = await platform.login(username, PASSWORD)
 
     new_password = "Un-tout-autre-mot-de-passe-7"
     code, out, err = await admin_cli(
@@ -153,8 +154,15 @@ async def test_reset_password_lets_the_user_in_with_the_new_one_only(
         stdin=f"{new_password}\n",
     )  # fmt: skip
     assert (code, err) == (0, ""), out
+    assert "ses sessions ouvertes sont terminées" in out
     await platform.login(username, new_password)
     assert await login_status(platform, username, PASSWORD) == 401
+
+    async def token_refused() -> bool:
+        status, _, _ = await platform.call("GET", "/api/v1/users/me", token)
+        return status == 401
+
+    await eventually(token_refused, within=5)
 
     code, out, _ = await admin_cli(platform, "user", "reset-password", username)
     assert code == 0
