@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install infra packages lint types unit integration e2e bench clean
+.PHONY: run test install infra packages lint types unit integration e2e faults bench clean
 
 run: install infra
 	$(PY) -m deploy.provision
@@ -44,6 +44,10 @@ integration: install infra
 
 e2e: install infra
 	$(PY) -m pytest -p no:cacheprovider tests/e2e
+
+# Faults injected into the services run as processes (stops and starts RabbitMQ): docs/faults.md.
+faults: install infra
+	$(PY) -m pytest -p no:cacheprovider tests/faults
 
 
 bench: install infra

@@ -88,11 +88,14 @@ async def _remove_test_topology() -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        for kind in ("integration", "e2e", "contract"):
+        for kind in ("integration", "e2e", "contract", "faults"):
             if f"/tests/{kind}/" in str(item.path):
                 item.add_marker(getattr(pytest.mark, kind))
-    # The contract tests fill the shared databases with generated data: they run last.
-    items.sort(key=lambda item: "/tests/contract/" in str(item.path))
+    # The contract tests fill the shared databases with generated data: they run last, but for
+    # the fault suite, which stops the broker every test shares.
+    items.sort(
+        key=lambda item: ("/tests/faults/" in str(item.path), "/tests/contract/" in str(item.path))
+    )
 
 
 # The running platform (for the e2e and contract tests): one instance for the whole session.
