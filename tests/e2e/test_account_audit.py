@@ -11,10 +11,16 @@ import asyncpg
 import pytest
 
 from services.common.identity import Identity
-from services.common.settings import DEFAULT_AMQP_URL
 from services.gateway.domain import hash_password, issue_token
 from tests.platform import Platform
-from tests.support import TEST_EXCHANGE, TOKEN_SECRET, eventually, isolated_database_url
+from tests.support import (
+    TEST_EXCHANGE,
+    TEST_PREFIX,
+    TOKEN_SECRET,
+    eventually,
+    isolated_database_url,
+    role_amqp_url,
+)
 
 
 async def create(platform: Platform, headers: dict[str, str], name: str) -> dict[str, object]:
@@ -298,11 +304,12 @@ async def test_an_event_published_twice_gives_one_audit_entry(
     body = await accounts_db.fetchval(
         "SELECT body FROM outbox WHERE aggregate_id = $1", str(account["id"])
     )
-    connection = await aio_pika.connect(DEFAULT_AMQP_URL)
+    connection = await aio_pika.connect(role_amqp_url("accounts"))  # as the relay would
     async with connection:
         channel = await connection.channel()
-        exchange = await channel.get_exchange(TEST_EXCHANGE)
-        await exchange.publish(aio_pika.Message(bytes(body)), routing_key="account.created")
+        exchange = await channel.get_exchange(TEST_EXCHANGE, ensure=False)
+        message = aio_pika.Message(bytes(body), user_id=f"{TEST_PREFIX}accounts")
+        await exchange.publish(message, routing_key="account.created")
     later = await create(platform, admin, "Atelier Bérénice")  # published after the duplicate
     await eventually(lambda: audit_of(platform, admin, later["id"]))
     assert len(await audit_of(platform, admin, account["id"])) == 1
