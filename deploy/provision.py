@@ -52,6 +52,7 @@ from services.common.settings import (
     DEFAULT_PREFIX,
     SERVICES,
     amqp_url_for,
+    database_url_for,
 )
 
 log = logging.getLogger(__name__)
@@ -365,6 +366,21 @@ async def deprovision(plan: Plan) -> None:
     for user, result in zip(users, results, strict=True):
         if isinstance(result, BaseException):
             log.warning("could not delete broker user %s: %s", user, result)
+
+
+def service_environment(plan: Plan, amqp_base: str = DEFAULT_AMQP_URL) -> dict[str, str]:
+    """The variables that make each service connect as its own role and broker user (for a
+    stack started with other names than `make run`'s, e.g. by a test)."""
+    env = {"CRM_BROKER_USER_PREFIX": plan.prefix, "CRM_EXCHANGE": plan.exchange}
+    for service in plan.services:
+        upper = service.upper()
+        env[f"CRM_{upper}_DATABASE_URL"] = database_url_for(
+            service, plan.db_passwords[service], plan.prefix
+        )
+        env[f"CRM_{upper}_AMQP_URL"] = amqp_url_for(
+            service, plan.amqp_passwords[service], plan.prefix, amqp_base
+        )
+    return env
 
 
 async def remove_leftover_test_roles(pg_server: str = DEFAULT_PG_SERVER) -> list[str]:

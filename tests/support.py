@@ -24,12 +24,21 @@ TEST_EXCHANGE = f"crm.test-{RUN_ID}"
 # This run's PostgreSQL roles and broker users (cluster-wide names): crm_test_<run>_<service>,
 # made by tests/conftest.py with deploy/provision.py and removed at the end.
 TEST_PREFIX = f"crm_test_{RUN_ID}_"
-TEST_PLAN = Plan(
-    db_passwords={s: secrets.token_urlsafe(18) for s in SERVICES},
-    amqp_passwords={s: secrets.token_urlsafe(18) for s in SERVICES},
-    prefix=TEST_PREFIX,
-    exchange=TEST_EXCHANGE,
-)
+
+
+def run_plan(name: str = "", exchange: str = TEST_EXCHANGE) -> Plan:
+    """Roles, databases and broker users ``crm_test_<run>_<name><service>`` with passwords of
+    their own, for ``deploy.provision.provision`` (and ``deprovision`` at the end);
+    ``deploy.provision.service_environment(plan)`` gives a stack's variables."""
+    return Plan(
+        db_passwords={s: secrets.token_urlsafe(18) for s in SERVICES},
+        amqp_passwords={s: secrets.token_urlsafe(18) for s in SERVICES},
+        prefix=f"{TEST_PREFIX}{name}",
+        exchange=exchange,
+    )
+
+
+TEST_PLAN = run_plan()  # the in-process platform's (tests/conftest.py provisions it)
 INTERNAL_SECRET = secrets.token_urlsafe(24)
 TOKEN_SECRET = secrets.token_urlsafe(24)
 ADMIN_PASSWORD = "Mot-de-passe-de-test-1"
