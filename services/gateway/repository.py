@@ -72,32 +72,39 @@ WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now() ORDER BY created_
 """
 USER_EXISTS = "SELECT 1 FROM users WHERE id = $1"
 
-# Sign-in throttle: failures per user name and per client address.
-THROTTLE_LOCKED_UNTIL = """
-SELECT max(locked_until) AS locked_until, max(locked_until) - now() AS remaining
-FROM login_throttle
-WHERE ((scope = 'username' AND key = $1) OR (scope = 'address' AND key = $2))
-  AND locked_until > now()
-"""
-# Count one failure of a key, forgetting those older than $3 seconds. The row stays locked until
-# the transaction ends, so two gateway copies failing at once count two failures, and the
-# lockout written next in the same transaction follows from the count it saw.
-THROTTLE_FAILURE = """
+# Sign-in throttle: failures per user name and per client address. An attempt is counted as a
+# failure before its password is verified (a success takes it back), and in one statement per
+# key whose row lock holds until the transaction ends: of any number of attempts made at once,
+# by any number of gateway copies, only as many as the policy allows reach the verification.
+# While a key is locked, nothing is counted; failures older than $3 seconds are forgotten.
+THROTTLE_ATTEMPT = """
 INSERT INTO login_throttle AS t (scope, key, failures, last_failure_at)
 VALUES ($1, $2, 1, now())
 ON CONFLICT (scope, key) DO UPDATE SET
-    failures = CASE WHEN t.last_failure_at < now() - make_interval(secs => $3)
-                    THEN 1 ELSE t.failures + 1 END,
-    last_failure_at = now()
-RETURNING failures
+    failures = CASE WHEN t.locked_until > now() THEN t.failures
+                    WHEN t.last_failure_at < now() - make_interval(secs => $3) THEN 1
+                    ELSE t.failures + 1 END,
+    last_failure_at = CASE WHEN t.locked_until > now() THEN t.last_failure_at ELSE now() END
+RETURNING failures, greatest(locked_until - now(), interval '0') AS remaining
 """
 THROTTLE_LOCK = """
 UPDATE login_throttle SET locked_until = now() + make_interval(secs => $3)
-WHERE scope = $1 AND key = $2 RETURNING locked_until
+WHERE scope = $1 AND key = $2
 """
-THROTTLE_RESET = "DELETE FROM login_throttle WHERE scope = 'username' AND key = $1"
+# A success: the user name starts afresh; the address's count is taken back (and the lockout
+# this very attempt started, if any, lifted).
+THROTTLE_RESET_USERNAME = "DELETE FROM login_throttle WHERE scope = 'username' AND key = $1"
+THROTTLE_TAKE_BACK_ADDRESS = """
+UPDATE login_throttle SET failures = greatest(failures - 1, 0),
+    locked_until = CASE WHEN $2 THEN NULL ELSE locked_until END
+WHERE scope = 'address' AND key = $1
+"""
+# Keys whose failures are forgotten and that are not locked; never waits for a row in use.
 THROTTLE_PURGE = """
-DELETE FROM login_throttle
-WHERE last_failure_at < now() - make_interval(secs => $1)
-  AND (locked_until IS NULL OR locked_until < now())
+DELETE FROM login_throttle WHERE (scope, key) IN (
+    SELECT scope, key FROM login_throttle
+    WHERE last_failure_at < now() - make_interval(secs => $1)
+      AND (locked_until IS NULL OR locked_until < now())
+    FOR UPDATE SKIP LOCKED
+)
 """

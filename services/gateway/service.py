@@ -177,18 +177,16 @@ async def login(
     policy: domain.ThrottlePolicy | None = None,
 ) -> tuple[Identity, uuid.UUID]:
     """Check a sign-in (throttled, see domain.ThrottlePolicy) and open its session."""
-    policy = policy or domain.ThrottlePolicy()
-    name_key = attempt.username.lower()
-    await check_throttle(pool, name_key, attempt.address)
+    reserved = await reserve_attempt(pool, attempt.username, attempt.address, policy)
     row = await pool.fetchrow(sql.SELECT_LOGIN, attempt.username)
     stored = row["password_hash"] if row is not None and row["active"] else None
     if not await asyncio.to_thread(domain.verify_password, stored, attempt.password) or row is None:
-        await record_failure(pool, name_key, attempt.address, policy)
+        reserved.failed()
         raise Unauthorized("Identifiant ou mot de passe incorrect.")
     identity = Identity(str(row["id"]), row["username"], row["role"])
     session_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(sql.THROTTLE_RESET, name_key)
+        await reserved.succeeded(conn)
         await conn.execute(
             sql.INSERT_SESSION, session_id, row["id"], float(ttl_seconds), attempt.address,
             (attempt.user_agent or "")[:500] or None,
@@ -200,39 +198,63 @@ def _now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-async def check_throttle(pool: asyncpg.Pool, name_key: str, address: str) -> None:
-    """Raise LoginThrottled while the user name or the address is locked."""
-    row = await pool.fetchrow(sql.THROTTLE_LOCKED_UNTIL, name_key, address)
-    if row is None or row["locked_until"] is None:
-        return
-    retry_after = max(1, math.ceil(row["remaining"].total_seconds()))
-    log.info(
-        "sign-in refused while locked: username=%r address=%s at=%s retry_after=%ss",
-        name_key, address, _now_text(), retry_after,
-    )  # fmt: skip
-    raise LoginThrottled(retry_after)
+@dataclass
+class ReservedAttempt:
+    """A sign-in attempt already counted as a failure (see reserve_attempt)."""
+
+    name_key: str
+    address: str
+    locked: dict[str, tuple[int, float]]  # the lockouts it started: scope → (failures, seconds)
+
+    def failed(self) -> None:
+        """The password was wrong: the failure stands; log it, and any lockout it started."""
+        at = _now_text()
+        log.warning("sign-in failed: username=%r address=%s at=%s", self.name_key, self.address, at)
+        for scope, (failures, seconds) in self.locked.items():
+            log.warning(
+                "sign-in locked: %s locked for %ss after %d failures: username=%r address=%s at=%s",
+                scope, int(seconds), failures, self.name_key, self.address, at,
+            )  # fmt: skip
+
+    async def succeeded(self, conn: asyncpg.Connection) -> None:
+        """The password was right: the user name starts afresh, the address's count is taken
+        back (in the caller's transaction)."""
+        await conn.execute(sql.THROTTLE_RESET_USERNAME, self.name_key)
+        await conn.execute(sql.THROTTLE_TAKE_BACK_ADDRESS, self.address, "address" in self.locked)
 
 
-async def record_failure(
-    pool: asyncpg.Pool, name_key: str, address: str, policy: domain.ThrottlePolicy
-) -> None:
-    """Count a failed sign-in for its user name and its address, locking either when due."""
-    log.warning("sign-in failed: username=%r address=%s at=%s", name_key, address, _now_text())
+async def reserve_attempt(
+    pool: asyncpg.Pool, username: str, address: str, policy: domain.ThrottlePolicy | None = None
+) -> ReservedAttempt:
+    """Count a sign-in attempt as a failure of its user name (any case) and of its address
+    before its password is checked, or raise LoginThrottled (429) while either is locked.
+    The attempt that reaches a key's threshold locks it for the next ones."""
+    policy = policy or domain.ThrottlePolicy()
+    name_key = username.lower()
+    locked: dict[str, tuple[int, float]] = {}
+    # Always the user name's row, then the address's: two attempts never wait on each other
+    # in opposite orders.
     async with pool.acquire() as conn, conn.transaction():
         for scope, key, threshold in (
             ("username", name_key, policy.username_failures),
             ("address", address, policy.address_failures),
         ):
-            failures = await conn.fetchval(sql.THROTTLE_FAILURE, scope, key, policy.forget_seconds)
-            seconds = domain.lockout_seconds(failures, threshold, policy)
+            row = await conn.fetchrow(sql.THROTTLE_ATTEMPT, scope, key, policy.forget_seconds)
+            remaining = row["remaining"].total_seconds()
+            if remaining > 0:
+                retry_after = max(1, math.ceil(remaining))
+                log.info(
+                    "sign-in refused: %s locked for %ss more: username=%r address=%s at=%s",
+                    scope, retry_after, name_key, address, _now_text(),
+                )  # fmt: skip
+                raise LoginThrottled(retry_after)  # rolls back what this attempt counted
+            seconds = domain.lockout_seconds(row["failures"], threshold, policy)
             if seconds is not None:
                 await conn.execute(sql.THROTTLE_LOCK, scope, key, seconds)
-                log.warning(
-                    "sign-in locked: %s=%r username=%r address=%s at=%s failures=%d for=%ss",
-                    scope, key, name_key, address, _now_text(), failures, int(seconds),
-                )  # fmt: skip
-                # Lockouts are rare: the moment to drop keys whose failures are forgotten.
-                await conn.execute(sql.THROTTLE_PURGE, policy.forget_seconds)
+                locked[scope] = (row["failures"], seconds)
+    if locked:  # lockouts are rare: the moment to drop keys whose failures are forgotten
+        await pool.execute(sql.THROTTLE_PURGE, policy.forget_seconds)
+    return ReservedAttempt(name_key, address, locked)
 
 
 async def session_valid(pool: asyncpg.Pool, session_id: uuid.UUID) -> bool:

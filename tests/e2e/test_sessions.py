@@ -306,11 +306,12 @@ async def test_failures_and_lockouts_are_logged_without_the_password(
     assert all(secret_guess not in r.getMessage() for r in caplog.records)
 
 
-async def test_the_lockout_is_shared_by_gateway_copies_and_counts_concurrent_failures(
+async def test_the_lockout_is_shared_by_gateway_copies_and_lets_only_five_attempts_through(
     platform: Platform,
 ) -> None:
-    """Two pools on the gateway database, as two gateway copies would have: failures counted
-    by both at once all count, and the lockout one sets is seen by the other."""
+    """Two pools on the gateway database, as two gateway copies would have: of eight attempts
+    made at once for one user name, exactly five reach the password check, and the lockout is
+    seen by both, whatever the case of the name and from any address."""
     url = isolated_database_url("gateway")
     policy = ThrottlePolicy()
     name = f"partage-{uuid.uuid4().hex[:8]}"
@@ -318,25 +319,50 @@ async def test_the_lockout_is_shared_by_gateway_copies_and_counts_concurrent_fai
     first = await asyncpg.create_pool(url, min_size=1, max_size=4)
     second = await asyncpg.create_pool(url, min_size=1, max_size=4)
     try:
-        await asyncio.gather(
+        results = await asyncio.gather(
             *(
-                service.record_failure(pool, name, address, policy)
+                service.reserve_attempt(pool, name, address, policy)
                 for pool in (first, second)
                 for _ in range(4)
-            )
+            ),
+            return_exceptions=True,
         )
-        failures = await first.fetchval(
+        let_through = [r for r in results if isinstance(r, service.ReservedAttempt)]
+        refused = [r for r in results if isinstance(r, service.LoginThrottled)]
+        assert (len(let_through), len(refused)) == (5, 3), results
+        assert all(r.retry_after > 0 for r in refused)
+        counted = await first.fetchval(
             "SELECT failures FROM login_throttle WHERE scope = 'username' AND key = $1", name
         )
-        assert failures == 8
-        with pytest.raises(service.LoginThrottled) as locked:
-            await service.check_throttle(second, name, "198.51.100.1")
-        assert locked.value.retry_after > 0
-        # The address is counted too, below its own threshold: another name from it is let in.
-        await service.check_throttle(first, f"autre-{name}", address)
+        assert counted == 5
+        with pytest.raises(service.LoginThrottled):
+            await service.reserve_attempt(second, name.upper(), "198.51.100.1", policy)
+        # The address is counted too, below its own threshold: another name from it is let in,
+        # and its success takes its count back.
+        other = await service.reserve_attempt(first, f"autre-{name}", address, policy)
+        async with first.acquire() as conn:
+            await other.succeeded(conn)
+        counted = await first.fetchval(
+            "SELECT failures FROM login_throttle WHERE scope = 'address' AND key = $1", address
+        )
+        assert counted == 5
     finally:
         await first.close()
         await second.close()
+
+
+async def test_wrong_passwords_sent_at_once_are_checked_five_times_at_most(
+    platform: Platform, admin: dict[str, str], from_address: aiohttp.ClientSession
+) -> None:
+    _, username = await new_user(platform, admin)
+    answers = await asyncio.gather(
+        *(
+            login_from(from_address, platform, username, "Rafale-de-mots-de-passe")
+            for _ in range(20)
+        )
+    )
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses == [401] * 5 + [429] * 15
 
 
 async def test_weak_passwords_are_refused_naming_the_field(
