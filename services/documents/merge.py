@@ -202,16 +202,19 @@ SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fal
 def active_content(archive: zipfile.ZipFile) -> list[str]:
     """What, in a .docx, reaches outside it or runs code (in French, for the refusal): external
     relationships (hyperlinks excepted: they are only followed by a reader's click), INCLUDE*,
-    LINK and DDE fields, macros and ActiveX controls."""
+    LINK and DDE fields, macros, ActiveX controls and embedded OLE objects (``.bin`` parts other
+    than printer settings)."""
     found: list[str] = []
     macros = sorted(
         name
         for name in archive.namelist()
-        if MACRO_CONTENT.search(name) or name.lower().endswith((".bin", ".docm", ".dotm"))
+        if MACRO_CONTENT.search(name)
+        or (name.lower().endswith(".bin") and "printersettings" not in name.lower())
     )
     types = archive.read("[Content_Types].xml").decode("utf-8", "replace")
     if macros or MACRO_CONTENT.search(types):
-        found.append("des macros ou contrôles ActiveX (" + (", ".join(macros[:3]) or "types") + ")")
+        listed = ", ".join(macros[:3]) or "[Content_Types].xml"
+        found.append(f"des macros, contrôles ActiveX ou objets OLE ({listed})")
     for name in archive.namelist():
         if name.endswith(".rels"):
             for target in _external_targets(archive.read(name)):

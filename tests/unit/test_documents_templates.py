@@ -134,10 +134,18 @@ def test_a_field_in_a_footer_is_found_too() -> None:
     [
         {"word/vbaProject.bin": b"\xd0\xcf\x11\xe0macros"},
         {"word/activeX/activeX1.xml": "<ax/>"},
+        {"word/embeddings/oleObject1.bin": b"\xd0\xcf\x11\xe0ole"},
     ],
 )
-def test_macros_and_activex_are_refused(changes: dict[str, bytes | str]) -> None:
-    assert "macros" in refusal(altered(PLAIN, changes))
+def test_macros_activex_and_ole_objects_are_refused(changes: dict[str, bytes | str]) -> None:
+    message = refusal(altered(PLAIN, changes))
+    assert "macros, contrôles ActiveX ou objets OLE" in message
+    assert next(iter(changes)) in message
+
+
+def test_printer_settings_are_not_macros() -> None:
+    changes = {"word/printerSettings/printerSettings1.bin": b"\x00" * 64}
+    assert merge.check_template(altered(PLAIN, changes), MAX) == ["compte"]
 
 
 def test_a_macro_enabled_content_type_is_refused() -> None:
