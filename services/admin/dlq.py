@@ -25,9 +25,14 @@ from services.common.broker import BROKER_ERRORS, dead_letter_queue, queue_name
 from .connect import CONNECT_SECONDS, CommandError, describe
 
 REASON_HEADER = "x-crm-dead-letter-reason"
-# Headers a replayed copy leaves behind: the broker's delivery count of the dead copy, and the
-# reason it died (x-death stays, as its history).
-DROPPED_ON_REPLAY = frozenset({"x-delivery-count", REASON_HEADER})
+# A consumer that refuses an event publishes its copy itself (services/common/consumer.py): it
+# cannot keep user_id (RabbitMQ would check it against the service's own user), so it keeps the
+# original publisher in this header, which a replay turns back into user_id.
+ORIGINAL_USER_HEADER = "x-crm-original-user-id"
+DEAD_LETTERED_AT_HEADER = "x-crm-dead-lettered-at"
+# Headers a replayed copy leaves behind: the broker's delivery count of the dead copy, and what
+# the consumer said of its death (x-crm-*). x-death stays, as its history.
+DROPPED_ON_REPLAY = frozenset({"x-delivery-count"})
 BROKER_REASONS = {
     "rejected": "refusé par le consommateur",
     "expired": "expiré",
@@ -92,10 +97,19 @@ class DeadLetter:
 
     @property
     def died_at(self) -> str:
-        deaths = self.headers.get("x-death")
+        headers = self.headers
+        if headers.get(DEAD_LETTERED_AT_HEADER):
+            return str(headers[DEAD_LETTERED_AT_HEADER])
+        deaths = headers.get("x-death")
         if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
             return str(deaths[0].get("time", "?"))
         return "?"
+
+    @property
+    def publisher(self) -> str | None:
+        """The broker user that published the event (RabbitMQ checked it)."""
+        original = self.headers.get(ORIGINAL_USER_HEADER)
+        return self.message.user_id or (str(original) if original else None)
 
     def summary(self) -> dict[str, Any]:
         """What the event says of itself: type, subject, actor, version."""
@@ -188,7 +202,7 @@ def describe_letter(letter: DeadLetter) -> dict[str, Any]:
         "headers": letter.headers,
         "properties": {
             "message_id": message.message_id,
-            "user_id": message.user_id,
+            "user_id": letter.publisher,
             "app_id": message.app_id,
             "content_type": message.content_type,
             "timestamp": plain(message.timestamp) if message.timestamp else None,
@@ -206,9 +220,14 @@ def find(letters: Iterable[dict[str, Any]], ident: str) -> dict[str, Any]:
     raise CommandError(f"Aucun message « {ident} » dans cette file des lettres mortes.")
 
 
-def replay_copy(message: AbstractIncomingMessage) -> aio_pika.Message:
-    """The original body and properties (user_id included: RabbitMQ checks it again)."""
-    headers = {k: v for k, v in (message.headers or {}).items() if k not in DROPPED_ON_REPLAY}
+def replay_copy(letter: DeadLetter) -> aio_pika.Message:
+    """The original body and properties, user_id included (RabbitMQ checks it again)."""
+    message = letter.message
+    headers = {
+        k: v
+        for k, v in (message.headers or {}).items()
+        if k not in DROPPED_ON_REPLAY and not k.startswith("x-crm-")
+    }
     return aio_pika.Message(
         body=message.body,
         headers=headers,
@@ -221,7 +240,7 @@ def replay_copy(message: AbstractIncomingMessage) -> aio_pika.Message:
         message_id=message.message_id,
         timestamp=message.timestamp,
         type=message.type,
-        user_id=message.user_id,
+        user_id=letter.publisher,
         app_id=message.app_id,
     )
 
@@ -244,7 +263,7 @@ async def replay(
             for letter in chosen:
                 try:
                     await channel.default_exchange.publish(
-                        replay_copy(letter.message),
+                        replay_copy(letter),
                         routing_key=target,
                         mandatory=True,
                         timeout=CONNECT_SECONDS,
@@ -265,9 +284,9 @@ def refused(letter: DeadLetter, exc: BaseException, replayed: list[str]) -> str:
         f"Le message {letter.ident} n'a pas été rejoué{done} : {describe(exc)}. "
         "Il reste dans la file des lettres mortes."
     )
-    if letter.message.user_id and "user_id" in str(exc):
+    if letter.publisher and "user_id" in str(exc):
         text += (
-            f" RabbitMQ refuse de le publier au nom de « {letter.message.user_id} » : "
+            f" RabbitMQ refuse de le publier au nom de « {letter.publisher} » : "
             "l'utilisateur de CRM_AMQP_ADMIN_URL doit avoir le tag « impersonator »."
         )
     return text

@@ -269,16 +269,21 @@ async def test_a_dead_lettered_event_is_listed_with_its_reason_then_replayed_and
                 await activities.execute(
                     "DELETE FROM inbox WHERE event_id = $1", uuid.UUID(event_id)
                 )
+            # Shaped as the consumer's own dead-lettered copy: no user_id (the service could not
+            # publish it in another's name), the publisher and the reason in headers.
             reason = "test : le gestionnaire a échoué 5 fois"
             await dead_letter(
                 connection,
                 "activities",
                 aio_pika.Message(
                     original.body,
-                    headers={"x-crm-dead-letter-reason": reason},
+                    headers={
+                        "x-crm-dead-letter-reason": reason,
+                        "x-crm-original-user-id": original.user_id or "",
+                        "x-crm-service": "activities",
+                    },
                     content_type=original.content_type,
                     message_id=event_id,
-                    user_id=original.user_id,
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 ),
             )
@@ -304,6 +309,8 @@ async def test_a_dead_lettered_event_is_listed_with_its_reason_then_replayed_and
             assert "actor : admin" in shown
             assert "version : 1" in shown
             assert f"subject : {account['id']}" in shown
+            if original.user_id:
+                assert f"user_id : {original.user_id}" in shown
 
             if original.user_id:
                 # A broker user that may not publish in the service's name: refused, kept.
