@@ -66,6 +66,13 @@ UPDATE sessions SET ended_at = now(), ended_reason = $2
 WHERE id = $1 AND ended_at IS NULL RETURNING user_id
 """
 SELECT_SESSION_OWNER = "SELECT user_id FROM sessions WHERE id = $1"
+# Sessions expired more than 30 days ago, a batch at a time (run at each login).
+PURGE_OLD_SESSIONS = """
+DELETE FROM sessions WHERE id IN (
+    SELECT id FROM sessions WHERE expires_at < now() - interval '30 days'
+    ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED
+)
+"""
 LIST_OPEN_SESSIONS = f"""
 SELECT {SESSION_COLUMNS} FROM sessions
 WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now() ORDER BY created_at DESC

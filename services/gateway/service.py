@@ -191,6 +191,7 @@ async def login(
             sql.INSERT_SESSION, session_id, row["id"], float(ttl_seconds), attempt.address,
             (attempt.user_agent or "")[:500] or None,
         )  # fmt: skip
+    await pool.execute(sql.PURGE_OLD_SESSIONS)
     return identity, session_id
 
 

@@ -450,3 +450,24 @@ async def test_the_operator_s_reset_and_deactivation_end_sessions_and_are_audite
 
     entries = await eventually(trail)
     assert [e["actor"] for e in entries] == ["crm-admin", "crm-admin", "admin"]
+
+
+async def test_sessions_expired_a_month_ago_are_purged_by_logins(
+    platform: Platform, admin: dict[str, str], gateway_db: asyncpg.Connection
+) -> None:
+    user_id, username = await new_user(platform, admin)
+    old, recent = uuid.uuid4(), uuid.uuid4()
+    for session_id, days in ((old, 31), (recent, 29)):
+        await gateway_db.execute(
+            "INSERT INTO sessions (id, user_id, created_at, expires_at) "
+            "VALUES ($1, $2, now() - make_interval(days => $3 + 1), "
+            "now() - make_interval(days => $3))",
+            session_id,
+            uuid.UUID(user_id),
+            days,
+        )
+    await platform.login(username, PASSWORD)
+    kept = await gateway_db.fetch(
+        "SELECT id FROM sessions WHERE id = ANY($1::uuid[])", [old, recent]
+    )
+    assert [row["id"] for row in kept] == [recent]
