@@ -22,7 +22,7 @@ def _record(row: asyncpg.Record) -> dict[str, Any]:
     return record
 
 
-def _admin_only(identity: Identity) -> None:
+def admin_only(identity: Identity) -> None:
     if identity.role != "admin":
         raise Forbidden("Seuls les administrateurs gèrent les listes de valeurs.")
 
@@ -41,7 +41,7 @@ def _public(row: asyncpg.Record) -> dict[str, Any]:
 async def add_value(
     pool: asyncpg.Pool, source: str, identity: Identity, name: str, body: PicklistValueCreate
 ) -> dict[str, Any]:
-    _admin_only(identity)
+    admin_only(identity)
     async with pool.acquire() as conn, conn.transaction():
         if not await conn.fetchval(sql.PICKLIST_EXISTS, name):
             raise NotFound("Cette liste de valeurs n'existe pas.")
@@ -70,7 +70,7 @@ async def change_value(
     body: PicklistValueUpdate,
 ) -> dict[str, Any]:
     """Rename, reorder, deactivate or reactivate a value; records keep the codes they hold."""
-    _admin_only(identity)
+    admin_only(identity)
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(sql.LOCK_PICKLIST_VALUE, name, code)
         if row is None:

@@ -117,6 +117,7 @@ async def get_picklist(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/picklists/{name}")
 async def add_picklist_value(request: web.Request) -> web.Response:
+    picklists.admin_only(identity_of(request))  # refused before the body is even read
     body = await read_body(request, PicklistValueCreate)
     value = await picklists.add_value(
         request.app[POOL_KEY],
@@ -130,6 +131,7 @@ async def add_picklist_value(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/picklists/{name}/{code}")
 async def change_picklist_value(request: web.Request) -> web.Response:
+    picklists.admin_only(identity_of(request))
     body = await read_body(request, PicklistValueUpdate)
     value = await picklists.change_value(
         request.app[POOL_KEY],

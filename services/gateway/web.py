@@ -333,6 +333,8 @@ async def list_users(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/users")
 async def add_user(request: web.Request) -> web.Response:
+    if identity_of(request).role != "admin":  # refused before the body is even read
+        raise Forbidden("Seuls les administrateurs gèrent les utilisateurs.")
     body = await read_body(request, UserCreate)
     record = await service.add_user(
         request.app[POOL_KEY], request.app[SETTINGS_KEY].source, identity_of(request), body
@@ -356,6 +358,10 @@ async def patch_user(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/users/{id}/password")
 async def reset_password(request: web.Request) -> web.Response:
+    identity = identity_of(request)
+    user_id = parse_record_id(request.match_info["id"], "fiche utilisateur")
+    if identity.role != "admin" and user_id != uuid.UUID(identity.user_id):
+        raise Forbidden("Seuls les administrateurs changent le mot de passe d'un autre.")
     return await _set_password(request, request.match_info["id"])
 
 
