@@ -20,7 +20,7 @@ from pathlib import Path
 from services.common.errors import FieldError, ServiceUnavailable, ValidationFailed
 
 from .settings import DocumentsSettings
-from .workers import WorkerLost, WorkerPool, WorkerTimedOut
+from .workers import WorkerLost, WorkerPool, WorkerTimedOut, environment
 
 log = logging.getLogger(__name__)
 UNO_WORKER = Path(__file__).with_name("uno_worker.py")
@@ -89,6 +89,7 @@ class Converters:
             size=s.pdf_converters,
             queue_seconds=s.pdf_queue_seconds,
             busy_message="Trop de conversions PDF en cours ; réessayez dans quelques secondes.",
+            env=environment(),
         )
         await self.pool.start()
         log.info(

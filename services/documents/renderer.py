@@ -4,7 +4,6 @@ replaced, while the service goes on answering."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import orjson
 from services.common.errors import FieldError, ValidationFailed
 
 from .settings import DocumentsSettings
-from .workers import WorkerLost, WorkerPool, WorkerTimedOut
+from .workers import WorkerLost, WorkerPool, WorkerTimedOut, environment
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -47,7 +46,7 @@ class Renderer:
             size=settings.merge_workers,
             queue_seconds=settings.merge_queue_seconds,
             busy_message="Trop de fusions en cours ; réessayez dans quelques secondes.",
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env=environment(PYTHONPATH=str(ROOT)),
         )
         self.limits_hit: dict[str, int] = {}
 

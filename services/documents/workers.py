@@ -253,6 +253,12 @@ class WorkerPool:
         log.warning("%s: %s; the worker is replaced", self.name, reason)
 
 
+def environment(**extra: str) -> dict[str, str]:
+    """A worker's environment: the service's without its configuration (``CRM_*``: database
+    URLs, secrets), which a worker never needs."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CRM_")} | extra
+
+
 def write_frame(out: BinaryIO, status: bytes, payload: bytes) -> None:
     """Used by workers: one answer on their binary stdout."""
     out.write(status + LENGTH.pack(len(payload)) + payload)

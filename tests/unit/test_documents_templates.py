@@ -144,7 +144,7 @@ def test_macros_activex_and_ole_objects_are_refused(changes: dict[str, bytes | s
 
 
 def test_printer_settings_are_not_macros() -> None:
-    changes = {"word/printerSettings/printerSettings1.bin": b"\x00" * 64}
+    changes: dict[str, bytes | str] = {"word/printerSettings/printerSettings1.bin": b"\0" * 64}
     assert merge.check_template(altered(PLAIN, changes), MAX) == ["compte"]
 
 
