@@ -44,9 +44,11 @@ ERRORS = {
     "409": "Conflit d'état",
     "412": "Version dépassée (If-Match)",
     "413": "Requête trop volumineuse",
+    "414": "Adresse trop longue (plus de 8 Kio)",
     "415": "Type de contenu non pris en charge",
     "422": "Données invalides (un `errors` par champ)",
-    "429": "Trop de tentatives (Retry-After)",
+    "429": "Trop de tentatives ou d'appels (Retry-After)",
+    "431": "En-têtes trop volumineux",
     "502": "Refus d'un serveur tiers",
     "503": "Service momentanément indisponible (Retry-After)",
 }
@@ -189,7 +191,13 @@ def operations() -> list[Op]:
             201,
             out.User,
         ),
-        Op("get", "/api/v1/users/{id}", "Lire un utilisateur", "Utilisateurs", answer=out.User),
+        Op(
+            "get",
+            "/api/v1/users/{id}",
+            "Lire un utilisateur (admin, ou lui-même)",
+            "Utilisateurs",
+            answer=out.User,
+        ),
         Op(
             "patch",
             "/api/v1/users/{id}",
@@ -203,7 +211,7 @@ def operations() -> list[Op]:
         Op(
             "post",
             "/api/v1/users/{id}/password",
-            "Réinitialiser un mot de passe (admin)",
+            "Réinitialiser un mot de passe (admin ; le sien avec l'actuel)",
             "Utilisateurs",
             PasswordChange,
             204,
@@ -211,7 +219,7 @@ def operations() -> list[Op]:
         Op(
             "get",
             "/api/v1/users/{id}/audit",
-            "Historique d'un utilisateur",
+            "Historique d'un utilisateur (admin, ou lui-même)",
             "Utilisateurs",
             answer=out.AuditEntry,
             list_of=True,
@@ -252,7 +260,15 @@ def operations() -> list[Op]:
         ),
         Op("get", f"{a}/map", "Le compte sur une carte", "Comptes", answer=out.MapPoint),
         Op("get", f"{a}/print", "Imprimer un compte (PDF)", "Comptes", answer=PDF),
-        Op("post", f"{a}/call", "ClickToCall", "Téléphonie", CallRequest, 202, out.CallPlaced),
+        Op(
+            "post",
+            f"{a}/call",
+            "ClickToCall (numéros autorisés seulement ; un nombre d'appels par minute)",
+            "Téléphonie",
+            CallRequest,
+            202,
+            out.CallPlaced,
+        ),
         Op(
             "post",
             f"{a}/mail-merge",
