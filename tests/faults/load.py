@@ -167,6 +167,7 @@ class Outcome:
     unexpected_answers: list[Write] = field(repr=False)
     broken_chains: dict[str, Any] = field(repr=False)
     not_ready: dict[str, str]
+    audit_verify: str = field(repr=False)
 
 
 async def settle(
@@ -202,6 +203,7 @@ async def settle(
     records = {w.record_id for w in acknowledged if w.record_id}
     broken = await verify_chains(http, stack.gateway, headers, records)
     not_ready = await stack.not_ready(http)
+    verify_code, verify_out = await stack.crm_admin("audit", "verify")
     figures: dict[str, Any] = {
         "scenario": scenario,
         "faults": faults,
@@ -216,6 +218,7 @@ async def settle(
         "chains_verified": len(records) - len(broken),
         "chains_broken": len(broken),
         "services_not_ready_afterwards": not_ready,
+        "crm_admin_audit_verify_exit_code": verify_code,
     }
     FIGURES_DIR.mkdir(parents=True, exist_ok=True)
     (FIGURES_DIR / f"{scenario}.json").write_text(json.dumps(figures, indent=2) + "\n")
@@ -230,6 +233,7 @@ async def settle(
         unexpected,
         broken,
         not_ready,
+        verify_out,
     )
 
 
@@ -251,6 +255,9 @@ def report(stack: Stack, outcome: Outcome) -> str:
         for line in stack.log_lines("ERROR services", "CRITICAL", "Error:", "exited", "restart")
         if "aiormq.connection" not in line  # the driver's own reconnect noise
     ]
+    if outcome.figures["crm_admin_audit_verify_exit_code"] != 0:
+        lines.append("----- crm-admin audit verify (last 20 lines) -----")
+        lines.extend(outcome.audit_verify.splitlines()[-20:])
     lines.append("----- error lines of the logs (last 40) -----")
     lines.extend(errors[-40:])
     lines.append(stack.tail(30))
@@ -266,5 +273,6 @@ def assert_nothing_lost(stack: Stack, outcome: Outcome) -> None:
         "neither 2xx nor 503 with Retry-After": len(outcome.unexpected_answers),
         "chains not valid or missing": len(outcome.broken_chains),
         "services not ready": len(outcome.not_ready),
+        "crm-admin audit verify failed": outcome.figures["crm_admin_audit_verify_exit_code"] != 0,
     }
     assert not any(failures.values()), f"{failures}\n{report(stack, outcome)}"

@@ -21,7 +21,7 @@ import aiohttp
 import asyncpg
 from yarl import URL
 
-from deploy.provision import Plan
+from deploy.provision import Plan, service_environment
 from deploy.run import GENERATED
 from services.common.broker import dead_letter_exchange, dead_letter_queue, queue_name
 from services.common.settings import (
@@ -29,9 +29,8 @@ from services.common.settings import (
     DEFAULT_PG_SERVER,
     SERVICE_PORTS,
     amqp_url_for,
-    database_url_for,
 )
-from tests.support import RUN_ID, TEST_EXCHANGE, eventually
+from tests.support import RUN_ID, TEST_EXCHANGE, eventually, run_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = tuple(SERVICE_PORTS)
@@ -44,12 +43,7 @@ FAULTS_PREFIX = f"crm_test_{RUN_ID}_faults_"
 
 
 def faults_plan() -> Plan:
-    return Plan(
-        db_passwords={s: secrets.token_urlsafe(18) for s in SERVICE_PORTS},
-        amqp_passwords={s: secrets.token_urlsafe(18) for s in SERVICE_PORTS},
-        prefix=FAULTS_PREFIX,
-        exchange=FAULTS_EXCHANGE,
-    )
+    return run_plan("faults_", FAULTS_EXCHANGE)
 
 
 def free_port() -> int:
@@ -165,8 +159,6 @@ class Stack:
             {
                 "PYTHONUNBUFFERED": "1",
                 "CRM_RUN_DIR": str(self.run_dir),
-                "CRM_EXCHANGE": FAULTS_EXCHANGE,
-                "CRM_BROKER_USER_PREFIX": FAULTS_PREFIX,
                 "CRM_ADMIN_PASSWORD": self.admin_password,
                 "CRM_RELAY_POLL_SECONDS": "0.5",
                 "CRM_DB_POOL_MAX": "6",
@@ -177,10 +169,9 @@ class Stack:
             env[f"CRM_{upper}_PORT"] = str(port)
             env[f"CRM_{upper}_URL"] = self.url(service)
             env[f"CRM_{upper}_DB_PASSWORD"] = self.plan.db_passwords[service]
-            env[f"CRM_{upper}_DATABASE_URL"] = database_url_for(
-                service, self.plan.db_passwords[service], FAULTS_PREFIX
-            )
             env[f"CRM_{upper}_AMQP_PASSWORD"] = self.plan.amqp_passwords[service]
+        # Each service as its own PostgreSQL role and broker user, on this stack's exchange.
+        env.update(service_environment(self.plan))
         return env
 
     async def start(self, within: float = 120) -> None:
