@@ -40,6 +40,25 @@ if ! psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -Atqc 'SELECT 1' >
   exit 1
 fi
 
+# Each service logs in as its own role (deploy/provision.py), members of crm_services: they
+# must give their password, even where loopback is otherwise trusted (postgres stays trusted).
+PG_GROUP=crm_services
+if [ "$(psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -Atqc \
+      "SELECT count(*) FROM pg_hba_file_rules WHERE '+$PG_GROUP' = ANY(user_name)")" = 0 ]; then
+  hba=$(psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -Atqc 'SHOW hba_file')
+  rules="host all +$PG_GROUP 127.0.0.1/32 scram-sha-256\nhost all +$PG_GROUP ::1/128 scram-sha-256"
+  if [ -w "$hba" ]; then
+    echo "ensure-infra: $hba: the services' roles (+$PG_GROUP) log in with their password"
+    { printf '# webleads-tracker: service roles need their password (deploy/ensure-infra.sh)\n'
+      printf "$rules\n"; cat "$hba"; } > "$hba.new" && cat "$hba.new" > "$hba" && rm -f "$hba.new"
+    psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -Atqc 'SELECT pg_reload_conf()' >/dev/null
+  else
+    echo "ensure-infra: to make the services' roles give their password, add at the top of $hba:" >&2
+    printf "  $rules\n" >&2
+    echo "  then: psql -h 127.0.0.1 -U postgres -c 'SELECT pg_reload_conf()'" >&2
+  fi
+fi
+
 # RabbitMQ
 if ! port_open "$AMQP_PORT"; then
   if ! command -v rabbitmq-server >/dev/null 2>&1; then

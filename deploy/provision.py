@@ -69,6 +69,9 @@ COMPONENTS: dict[str, list[tuple[str, Path]]] = {
 # The audit trail: its service's role may read and append, nothing else.
 AUDIT_TRAIL_TABLES = ("audit_entries", "audit_rejections")
 BROKER_ADMIN = "crm-admin"
+# Every service role is a member (it grants nothing): pg_hba.conf asks its members for their
+# password, however trusted loopback is otherwise (deploy/ensure-infra.sh).
+SERVICE_ROLES_GROUP = "crm_services"
 _PROVISION_LOCK_KEY = 0x6372_6D5F_7072_6F76  # "crm_prov": one provisioning at a time
 
 
@@ -122,6 +125,11 @@ async def _ensure_role(conn: asyncpg.Connection, name: str, password: str | None
         await _sql(conn, f"{verb} ROLE %I WITH NOLOGIN {attributes}", name)
     else:
         await _sql(conn, f"{verb} ROLE %I WITH LOGIN {attributes} PASSWORD %L", name, password)
+        member = await conn.fetchval(
+            "SELECT pg_has_role($1, $2, 'MEMBER')", name, SERVICE_ROLES_GROUP
+        )
+        if not member:
+            await _sql(conn, "GRANT %I TO %I", SERVICE_ROLES_GROUP, name)
 
 
 async def _ensure_database(conn: asyncpg.Connection, name: str, owner: str) -> None:
@@ -209,6 +217,10 @@ async def provision_postgres(plan: Plan) -> list[str]:
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _PROVISION_LOCK_KEY)
         try:
+            if not await conn.fetchval(
+                "SELECT 1 FROM pg_roles WHERE rolname = $1", SERVICE_ROLES_GROUP
+            ):
+                await _sql(conn, "CREATE ROLE %I NOLOGIN", SERVICE_ROLES_GROUP)
             for service in plan.services:
                 await _ensure_role(conn, plan.role(service), plan.db_passwords[service])
                 if plan.owner(service) != plan.role(service):

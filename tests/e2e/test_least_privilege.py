@@ -261,3 +261,19 @@ async def test_a_broker_user_reads_only_its_own_queues(platform: Platform) -> No
         audit_queue = await channel.get_queue(f"{TEST_EXCHANGE}.audit", ensure=False)
         with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
             await audit_queue.get(fail=False)
+
+
+async def test_a_service_role_must_give_its_password(platform: Platform) -> None:
+    """Where pg_hba.conf asks crm_services members for a password (deploy/ensure-infra.sh)."""
+    conn = await asyncpg.connect(isolated_database_url("audit"))
+    try:
+        rules = await conn.fetchval(
+            "SELECT count(*) FROM pg_hba_file_rules WHERE '+crm_services' = ANY(user_name)"
+        )
+    finally:
+        await conn.close()
+    if not rules:
+        pytest.skip("pg_hba.conf trusts every role on loopback: run deploy/ensure-infra.sh")
+    wrong = role_database_url("audit").replace(f"{TEST_PREFIX}audit:", f"{TEST_PREFIX}audit:x")
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(wrong)
