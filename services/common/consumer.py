@@ -3,18 +3,22 @@
 Each delivery is handled in one database transaction that first records the event id in the
 inbox; an event already there is acknowledged without effect, so each event's effect is applied
 exactly once. The message is acknowledged after the commit (manual acks, bounded prefetch).
-A handler that raises is retried; after ``max_deliveries`` attempts the broker moves the message
-to the service's dead-letter queue. A body that is not a valid event goes there at once.
-While the database is unreachable the message is held and retried, never dead-lettered.
+A handler that raises is retried; when it fails on the last of ``max_deliveries`` attempts (the
+quorum queue counts them: ``x-delivery-count``), the consumer moves the message to the service's
+dead-letter queue with the reason in a header (``dead_letter``); the queue's own delivery limit
+does the same, without a reason, should that fail. A body that is not a valid event, and an
+event refused (``EventRefused``, or not from its entity's owner), go there at once. While the
+database is unreachable the message is held and retried, never dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -22,7 +26,6 @@ from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
 from .broker import (
-    BROKER_ERRORS,
     dead_letter_exchange,
     dead_letter_queue,
     declare_events_exchange,
@@ -31,7 +34,9 @@ from .broker import (
     publisher_refusal,
     queue_name,
 )
+from .dberrors import is_transient
 from .events import CloudEvent, decode
+from .supervisor import SupervisedTask, Supervisor, close_quietly
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +50,29 @@ CLAIM_INBOX = """
 INSERT INTO inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING
 RETURNING true
 """
-DB_UNREACHABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.TooManyConnectionsError,
-    TimeoutError,
-)
+# Headers of a message this consumer dead-letters (besides the original message's own).
+REASON_HEADER = "x-crm-dead-letter-reason"
+SERVICE_HEADER = "x-crm-service"
+ORIGINAL_USER_HEADER = "x-crm-original-user-id"
+# Set by the broker on each delivery; not carried over (a replayed copy starts afresh).
+BROKER_HEADERS = frozenset({"x-delivery-count", "x-death", "x-first-death-exchange",
+                            "x-first-death-queue", "x-first-death-reason",
+                            "x-last-death-exchange", "x-last-death-queue",
+                            "x-last-death-reason"})  # fmt: skip
+
+
+class EventRefused(Exception):
+    """Raised by a handler for an event it will never apply (its transaction is rolled back):
+    the event goes to the dead-letter queue at once, with ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 1000 else text[:999] + "…"
 
 
 class EventConsumer:
@@ -90,30 +110,25 @@ class EventConsumer:
         self.applied = 0
         self.duplicates = 0
         self.skipped = 0
+        self.dead_lettered = 0
+        self._dead_letters: aio_pika.abc.AbstractExchange | None = None  # on a confirm channel
 
     @property
     def queue_name(self) -> str:
         return queue_name(self._exchange_name, self._service)
 
+    def supervise(self, supervisor: Supervisor) -> SupervisedTask:
+        """The consumer's task, added to ``supervisor`` (not started)."""
+        return supervisor.add("event-consumer", "consommateur d'événements", self.run_connected)
+
     async def run(self) -> None:
-        backoff = 0.2
-        while True:
-            try:
-                await self._run_connected()
-            except asyncio.CancelledError:
-                self.connected = False
-                raise
-            except BROKER_ERRORS as exc:
-                self.connected = False
-                log.warning(
-                    "consumer %s: %s: %s; retrying in %.1fs",
-                    self.queue_name,
-                    type(exc).__name__,
-                    exc,
-                    backoff,
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+        """Consume until cancelled, supervised (restarted with a backoff whatever fails)."""
+        supervisor = Supervisor()
+        self.supervise(supervisor).start()
+        try:
+            await asyncio.Future()  # until cancelled
+        finally:
+            await supervisor.stop()
 
     async def declare(self, channel: aio_pika.abc.AbstractChannel) -> aio_pika.abc.AbstractQueue:
         """Declare the exchange, this service's queue and its dead-letter queue."""
@@ -139,29 +154,93 @@ class EventConsumer:
             await queue.bind(exchange, routing_key=key)
         return queue
 
-    async def _run_connected(self) -> None:
+    async def run_connected(self, task: SupervisedTask) -> None:
+        """Connect and consume until something fails (then raise: the supervisor retries)."""
         connection = await open_connection(self._amqp_url)
+        channel: aio_pika.abc.AbstractChannel | None = None
+        confirms: aio_pika.abc.AbstractChannel | None = None
         try:
+            lost = lost_signal(connection)
             channel = await connection.channel()
+            channel.close_callbacks.add(lambda *_args: lost.set())
             await channel.set_qos(prefetch_count=self._prefetch)
             queue = await self.declare(channel)
-            lost = lost_signal(connection)
+            confirms = await connection.channel(publisher_confirms=True)
+            confirms.close_callbacks.add(lambda *_args: lost.set())
+            self._dead_letters = await confirms.get_exchange(
+                dead_letter_exchange(self._exchange_name), ensure=False
+            )
             self.connected = True
+            task.mark_up()
             log.info("consumer %s connected", self.queue_name)
-            consuming = asyncio.create_task(self._consume(queue))
+            consuming = asyncio.create_task(self._consume(queue), name=f"{self.queue_name}-read")
             watching = asyncio.create_task(lost.wait())
             try:
                 await asyncio.wait([consuming, watching], return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for task in (consuming, watching):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, *BROKER_ERRORS):
-                        await task
+                for child in (consuming, watching):
+                    child.cancel()
+                await asyncio.gather(consuming, watching, return_exceptions=True)
+            failure = None if consuming.cancelled() else consuming.exception()
+            if failure is not None:
+                raise failure
             raise ConnectionError("the broker connection was lost")
         finally:
             self.connected = False
-            with contextlib.suppress(Exception):
-                await connection.close()
+            self._dead_letters = None
+            task.mark_down()
+            await close_quietly(confirms, channel, connection)
+
+    async def dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        """Move ``message`` to this service's dead-letter queue, saying why: a copy is published
+        (confirmed) to the dead-letter exchange with ``reason``, this service's name, the
+        original publisher (``user_id``, which RabbitMQ checked) and the original headers; then
+        the original is acknowledged. Should the copy fail, the message is rejected: the queue
+        dead-letters it itself, without the reason."""
+        headers: dict[str, Any] = {
+            k: v for k, v in (message.headers or {}).items() if k not in BROKER_HEADERS
+        }
+        headers.update(
+            {
+                REASON_HEADER: reason if len(reason) <= 1000 else reason[:999] + "…",
+                SERVICE_HEADER: self._service,
+                ORIGINAL_USER_HEADER: message.user_id or "",
+                "x-crm-original-exchange": message.exchange or "",
+                "x-crm-original-routing-key": message.routing_key or "",
+                "x-crm-dead-lettered-at": datetime.now(UTC).isoformat(),
+            }
+        )
+        copy = aio_pika.Message(
+            body=message.body,
+            headers=headers,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            timestamp=message.timestamp,
+            type=message.type,
+            app_id=message.app_id,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        exchange = self._dead_letters
+        try:
+            if exchange is None:
+                raise ConnectionError("not connected to the broker")
+            await exchange.publish(copy, routing_key=self.queue_name, timeout=10)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error(
+                "consumer %s: could not dead-letter message %s with its reason (%s); "
+                "rejected to the queue's own dead-lettering",
+                self.queue_name,
+                message.message_id,
+                _describe(exc),
+            )
+            await message.reject(requeue=False)
+        else:
+            await message.ack()
+        self.dead_lettered += 1
 
     async def _consume(self, queue: aio_pika.abc.AbstractQueue) -> None:
         """Deliveries spread over a few workers by record: a record's events stay in order, while
@@ -169,36 +248,52 @@ class EventConsumer:
         lanes: list[asyncio.Queue[tuple[AbstractIncomingMessage, CloudEvent]]] = [
             asyncio.Queue() for _ in range(self._concurrency)
         ]
+        reader = asyncio.create_task(self._read(queue, lanes))
         workers = [asyncio.create_task(self._work(lane)) for lane in lanes]
         try:
-            async with queue.iterator() as messages:
-                async for message in messages:
-                    try:
-                        event = decode(message.body)
-                    except (ValidationError, ValueError) as exc:
-                        log.error(
-                            "consumer %s: not a valid event, dead-lettered: %s",
-                            self.queue_name,
-                            exc,
-                        )
-                        await message.reject(requeue=False)
-                        continue
-                    refusal = self._publisher_refusal(message, event)
-                    if refusal is not None:
-                        await self._refuse(message, event, refusal)
-                        continue
-                    if not self._wanted(event):
-                        self.skipped += 1
-                        await message.ack()
-                        continue
-                    lane = zlib.crc32(event.subject.encode()) % len(lanes)
-                    await lanes[lane].put((message, event))
+            # A worker that fails (an ack on a broken channel) ends the session like the reader:
+            # the supervisor starts a new one, and unacknowledged messages are delivered again.
+            done, _ = await asyncio.wait([reader, *workers], return_when=asyncio.FIRST_COMPLETED)
+            for finished in done:
+                if not finished.cancelled() and (failure := finished.exception()) is not None:
+                    raise failure
+            raise ConnectionError("the broker stopped the delivery of messages")
         finally:
+            # The reader first: it cancels the subscription and hands back what it had buffered
+            # while the channel is still open.
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
             for worker in workers:
                 worker.cancel()
-            for worker in workers:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _read(
+        self,
+        queue: aio_pika.abc.AbstractQueue,
+        lanes: list[asyncio.Queue[tuple[AbstractIncomingMessage, CloudEvent]]],
+    ) -> None:
+        async with queue.iterator() as messages:
+            async for message in messages:
+                try:
+                    event = decode(message.body)
+                except (ValidationError, ValueError) as exc:
+                    log.error(
+                        "consumer %s: not a valid event, dead-lettered: %s",
+                        self.queue_name,
+                        exc,
+                    )
+                    await self.dead_letter(message, f"pas un événement valide : {_describe(exc)}")
+                    continue
+                refusal = self._publisher_refusal(message, event)
+                if refusal is not None:
+                    await self._refuse(message, event, refusal)
+                    continue
+                if not self._wanted(event):
+                    self.skipped += 1
+                    await message.ack()
+                    continue
+                lane = zlib.crc32(event.subject.encode()) % len(lanes)
+                await lanes[lane].put((message, event))
 
     def _publisher_refusal(self, message: AbstractIncomingMessage, event: CloudEvent) -> str | None:
         if self._publisher_prefix is None:
@@ -212,11 +307,7 @@ class EventConsumer:
         log.error(
             "consumer %s: event %s refused, dead-lettered: %s", self.queue_name, event.id, reason
         )
-        dead_letter = getattr(self, "dead_letter", None)
-        if dead_letter is not None:
-            await dead_letter(message, reason)
-        else:
-            await message.reject(requeue=False)
+        await self.dead_letter(message, reason)
 
     def _wanted(self, event: CloudEvent) -> bool:
         """The filter's answer; a filter that fails on an odd event leaves it to the handler
@@ -234,18 +325,40 @@ class EventConsumer:
             message, event = await lane.get()
             await self._process(message, event)
 
+    def _attempt(self, message: AbstractIncomingMessage) -> int:
+        """Which delivery of ``message`` this is (1 for the first), as the quorum queue counts."""
+        count = (message.headers or {}).get("x-delivery-count")
+        return (count if isinstance(count, int) else 0) + 1
+
     async def _process(self, message: AbstractIncomingMessage, event: CloudEvent) -> None:
         try:
             await self.apply(event)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except EventRefused as exc:
+            log.error(
+                "consumer %s: event %s refused, dead-lettered: %s",
+                self.queue_name,
+                event.id,
+                exc.reason,
+            )
+            await self.dead_letter(message, exc.reason)
+            return
+        except Exception as exc:
+            attempt = self._attempt(message)
             log.exception(
-                "consumer %s: handler failed for event %s (%s)",
+                "consumer %s: handler failed for event %s (%s), attempt %d of %d",
                 self.queue_name,
                 event.id,
                 event.type,
+                attempt,
+                self._max_deliveries,
             )
+            if attempt >= self._max_deliveries:
+                await self.dead_letter(
+                    message, f"échec du traitement ({attempt} tentatives) : {_describe(exc)}"
+                )
+                return
             await asyncio.sleep(self._retry_delay)
             await message.nack(requeue=True)
             return
@@ -261,11 +374,13 @@ class EventConsumer:
                     if first_time:
                         await self._handler(conn, event)
                 break
-            except DB_UNREACHABLE as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 log.warning(
                     "consumer %s: database unreachable (%s); holding the event",
                     self.queue_name,
-                    exc,
+                    _describe(exc),
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

@@ -21,8 +21,9 @@ import aio_pika
 import asyncpg
 from yarl import URL
 
-from .broker import BROKER_ERRORS, declare_events_exchange, open_connection
+from .broker import declare_events_exchange, open_connection
 from .events import CloudEvent, diff, encode, make_event
+from .supervisor import SupervisedTask, Supervisor, close_quietly
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,15 @@ DELETE FROM outbox WHERE id IN (
 )
 """
 COUNT_PENDING = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+# The backlog and the age of its oldest row, both read from the partial index on unpublished
+# ids (outbox_unpublished): the oldest row is the one with the lowest id (ids are handed out in
+# insertion order; created_at is its transaction's start, so this is off by at most the length
+# of one transaction), found without reading the published rows.
+MEASURE_BACKLOG = """
+SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS backlog,
+       (SELECT extract(epoch FROM now() - created_at)::float8 FROM outbox
+        WHERE published_at IS NULL ORDER BY id LIMIT 1) AS oldest_age
+"""
 
 
 async def enqueue(conn: asyncpg.Connection, event: CloudEvent) -> None:
@@ -84,6 +94,7 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         keep_published: timedelta = timedelta(days=7),
         publish_timeout: float = 10.0,
+        measure_seconds: float = 5.0,
     ) -> None:
         self._pool = pool
         self._amqp_url = amqp_url
@@ -95,39 +106,39 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._keep_published = keep_published
         self._publish_timeout = publish_timeout
+        self._measure_seconds = measure_seconds
         self._wakeup = asyncio.Event()
         self.connected = False
         self.published = 0
+        self.backlog = 0  # unpublished rows, as last measured
+        self.oldest_age = 0.0  # seconds since the oldest unpublished row was written
 
     def wake(self) -> None:
         self._wakeup.set()
 
-    async def run(self) -> None:
-        """Publish until cancelled, reconnecting to the broker with a capped backoff."""
-        listener = asyncio.create_task(self._listen())
-        backoff = 0.2
-        try:
-            while True:
-                try:
-                    await self._run_connected()
-                except asyncio.CancelledError:
-                    raise
-                except (*BROKER_ERRORS, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    self.connected = False
-                    log.warning(
-                        "outbox relay: %s: %s; retrying in %.1fs", type(exc).__name__, exc, backoff
-                    )
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-                else:  # pragma: no cover - _run_connected only returns by raising
-                    backoff = 0.2
-        finally:
-            self.connected = False
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+    def supervise(self, supervisor: Supervisor) -> list[SupervisedTask]:
+        """The relay's tasks, added to ``supervisor`` (not started): the relay itself, its
+        LISTEN connection and the backlog measure."""
+        return [
+            supervisor.add("outbox-relay", "relais d'événements", self.run_connected),
+            supervisor.add(
+                "outbox-listener", "écoute des notifications", self.listen, critical=False
+            ),
+            supervisor.add("outbox-measure", "mesure de l'outbox", self.measure, critical=False),
+        ]
 
-    async def _run_connected(self) -> None:
+    async def run(self) -> None:
+        """Publish until cancelled, each task supervised (restarted with a backoff)."""
+        supervisor = Supervisor()
+        for task in self.supervise(supervisor):
+            task.start()
+        try:
+            await asyncio.Future()  # until cancelled
+        finally:
+            await supervisor.stop()
+
+    async def run_connected(self, task: SupervisedTask) -> None:
+        """Connect and publish until something fails (then raise: the supervisor retries)."""
         connection = await open_connection(self._amqp_url)
         try:
             channel = await connection.channel(publisher_confirms=True)
@@ -135,6 +146,7 @@ class OutboxRelay:
             # A lost connection must interrupt an idle wait, not wait for the next event.
             connection.close_callbacks.add(lambda *_args: self._wakeup.set())
             self.connected = True
+            task.mark_up()
             log.info("outbox relay connected to the broker")
             prune_every, rounds = 1000, 0
             while True:
@@ -148,8 +160,8 @@ class OutboxRelay:
                     await self._wait()
         finally:
             self.connected = False
-            with contextlib.suppress(Exception):
-                await connection.close()
+            task.mark_down()
+            await close_quietly(connection)
 
     async def publish_batch(self, exchange: aio_pika.abc.AbstractExchange) -> int:
         """Publish one batch in id order; the rows are marked only once the broker confirmed."""
@@ -183,26 +195,32 @@ class OutboxRelay:
             await asyncio.wait_for(self._wakeup.wait(), self._poll_seconds)
         self._wakeup.clear()
 
-    async def _listen(self) -> None:
-        """Hold a LISTEN connection; when it breaks, polling carries on until it is back."""
-        while True:
+    async def listen(self, task: SupervisedTask) -> None:
+        """Hold a LISTEN connection until it breaks (then raise: the supervisor retries, and
+        polling carries on meanwhile)."""
+        async with self._pool.acquire() as conn:
+            closed = asyncio.Event()
+            conn.add_termination_listener(lambda _conn, ev=closed: ev.set())
+            await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
             try:
-                async with self._pool.acquire() as conn:
-                    closed = asyncio.Event()
-                    conn.add_termination_listener(lambda _conn, ev=closed: ev.set())
-                    await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
-                    try:
-                        await closed.wait()
-                    finally:
-                        with contextlib.suppress(Exception):
-                            await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-            except asyncio.CancelledError:
-                raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("outbox listener: %s; polling meanwhile", exc)
-            else:
-                log.warning("outbox listener: connection closed; polling meanwhile")
-            await asyncio.sleep(self._poll_seconds)
+                task.mark_up()
+                self._wakeup.set()  # events written while it was not listening
+                await closed.wait()
+            finally:
+                task.mark_down()
+                with contextlib.suppress(Exception):
+                    await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+        raise ConnectionError("the LISTEN connection was closed")
+
+    async def measure(self, task: SupervisedTask) -> None:
+        """Measure the backlog every few seconds (metrics), whether the broker is up or not."""
+        while True:
+            row = await self._pool.fetchrow(MEASURE_BACKLOG, timeout=5)
+            assert row is not None
+            self.backlog = row["backlog"]
+            self.oldest_age = row["oldest_age"] or 0.0
+            task.mark_up()
+            await asyncio.sleep(self._measure_seconds)
 
     def _on_notify(self, *_args: object) -> None:
         self._wakeup.set()

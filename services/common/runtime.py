@@ -3,8 +3,6 @@ the event consumers, each owned by the application's cleanup context."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -16,8 +14,10 @@ from prometheus_client import Counter, Gauge
 
 from .consumer import EventConsumer, Handler, Wants
 from .db import create_pool, prepare_database
+from .dberrors import is_transient
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
+from .supervisor import Supervisor
 from .web import READINESS_KEY, REGISTRY_KEY
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ POOL_KEY = web.AppKey("db_pool", asyncpg.Pool)
 SOURCE_KEY = web.AppKey("event_source", str)  # the CloudEvents source of this service
 RELAY_KEY = web.AppKey("outbox_relay", OutboxRelay)
 CONSUMERS_KEY = web.AppKey("event_consumers", list[EventConsumer])
+# Every background task of the service runs under it (see supervisor.py).
+SUPERVISOR_KEY = web.AppKey("supervisor", Supervisor)
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,6 @@ class Subscription:
     wants: Wants | None = None  # a filter finer than routing keys (see ``consumer.Wants``)
 
 
-async def _stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def install_runtime(
     app: web.Application,
     settings: ServiceSettings,
@@ -52,6 +48,8 @@ def install_runtime(
 ) -> None:
     """Add the pool, the relay and the consumer to ``app``; started and stopped with it."""
     registry = app[REGISTRY_KEY]
+    supervisor = app[SUPERVISOR_KEY] = Supervisor(registry)
+    app[READINESS_KEY].append(supervisor.readiness)
     app[SOURCE_KEY] = settings.source
     amqp_url = settings.amqp_url.get_secret_value()
 
@@ -73,7 +71,9 @@ def install_runtime(
         async def database_ready() -> str | None:
             try:
                 await pool.fetchval("SELECT 1", timeout=2)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            except Exception as exc:
+                if not is_transient(exc) and not isinstance(exc, asyncpg.PostgresError):
+                    raise
                 return f"base de données injoignable ({type(exc).__name__})"
             return None
 
@@ -89,14 +89,22 @@ def install_runtime(
         Gauge(
             "crm_outbox_published", "Events published by this process", registry=registry
         ).set_function(lambda: relay.published)
-
-        async def relay_ready() -> str | None:
-            return None if relay.connected else "relais : courtier injoignable"
-
-        app[READINESS_KEY].append(relay_ready)
-        task = asyncio.create_task(relay.run(), name=f"{settings.service}-outbox-relay")
+        Gauge(
+            "crm_outbox_backlog",
+            "Outbox rows not published yet (measured every few seconds)",
+            registry=registry,
+        ).set_function(lambda: relay.backlog)
+        Gauge(
+            "crm_outbox_oldest_age_seconds",
+            "Age of the oldest outbox row not published yet (0 when none)",
+            registry=registry,
+        ).set_function(lambda: relay.oldest_age)
+        tasks = relay.supervise(app[SUPERVISOR_KEY])
+        for task in tasks:
+            task.start()
         yield
-        await _stop(task)
+        for task in reversed(tasks):
+            await task.stop()
 
     async def consumers(app: web.Application) -> AsyncIterator[None]:
         consumers: list[EventConsumer] = []
@@ -119,24 +127,24 @@ def install_runtime(
         app[CONSUMERS_KEY] = consumers
         for consumer in consumers:
             _watch_consumer(app, consumer)
-        tasks = [
-            asyncio.create_task(c.run(), name=f"{settings.service}-consumer") for c in consumers
-        ]
+        tasks = [c.supervise(app[SUPERVISOR_KEY]) for c in consumers]
+        for task in tasks:
+            task.start()
         yield
         for task in tasks:
-            await _stop(task)
+            await task.stop()
 
     app.cleanup_ctx.extend([database, relay, consumers])
 
 
 def _watch_consumer(app: web.Application, consumer: EventConsumer) -> None:
-    """Export the consumer's counts and make readiness depend on its broker connection."""
+    """Export the consumer's counts (its readiness is its supervised task's)."""
     gauge = Gauge(
         "crm_events_applied", "Events applied by this process", registry=app[REGISTRY_KEY]
     )
     gauge.set_function(lambda: consumer.applied)
-
-    async def consumer_ready() -> str | None:
-        return None if consumer.connected else "consommateur : courtier injoignable"
-
-    app[READINESS_KEY].append(consumer_ready)
+    Gauge(
+        "crm_events_dead_lettered",
+        "Events this process sent to its dead-letter queue",
+        registry=app[REGISTRY_KEY],
+    ).set_function(lambda: consumer.dead_lettered)

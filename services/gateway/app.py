@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,7 +7,7 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import Gauge
 
-from services.common.runtime import POOL_KEY, install_runtime
+from services.common.runtime import POOL_KEY, SUPERVISOR_KEY, install_runtime
 from services.common.settings import ServiceSettings
 from services.common.web import REGISTRY_KEY, make_app, refuse_nul
 
@@ -82,12 +80,11 @@ def create_app(settings: ServiceSettings) -> web.Application:
         task = None
         if settings.view_cache_mb > 0:
             amqp_url = settings.amqp_url.get_secret_value()
-            task = asyncio.create_task(cache.follow(amqp_url, settings.exchange), name="view-feed")
+            task = cache.supervise(app[SUPERVISOR_KEY], amqp_url, settings.exchange)
+            task.start()
         yield
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await task.stop()
 
     app[TELEPHONY_KEY] = TelephonyLink()
     app.cleanup_ctx.extend([bootstrap, upstreams, view_feed])

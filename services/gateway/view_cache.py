@@ -21,20 +21,20 @@ Only complete views are stored: one with an unavailable section is composed agai
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
 from typing import Any
 
 import orjson
+from aio_pika.abc import AbstractChannel
 
 from services.common.broker import (
-    BROKER_ERRORS,
     declare_events_exchange,
     lost_signal,
     open_connection,
 )
+from services.common.supervisor import SupervisedTask, Supervisor, close_quietly
 
 log = logging.getLogger(__name__)
 
@@ -131,24 +131,32 @@ class ViewCache:
         self.active = active
 
     async def follow(self, amqp_url: str, exchange: str) -> None:
-        """Follow the event stream until cancelled, reconnecting with a capped backoff."""
-        backoff = 0.2
-        while True:
-            self._connected = False
-            try:
-                await self._follow_connected(amqp_url, exchange)
-            except asyncio.CancelledError:
-                raise
-            except BROKER_ERRORS as exc:
-                log.warning(
-                    "view cache: event feed lost (%s); views are composed every time meanwhile",
-                    type(exc).__name__,
-                )
-            backoff = 0.2 if self._connected else min(backoff * 2, 5.0)
-            await asyncio.sleep(backoff)
+        """Follow the event stream until cancelled, supervised (reconnecting with a backoff)."""
+        supervisor = Supervisor()
+        self.supervise(supervisor, amqp_url, exchange).start()
+        try:
+            await asyncio.Future()  # until cancelled
+        finally:
+            await supervisor.stop()
 
-    async def _follow_connected(self, amqp_url: str, exchange_name: str) -> None:
+    def supervise(self, supervisor: Supervisor, amqp_url: str, exchange: str) -> SupervisedTask:
+        """The feed's task, added to ``supervisor`` (not started). Not critical: while it is
+        down every view is composed, which is slower but true."""
+
+        async def follow_connected(task: SupervisedTask) -> None:
+            await self.follow_connected(task, amqp_url, exchange)
+
+        return supervisor.add(
+            "view-feed", "flux d'événements des vues 360°", follow_connected, critical=False
+        )
+
+    async def follow_connected(
+        self, task: SupervisedTask, amqp_url: str, exchange_name: str
+    ) -> None:
+        """Follow the stream until the connection is lost (then raise: the supervisor retries).
+        Whatever ends it, the cache is unused until the feed is back."""
         connection = await open_connection(amqp_url)
+        channel: AbstractChannel | None = None
         try:
             lost = lost_signal(connection)
             channel = await connection.channel()
@@ -164,9 +172,11 @@ class ViewCache:
             await queue.consume(on_event, no_ack=True)
             self._connected = True
             self.activate(True)
+            task.mark_up()
             await lost.wait()
             raise ConnectionError("the broker connection was lost")
         finally:
+            self._connected = False
             self.activate(False)
-            with contextlib.suppress(Exception):
-                await connection.close()
+            task.mark_down()
+            await close_quietly(channel, connection)
