@@ -101,7 +101,7 @@ async def test_every_route_answers_a_bad_id_with_a_4xx(
         if "{id}" not in case.template and "{session_id}" not in case.template:
             continue
         path = case.path(bad_id).replace("{session_id}", bad_id)
-        body = {} if case.method in WRITE_METHODS else None
+        body: dict[str, Any] | None = {} if case.method in WRITE_METHODS else None
         async with platform.http.request(
             case.method, platform.gateway + path, headers=admin, json=body
         ) as response:

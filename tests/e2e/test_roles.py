@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from aiohttp import web
@@ -49,7 +49,7 @@ HIDDEN = "hidden"
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
-def _crud(path: str, writes: Rule = WRITERS) -> dict[tuple[str, str], Rule | str]:
+def _crud(path: str, writes: Rule = WRITERS) -> dict[tuple[str, str], Rule]:
     """A route served by a service for every method: reads for all, writes for ``writes``."""
     return {("GET", path): SIGNED_IN} | {(method, path): writes for method in WRITE_METHODS}
 
@@ -235,7 +235,7 @@ async def test_each_role_may_do_what_the_table_says_and_nothing_more(
                 path = case.path(id_value)
                 if case.template == "/api/docs/assets":
                     path += "/" + STATIC_FILE
-                body = {} if case.method in WRITE_METHODS else None
+                body: dict[str, Any] | None = {} if case.method in WRITE_METHODS else None
                 async with platform.http.request(
                     case.method, platform.gateway + path, headers=headers, json=body
                 ) as response:
