@@ -25,6 +25,7 @@ from prometheus_client import (
 )
 from pydantic import BaseModel
 
+from .dberrors import DOUBTFUL, is_transient
 from .errors import (
     FieldError,
     Forbidden,
@@ -83,7 +84,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
-_DB_UNREACHABLE = (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError, TimeoutError)
 
 
 def _default(value: Any) -> Any:
@@ -162,9 +162,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else title
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return problem_response(exc.status, title, detail, f"http-{exc.status}", headers=headers)
-    except _DB_UNREACHABLE as exc:
-        log.warning("%s %s: database unreachable: %s", request.method, request.path, exc)
-        return problem_from(ServiceUnavailable("La base de données est momentanément injoignable."))
     except asyncpg.DataError as exc:
         # A value PostgreSQL cannot hold that no check caught: the client's, not a failure here.
         log.warning("%s %s: value refused by the database: %s", request.method, request.path, exc)
@@ -174,7 +171,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             "Une valeur de la requête dépasse ce que la base de données peut enregistrer.",
             "validation",
         )
-    except Exception:
+    except Exception as exc:
+        if is_transient(exc):  # unreachable, restarting, connection cut: retrying later works
+            log.warning(
+                "%s %s: database unavailable: %s: %s",
+                request.method,
+                request.path,
+                type(exc).__name__,
+                exc,
+                exc_info=isinstance(exc, DOUBTFUL),  # these may also be a bug: keep the trace
+            )
+            return problem_from(
+                ServiceUnavailable("La base de données est momentanément injoignable.")
+            )
         log.exception("%s %s failed", request.method, request.path)
         return problem_response(
             500, "Erreur interne", "Une erreur inattendue est survenue.", "internal"
