@@ -34,12 +34,10 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def secrets_files() -> list[Path]:
-    """The checkout's .run/secrets.env, and the current directory's if it is another one."""
-    found = [CHECKOUT / SECRETS_NAME]
-    here = Path.cwd() / SECRETS_NAME
-    if here.resolve() != found[0].resolve():
-        found.append(here)
-    return found
+    """The current directory's .run/secrets.env (a checkout `make run` was started from), then
+    that of the checkout crm-admin is installed from; the first one naming a variable wins."""
+    here, checkout = Path.cwd() / SECRETS_NAME, CHECKOUT / SECRETS_NAME
+    return [here] if here.resolve() == checkout.resolve() else [here, checkout]
 
 
 def environment(
