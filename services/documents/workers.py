@@ -104,7 +104,8 @@ class WorkerPool:
         return self._in_use
 
     async def start(self) -> None:
-        """Start every worker; fails if none can start (the caller decides what that means)."""
+        """Start every worker; one that cannot start is retried in the background (with a
+        backoff) while ``alive`` says how many run (readiness shows it)."""
         results = await asyncio.gather(
             *(self._spawn() for _ in range(self.size)), return_exceptions=True
         )
@@ -114,8 +115,6 @@ class WorkerPool:
             else:
                 log.error("%s: a worker did not start: %r", self.name, result)
                 self._replace_later()
-        if not any(isinstance(r, Worker) for r in results):
-            raise RuntimeError(f"{self.name}: no worker could start")
         self._supervisor = asyncio.create_task(self._supervise(), name=f"{self.name}-supervisor")
 
     async def close(self) -> None:
