@@ -20,10 +20,14 @@ from .domain import GENESIS_HASH, entry_from_event, version_refusal
 log = logging.getLogger(__name__)
 
 BINDINGS = ("#",)
+# How far ahead of the chain a refused event may be and still be chained once the versions
+# before it arrive (about what a consumer holds at once: its prefetch).
+HOLD_WINDOW = 32
 
 
 async def record_change(conn: asyncpg.Connection, event: CloudEvent) -> None:
-    """Append ``event`` to its record's chain (called once per event, inside the inbox tx)."""
+    """Append ``event`` to its record's chain (called once per event, inside the inbox tx);
+    then the events held back for that record which now follow it."""
     entity, record_id = event.data.entity, event.data.id
     await conn.execute(sql.LOCK_RECORD_CHAIN, entity, record_id)
     head = await conn.fetchrow(sql.SELECT_CHAIN_HEAD, entity, record_id)
@@ -45,7 +49,24 @@ async def record_change(conn: asyncpg.Connection, event: CloudEvent) -> None:
             event.model_dump(mode="json"),
         )
         return
-    seq, prev_hash = (head["seq"] + 1, head["hash"]) if head else (1, GENESIS_HASH)
+    seq, prev_hash = (head["seq"], head["hash"]) if head else (0, GENESIS_HASH)
+    while True:
+        seq += 1
+        prev_hash = await _append(conn, event, seq, prev_hash)
+        # An event refused because it came just before its predecessor (one retried after an
+        # error comes back behind the next) follows now: it is chained in its place. A far
+        # jump (more than HOLD_WINDOW versions: a forged 99 after 1) is never chained.
+        held = await conn.fetchrow(
+            sql.SELECT_HELD, entity, record_id, event.data.version + 1, HOLD_WINDOW
+        )
+        if held is None:
+            return
+        event = CloudEvent.model_validate(held["event"])
+        log.info("audit: held event %s of %s %s now chained", event.id, entity, record_id)
+
+
+async def _append(conn: asyncpg.Connection, event: CloudEvent, seq: int, prev_hash: str) -> str:
+    """Insert ``event`` as entry ``seq`` after ``prev_hash``; its hash."""
     entry = entry_from_event(event, seq, prev_hash)
     await conn.execute(
         sql.INSERT_ENTRY,
@@ -62,3 +83,4 @@ async def record_change(conn: asyncpg.Connection, event: CloudEvent) -> None:
         entry.hash,
         entry.context,
     )
+    return entry.hash

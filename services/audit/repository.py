@@ -11,9 +11,21 @@ INSERT INTO audit_rejections
     (event_id, entity, record_id, version, last_version, action, actor, at, reason, event)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 """
+# Refused events still out of the chain (a held one chained later is no longer reported).
 SELECT_REJECTIONS = """
-SELECT event_id, version, last_version, action, actor, at, reason, recorded_at
-FROM audit_rejections WHERE entity = $1 AND record_id = $2 ORDER BY id
+SELECT r.event_id, r.version, r.last_version, r.action, r.actor, r.at, r.reason, r.recorded_at
+FROM audit_rejections r
+WHERE r.entity = $1 AND r.record_id = $2
+  AND NOT EXISTS (SELECT 1 FROM audit_entries e WHERE e.event_id = r.event_id)
+ORDER BY r.id
+"""
+# A refused event that now follows the chain (version $3), if it was refused for a short jump.
+SELECT_HELD = """
+SELECT r.event FROM audit_rejections r
+WHERE r.entity = $1 AND r.record_id = $2 AND r.version = $3
+  AND r.last_version IS NOT NULL AND r.version - r.last_version <= $4
+  AND NOT EXISTS (SELECT 1 FROM audit_entries e WHERE e.event_id = r.event_id)
+ORDER BY r.id LIMIT 1
 """
 INSERT_ENTRY = """
 INSERT INTO audit_entries

@@ -173,6 +173,28 @@ async def test_an_event_whose_version_skips_is_refused_flagged_and_reported(
     assert [e["version"] for e in entries] == [2, 1]
 
 
+async def test_an_event_that_came_just_before_its_predecessor_is_chained_after_it(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    """Version 3 arriving before version 2 (a retried event comes back behind the next) is held
+    back, then chained once version 2 is: nothing is lost, nothing is reported."""
+    account = await create_account(platform, admin, "Épicerie du Retour")
+    await eventually(lambda: trail(platform, admin, account["id"]))
+    third, second = forged_update(account, 3, "admin"), forged_update(account, 2, "admin")
+    for message in (third, second):
+        message.user_id = f"{TEST_PREFIX}accounts"
+        await publish(role_amqp_url("accounts"), message, "account.updated")
+    entries = await eventually(lambda: _longer(trail(platform, admin, account["id"]), 2), within=20)
+    assert [e["version"] for e in entries] == [3, 2, 1]
+    assert [e["event_id"] for e in entries[:2]] == [third.message_id, second.message_id]
+    status, check, _ = await platform.call(
+        "GET", f"/api/v1/accounts/{account['id']}/audit/verify", admin
+    )
+    assert status == 200
+    assert check["valid"] is True
+    assert check["rejected"] == []
+
+
 async def _longer(entries: Any, than: int) -> list[Any] | None:
     found = await entries
     return found if len(found) > than else None
