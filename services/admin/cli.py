@@ -30,6 +30,8 @@ from .connect import (
 )
 
 ROLES = ("admin", "user", "readonly")
+SERVICE_HELP = "le service dont la file des lettres mortes est lue"
+MESSAGE_HELP = "l'identifiant du message (celui de l'événement), comme dlq list l'affiche"
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,9 @@ async def dlq_list(args: argparse.Namespace, ctx: Context) -> int:
 
 async def dlq_show(args: argparse.Namespace, ctx: Context) -> int:
     async with broker(ctx.config.amqp_admin_url) as connection:
-        _count, letters = await dlq.read(connection, ctx.config.exchange, args.service)
+        _count, letters = await dlq.read(
+            connection, ctx.config.exchange, args.service, ident=args.message_id
+        )
     letter = dlq.find(letters, args.message_id)
     ctx.say(f"Message {letter['id']} ({letter['size']} octets) de {dlq_name(ctx, args.service)}")
     ctx.say(f"Raison : {letter['reason']}")
@@ -277,19 +281,21 @@ def build_parser() -> argparse.ArgumentParser:
     dead = commands.add_parser("dlq", help="événements en lettres mortes")
     dead_commands = dead.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = dead_commands.add_parser("list", help="lister (sans rien retirer des files)")
-    listing.add_argument("service", nargs="?", choices=SERVICES)
+    listing.add_argument(
+        "service", nargs="?", choices=SERVICES, help="une seule file (sinon toutes)"
+    )
     listing.add_argument("--limit", type=int, default=50, help="messages montrés par file (50)")
     listing.set_defaults(handler=dlq_list)
     show = dead_commands.add_parser("show", help="montrer un message : en-têtes et événement")
-    show.add_argument("service", choices=SERVICES)
-    show.add_argument("message_id", metavar="message-id")
+    show.add_argument("service", choices=SERVICES, help=SERVICE_HELP)
+    show.add_argument("message_id", metavar="message-id", help=MESSAGE_HELP)
     show.add_argument("--body", action="store_true", help="montrer aussi le corps complet")
     show.set_defaults(handler=dlq_show)
     replay = dead_commands.add_parser(
         "replay", help="republier dans la file du service, puis retirer des lettres mortes"
     )
-    replay.add_argument("service", choices=SERVICES)
-    replay.add_argument("message_id", metavar="message-id", nargs="?")
+    replay.add_argument("service", choices=SERVICES, help=SERVICE_HELP)
+    replay.add_argument("message_id", metavar="message-id", nargs="?", help=MESSAGE_HELP)
     replay.add_argument("--all", action="store_true", help="rejouer tous les messages de la file")
     replay.set_defaults(handler=dlq_replay)
 

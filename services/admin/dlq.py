@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -147,10 +147,13 @@ async def queue_counts(connection: AbstractConnection, name: str) -> tuple[int, 
 
 @contextlib.asynccontextmanager
 async def held(
-    channel: AbstractChannel, name: str, limit: int | None = None
+    channel: AbstractChannel,
+    name: str,
+    limit: int | None = None,
+    until: Callable[[DeadLetter], bool] | None = None,
 ) -> AsyncIterator[list[DeadLetter]]:
-    """The queue's messages (at most ``limit``), held unacknowledged; those still held at the end
-    are put back (requeued) in their place."""
+    """The queue's messages (at most ``limit``, up to the first for which ``until`` is true),
+    held unacknowledged; those still held at the end are put back (requeued) in their place."""
     try:
         queue = await channel.declare_queue(name, passive=True)
     except aio_pika.exceptions.ChannelNotFoundEntity as exc:
@@ -167,6 +170,8 @@ async def held(
             if message is None:
                 break
             taken.append(DeadLetter(message))
+            if until is not None and until(taken[-1]):
+                break
         yield taken
     finally:
         if not channel.is_closed:
@@ -177,13 +182,19 @@ async def held(
 
 
 async def read(
-    connection: AbstractConnection, exchange: str, service: str, limit: int | None = None
+    connection: AbstractConnection,
+    exchange: str,
+    service: str,
+    limit: int | None = None,
+    ident: str | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """(messages in the queue, a description of each of the first ``limit``)."""
+    """(messages in the queue, a description of each of the first ``limit``, or of those up to
+    the message ``ident``)."""
     name = dead_letter_queue(exchange, service)
     channel = await connection.channel()
+    until = (lambda letter: letter.matches(ident)) if ident is not None else None
     try:
-        async with held(channel, name, limit) as letters:
+        async with held(channel, name, limit, until) as letters:
             described = [describe_letter(letter) for letter in letters]
         counts = await queue_counts(connection, name)
         return (counts[0] if counts else len(described)), described
@@ -256,7 +267,8 @@ async def replay(
     channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
     replayed: list[str] = []
     try:
-        async with held(channel, dead_letter_queue(exchange, service)) as letters:
+        until = (lambda letter: letter.matches(ident)) if ident is not None else None
+        async with held(channel, dead_letter_queue(exchange, service), until=until) as letters:
             chosen = letters if ident is None else [x for x in letters if x.matches(ident)][:1]
             if ident is not None and not chosen:
                 raise CommandError(f"Aucun message « {ident} » dans cette file des lettres mortes.")
