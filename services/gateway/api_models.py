@@ -13,7 +13,7 @@ from services.accounts.schemas import AccountFields, Address, ContactFields
 from services.activities.schemas import ActionFields, OpportunityFields, ProjectFields
 from services.documents.schemas import InvoiceFields, QuoteFields
 
-from .schemas import ProfileFields
+from .schemas import ProfileFields, UserFields
 
 Money = str  # decimal strings: "1234.50"
 
@@ -120,7 +120,7 @@ User = record_model(
     "User",
     ProfileFields,
     username=(str, ...),
-    phone_extension=(str | None, None),
+    phone_extension=(UserFields.model_fields["phone_extension"].annotation, None),
     role=(Literal["admin", "user", "readonly"], ...),
     active=(bool, ...),
 )
