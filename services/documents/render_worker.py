@@ -24,6 +24,8 @@ from services.common.errors import ValidationFailed
 from services.documents import merge
 from services.documents.workers import READY, read_frame, write_frame
 
+MEMORY_EXIT = 75  # out of memory, and unable even to say so
+
 
 class CpuTimeExceeded(BaseException):
     """SIGXCPU: this render used its CPU seconds (a BaseException: templates cannot catch it)."""
@@ -63,7 +65,10 @@ def serve(source: BinaryIO, out: BinaryIO, memory: int, cpu: int, output: int) -
             return
         except MemoryError:
             del context_json, content
-            write_frame(out, b"L", b"memory")
+            try:
+                write_frame(out, b"L", b"memory")
+            except MemoryError:
+                os._exit(MEMORY_EXIT)
             return
         except merge.OutputTooLarge:
             write_frame(out, b"L", b"output")

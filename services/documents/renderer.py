@@ -13,6 +13,7 @@ import orjson
 
 from services.common.errors import FieldError, ValidationFailed
 
+from .render_worker import MEMORY_EXIT
 from .settings import DocumentsSettings
 from .workers import WorkerLost, WorkerPool, WorkerTimedOut, environment
 
@@ -74,9 +75,12 @@ class Renderer:
         except WorkerTimedOut:
             raise self._limit("wall") from None
         except WorkerLost as exc:
-            # Killed by the kernel: SIGXCPU/SIGKILL past the CPU limit, or out of memory.
-            cpu = exc.returncode in (-signal.SIGXCPU, -signal.SIGKILL)
-            raise self._limit("cpu" if cpu else "memory") from exc
+            if exc.returncode == -signal.SIGXCPU:  # past its CPU seconds inside C code
+                raise self._limit("cpu") from exc
+            if exc.returncode in (MEMORY_EXIT, -signal.SIGKILL):  # no memory left, OOM killer
+                raise self._limit("memory") from exc
+            message = f"Le rendu du modèle s'est interrompu (code {exc.returncode})."
+            raise ValidationFailed([FieldError("file", message)], detail=message) from exc
         if status == b"K":
             return payload
         if status == b"L":

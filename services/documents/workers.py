@@ -148,6 +148,8 @@ class WorkerPool:
             self._failed(f"délai de {limit_seconds:g} s dépassé")
             raise WorkerTimedOut from None
         except (asyncio.IncompleteReadError, ConnectionError, BrokenPipeError) as exc:
+            with contextlib.suppress(TimeoutError):  # its own exit status says why, if it exits
+                await asyncio.wait_for(worker.process.wait(), 2.0)
             worker.kill()
             returncode = await worker.process.wait()
             self._failed(f"processus arrêté ({returncode})")
