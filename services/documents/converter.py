@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -54,6 +55,14 @@ def network_isolation() -> list[str] | None:
     return [unshare, "-n", "--"] if result.returncode == 0 else None
 
 
+def _remove_stale_profiles() -> None:
+    """Profiles left by a service that was killed (its process is gone)."""
+    for directory in Path(tempfile.gettempdir()).glob("crm-converters-*-*"):
+        pid = directory.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 class Converters:
     """The converter pool, or why there is none (``unavailable``)."""
 
@@ -81,7 +90,8 @@ class Converters:
             log.warning("PDF converters run WITH network access: unshare -n is not permitted")
             prefix = []
         self.isolated = bool(prefix)
-        self._base = Path(tempfile.mkdtemp(prefix="crm-converters-"))
+        await asyncio.to_thread(_remove_stale_profiles)
+        self._base = Path(tempfile.mkdtemp(prefix=f"crm-converters-{os.getpid()}-"))
         command = [*prefix, s.uno_python, str(UNO_WORKER), executable, str(self._base)]
         self.pool = WorkerPool(
             "pdf",
