@@ -1,29 +1,41 @@
 """Local runner behind `make run`: starts the five services in the foreground, waits until each
-is ready, seeds the demo dataset, prints where to go and how to log in. Ctrl-C stops them all.
+is ready, seeds the demo dataset (unless ``--no-seed``), prints where to go and how to log in.
+A service that exits is started again after a backoff (logged), the others untouched. Ctrl-C or
+SIGTERM stops them all.
 
-Secrets that are not set in the environment are generated once and kept in .run/secrets.env
-(not committed), so the admin password stays the same from one run to the next.
+Secrets that are not set in the environment are generated once and kept in
+``$CRM_RUN_DIR/secrets.env`` (default ``.run/``, not committed), so the admin password stays the
+same from one run to the next; ``$CRM_RUN_DIR/<service>.pid`` holds each service's current pid.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
+import random
 import secrets
 import signal
 import sys
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 
 import aiohttp
 
 from deploy.seed import SeedSkipped, seed_demo
 from services.common.settings import SERVICE_PORTS
+from services.common.supervisor import Backoff
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_DIR = ROOT / ".run"
+RUN_DIR = Path(os.environ.get("CRM_RUN_DIR") or ROOT / ".run").resolve()
 SECRETS_FILE = RUN_DIR / "secrets.env"
 START_ORDER = ("audit", "accounts", "activities", "documents", "gateway")
+# A service restarted right away, then after longer and longer waits while it keeps exiting; a
+# run of RESET_AFTER seconds counts as a success (the next exit is retried at once again).
+RESTART_BACKOFF = Backoff(initial=0.5, maximum=30.0)
+RESET_AFTER = 60.0
+STOP_SECONDS = 10.0
 GENERATED = (
     "CRM_INTERNAL_SECRET",
     "CRM_TOKEN_SECRET",
@@ -70,59 +82,142 @@ async def wait_ready(session: aiohttp.ClientSession, service: str, within: float
         await asyncio.sleep(0.3)
 
 
-async def main() -> int:
-    env = {**os.environ, **load_secrets()}
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    for service in SERVICE_PORTS:
-        env.setdefault(f"CRM_{service.upper()}_URL", f"http://127.0.0.1:{port_of(service)}")
-    processes: dict[str, asyncio.subprocess.Process] = {}
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        for service in START_ORDER:
-            processes[service] = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", f"services.{service}", cwd=ROOT, env=env
-            )
-        async with aiohttp.ClientSession() as session:
-            await asyncio.gather(*(wait_ready(session, s) for s in START_ORDER))
-            gateway = f"http://127.0.0.1:{port_of('gateway')}"
-            login = f"mot de passe « {env['CRM_ADMIN_PASSWORD']} »"
+def shown(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(ROOT))
+    return str(path)
+
+
+class ServiceKeeper:
+    """Runs one service as a child process and starts it again whenever it exits, until stopped."""
+
+    def __init__(self, service: str, env: dict[str, str], stop: asyncio.Event) -> None:
+        self.service = service
+        self._env = env
+        self._stop = stop
+        self.process: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self.pid_file = RUN_DIR / f"{service}.pid"
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        try:
+            while not self._stop.is_set():
+                started = loop.time()
+                self.process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", f"services.{self.service}", cwd=ROOT, env=self._env
+                )
+                self.pid_file.write_text(f"{self.process.pid}\n")
+                if await self._stopped_before(self.process.wait()):
+                    return
+                if loop.time() - started >= RESET_AFTER:
+                    attempt = 0
+                delay = RESTART_BACKOFF.delay(attempt, random.random())
+                attempt += 1
+                self.restarts += 1
+                print(
+                    f"run: {self.service} exited ({describe(self.process.returncode)}); "
+                    f"restarting it in {delay:.1f}s (restart {self.restarts})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if await self._stopped_before(asyncio.sleep(delay)):
+                    return
+        finally:
+            await self.terminate()
+            self.pid_file.unlink(missing_ok=True)
+
+    async def _stopped_before(self, waiting: Awaitable[object]) -> bool:
+        """Wait for ``waiting`` or the stop, whichever comes first; True on the stop."""
+        task = asyncio.ensure_future(waiting)
+        stopping = asyncio.create_task(self._stop.wait())
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+        for pending in (task, stopping):
+            pending.cancel()
+        await asyncio.gather(task, stopping, return_exceptions=True)
+        # A Ctrl-C reaches the children too: one that exited with it is not restarted.
+        await asyncio.sleep(0)
+        return self._stop.is_set()
+
+    async def terminate(self) -> None:
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), STOP_SECONDS)
+        except TimeoutError:
+            print(f"run: {self.service} did not stop in time; killed", file=sys.stderr)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
+def describe(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-returncode).name}"
+    return f"code {returncode}"
+
+
+async def start_up(env: dict[str, str], seed: bool) -> None:
+    """Wait until every service is ready, seed the demo data, say where to go."""
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(wait_ready(session, s) for s in START_ORDER))
+        gateway = f"http://127.0.0.1:{port_of('gateway')}"
+        login = f"mot de passe « {env['CRM_ADMIN_PASSWORD']} »"
+        seeded = "non demandé (--no-seed)"
+        if seed:
             try:
                 created = await seed_demo(session, gateway, "admin", env["CRM_ADMIN_PASSWORD"])
                 seeded = f"{created} comptes créés"
             except SeedSkipped as skipped:  # e.g. an admin made by another checkout
                 print(f"\n{skipped}", file=sys.stderr, flush=True)
                 login, seeded = "mot de passe : voir ci-dessus", "non créé"
-        print(
-            "\n"
-            f"webleads-tracker est prêt : {gateway}/  (API : {gateway}/api/v1)\n"
-            f"Connexion : utilisateur « admin », {login}\n"
-            f"  (gardé dans {SECRETS_FILE.relative_to(ROOT)}; CRM_ADMIN_PASSWORD le remplace)\n"
-            f"  curl -s {gateway}/api/v1/auth/login -H 'Content-Type: application/json' "
-            '-d \'{"username": "admin", "password": "..."}\'\n'
-            f"Jeu de démonstration : {seeded}.  Ctrl-C arrête tout.\n",
-            flush=True,
-        )
-        exits = [asyncio.create_task(p.wait()) for p in processes.values()]
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait([*exits, stopper], return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        crashed = [name for name, p in processes.items() if p.returncode not in (None, 0)]
-        if crashed:
-            print(f"stopped: {', '.join(crashed)} exited; stopping the others", file=sys.stderr)
+    print(
+        "\n"
+        f"webleads-tracker est prêt : {gateway}/  (API : {gateway}/api/v1)\n"
+        f"Connexion : utilisateur « admin », {login}\n"
+        f"  (gardé dans {shown(SECRETS_FILE)}; CRM_ADMIN_PASSWORD le remplace)\n"
+        f"  curl -s {gateway}/api/v1/auth/login -H 'Content-Type: application/json' "
+        '-d \'{"username": "admin", "password": "..."}\'\n'
+        f"Jeu de démonstration : {seeded}.  Ctrl-C arrête tout.\n",
+        flush=True,
+    )
+
+
+async def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.run", description=__doc__)
+    parser.add_argument("--no-seed", action="store_true", help="skip the demo dataset")
+    args = parser.parse_args(argv)
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **load_secrets()}
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    for service in SERVICE_PORTS:
+        env.setdefault(f"CRM_{service.upper()}_URL", f"http://127.0.0.1:{port_of(service)}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    keepers = [ServiceKeeper(service, env, stop) for service in START_ORDER]
+    running = [asyncio.create_task(k.run(), name=f"keep-{k.service}") for k in keepers]
+    startup = asyncio.create_task(start_up(env, seed=not args.no_seed))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([startup, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if startup.done() and startup.exception() is not None:
+            print(f"run: {startup.exception()}; stopping", file=sys.stderr, flush=True)
             return 1
+        await stop.wait()
         return 0
     finally:
-        for process in processes.values():
-            if process.returncode is None:
-                process.terminate()
-        for process in processes.values():
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
+        stop.set()
+        startup.cancel()
+        stopping.cancel()
+        await asyncio.gather(startup, stopping, *running, return_exceptions=True)
+        print("run: every service stopped", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
