@@ -143,7 +143,7 @@ async def _ensure_database(conn: asyncpg.Connection, name: str, owner: str) -> N
 # Objects of the public schema not owned by the owner yet (a database migrated before roles
 # existed was owned by postgres), extension members and serial sequences aside.
 FOREIGN_OWNED_RELATIONS = """
-SELECT c.relkind, format('%I', c.relname) AS name FROM pg_class c
+SELECT c.relkind::text AS relkind, format('%I', c.relname) AS name FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'public' AND c.relowner <> $1::regrole
   AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
@@ -309,12 +309,32 @@ async def _rabbitmqctl(*args: str, stdin: bytes | None = None) -> str:
     return out.decode(errors="replace")
 
 
+# rabbitmqctl's answers while the broker is (re)starting: worth waiting for.
+_BROKER_STARTING = ("app to be running", "nodedown", "unable to perform an operation on node")
+
+
+async def _rabbitmqctl_patiently(
+    *args: str, stdin: bytes | None = None, within: float = 30.0
+) -> str:
+    """``rabbitmqctl``, retried while the broker is stopped or starting (an operator or a
+    fault test may restart it); any other failure at once."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            return await _rabbitmqctl(*args, stdin=stdin)
+        except ProvisioningError as exc:
+            starting = any(sign in str(exc) for sign in _BROKER_STARTING)
+            if not starting or asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def provision_broker(plan: Plan, amqp_base: str = DEFAULT_AMQP_URL) -> None:
     """Import the definitions in one call (on its standard input: the passwords touch no
     file), then wait until every user can connect (the import is applied asynchronously)."""
     definitions = json.dumps(broker_definitions(plan)).encode()
     try:
-        await _rabbitmqctl("import_definitions", "--format", "json", stdin=definitions)
+        await _rabbitmqctl_patiently("import_definitions", "--format", "json", stdin=definitions)
     except (ProvisioningError, OSError) as exc:
         raise ProvisioningError(
             f"rabbitmqctl import_definitions failed ({exc}).\n"
@@ -330,7 +350,7 @@ async def provision_broker(plan: Plan, amqp_base: str = DEFAULT_AMQP_URL) -> Non
     )
 
 
-async def _wait_until_connects(url: str, within: float = 15.0) -> None:
+async def _wait_until_connects(url: str, within: float = 30.0) -> None:
     deadline = asyncio.get_running_loop().time() + within
     while True:
         try:
@@ -373,7 +393,7 @@ async def deprovision(plan: Plan) -> None:
         await conn.close()
     users = [plan.role(s) for s in plan.services]
     results = await asyncio.gather(
-        *(_rabbitmqctl("delete_user", u) for u in users), return_exceptions=True
+        *(_rabbitmqctl_patiently("delete_user", u) for u in users), return_exceptions=True
     )
     for user, result in zip(users, results, strict=True):
         if isinstance(result, BaseException):

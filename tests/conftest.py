@@ -28,18 +28,27 @@ async def infrastructure() -> AsyncIterator[None]:
         pytest.fail(
             f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); run deploy/ensure-infra.sh"
         )
-    try:
-        # Each run has databases of its own (crm_test_<run>_*, never the `make run` ones);
-        # those earlier runs left behind go, unless a run still uses them (running alongside).
-        names = await conn.fetch(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'crm\\_test\\_%'"
-        )
-        for row in names:
-            quoted = await conn.fetchval("SELECT quote_ident($1)", row["datname"])
-            with contextlib.suppress(asyncpg.ObjectInUseError):
-                await conn.execute(f"DROP DATABASE IF EXISTS {quoted}")
-    finally:
-        await conn.close()
+    # Each run has databases of its own (crm_test_<run>_*, never the `make run` ones), and
+    # holds its run's advisory lock on this connection while it lasts: the databases of runs
+    # whose lock is free (ended, or killed) go, those of runs going on alongside stay.
+    await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"crm_test_{RUN_ID}")
+    # (a database someone is connected to is left alone: DROP would wait 5 s, then fail)
+    names = await conn.fetch(
+        "SELECT datname FROM pg_database d WHERE datname LIKE 'crm\\_test\\_%'"
+        " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)"
+    )
+    runs = {row["datname"].split("_")[2] for row in names} - {RUN_ID}
+    for run in sorted(runs):
+        if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"crm_test_{run}"):
+            continue  # that run is going on
+        try:
+            for row in names:
+                if row["datname"].startswith(f"crm_test_{run}_"):
+                    quoted = await conn.fetchval("SELECT quote_ident($1)", row["datname"])
+                    with contextlib.suppress(asyncpg.ObjectInUseError):
+                        await conn.execute(f"DROP DATABASE IF EXISTS {quoted}")
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"crm_test_{run}")
     try:
         amqp = await aio_pika.connect(DEFAULT_AMQP_URL, timeout=5)
     except Exception as exc:
@@ -51,10 +60,13 @@ async def infrastructure() -> AsyncIterator[None]:
     # makes its own; those of earlier runs whose databases are gone are removed first.
     await remove_leftover_test_roles()
     await provision(TEST_PLAN)
-    yield
-    await _remove_test_topology()
-    await _drop_run_databases()
-    await deprovision(TEST_PLAN)
+    try:
+        yield
+    finally:
+        await _remove_test_topology()
+        await _drop_run_databases()
+        await deprovision(TEST_PLAN)
+        await conn.close()
 
 
 async def _drop_run_databases() -> None:
