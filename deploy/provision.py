@@ -484,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"provision: roles, databases and broker users ready "
         f"(PostgreSQL {plan.timings.get('postgres')} s, RabbitMQ {plan.timings.get('rabbitmq')} s"
-        f"{', migrations applied: ' + ', '.join(applied) if applied else ''})"
+        f"{f', {len(applied)} migrations applied' if applied else ''})"
     )
     return 0
 
