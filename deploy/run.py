@@ -105,9 +105,30 @@ class ServiceKeeper:
         try:
             while not self._stop.is_set():
                 started = loop.time()
-                self.process = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", f"services.{self.service}", cwd=ROOT, env=self._env
+                # CRM_LOG_DIR (the fault suite sets it): each service's output in <service>.log.
+                log_dir = self._env.get("CRM_LOG_DIR")
+                output = (
+                    os.open(
+                        Path(log_dir) / f"{self.service}.log",
+                        os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                        0o600,
+                    )
+                    if log_dir
+                    else None
                 )
+                try:
+                    self.process = await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        f"services.{self.service}",
+                        cwd=ROOT,
+                        env=self._env,
+                        stdout=output,
+                        stderr=output,
+                    )
+                finally:
+                    if output is not None:
+                        os.close(output)
                 self.pid_file.write_text(f"{self.process.pid}\n")
                 if await self._stopped_before(self.process.wait()):
                     return
