@@ -159,6 +159,7 @@ class Stack:
             {
                 "PYTHONUNBUFFERED": "1",
                 "CRM_RUN_DIR": str(self.run_dir),
+                "CRM_LOG_DIR": str(self.run_dir),  # each service's output in <service>.log
                 "CRM_ADMIN_PASSWORD": self.admin_password,
                 "CRM_RELAY_POLL_SECONDS": "0.5",
                 "CRM_DB_POOL_MAX": "6",
