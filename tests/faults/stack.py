@@ -346,10 +346,10 @@ class Stack:
                 parts.append(f"----- {path.name} (last {lines} lines) -----\n" + "\n".join(text))
         return "\n".join(parts)
 
-    def log_lines(self, *needles: str) -> list[str]:
-        """Lines of every log holding one of ``needles`` (errors a test reports)."""
+    def log_lines(self, *needles: str, service: str | None = None) -> list[str]:
+        """Lines of every log (or only ``service``'s) holding one of ``needles``."""
         found = []
-        for path in sorted(self.run_dir.glob("*.log")):
+        for path in sorted(self.run_dir.glob(f"{service}.log" if service else "*.log")):
             with contextlib.suppress(OSError):
                 for line in path.read_text(errors="replace").splitlines():
                     if any(needle in line for needle in needles):

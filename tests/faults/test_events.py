@@ -175,8 +175,8 @@ async def test_a_poison_event_is_dead_lettered_without_holding_up_the_others(
     assert "Raison" in shown, shown
     assert "raison inconnue" not in shown, shown
     assert await trail(record["id"]) == []
-    attempts = len(stack.log_lines(str(poison.id)))
-    assert attempts > 0, f"no log line names the poison event\n{listing}\n{stack.tail()}"
+    attempts = len(stack.log_lines(str(poison.id), service="audit"))
+    assert attempts > 0, f"audit's log never names the poison event\n{listing}\n{stack.tail()}"
 
     # Replayed, it goes back to the audit service (which fails on it again and logs it), and
     # back to the dead letters: never lost.
@@ -184,7 +184,7 @@ async def test_a_poison_event_is_dead_lettered_without_holding_up_the_others(
     assert code == 0, replayed
 
     async def tried_again() -> bool:
-        return len(stack.log_lines(str(poison.id))) > attempts
+        return len(stack.log_lines(str(poison.id), service="audit")) > attempts
 
     await eventually(tried_again, within=60, every=0.5)
     await eventually(listed, within=60, every=1)
