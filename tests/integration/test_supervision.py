@@ -163,6 +163,7 @@ async def test_a_consumer_whose_channel_fails_unexpectedly_says_so_in_readyz_the
     pool: asyncpg.Pool, channel: aio_pika.abc.AbstractChannel
 ) -> None:
     consumer = consumer_for(pool, "consumer-test", note_effect)
+    await (await consumer.declare(channel)).purge()  # what other tests published there
     declare = consumer.declare
     broken = True
 
@@ -197,6 +198,7 @@ async def test_a_consumer_worker_that_fails_ends_the_session_and_the_message_is_
     pool: asyncpg.Pool, channel: aio_pika.abc.AbstractChannel
 ) -> None:
     consumer = consumer_for(pool, "consumer-test", note_effect)
+    await (await consumer.declare(channel)).purge()  # what other tests published there
     process = consumer._process
     failed: list[uuid.UUID] = []
 
@@ -237,6 +239,7 @@ async def test_a_handler_that_always_fails_is_dead_lettered_with_its_reason_and_
     await dlq.purge()
     # One lane: the healthy event waits behind the poison one.
     consumer = consumer_for(pool, "dead-letter-test", poisoned, max_deliveries=3, concurrency=1)
+    await (await consumer.declare(channel)).purge()  # what other tests published there
     async with supervised(_alone(consumer)):
         await eventually(lambda: _value(consumer.connected))
         await publish(
@@ -266,6 +269,7 @@ async def test_a_body_that_is_not_an_event_is_dead_lettered_with_why(
     )
     await dlq.purge()
     consumer = consumer_for(pool, "dead-letter-test", note_effect)
+    await (await consumer.declare(channel)).purge()  # what other tests published there
     async with supervised(_alone(consumer)):
         await eventually(lambda: _value(consumer.connected))
         await publish(channel, b"{not json", "account.created")
