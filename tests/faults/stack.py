@@ -1,6 +1,6 @@
 """The five services as real processes, started by `python -m deploy.run --no-seed` exactly as
 `make run` starts them, in an environment of their own: this run's databases, an exchange of
-their own, free ports and generated secrets. Faults are injected from outside: the broker is
+their own, free ports and generated secrets, and their own PostgreSQL roles and broker users. Faults are injected from outside: the broker is
 stopped and started, database connections are terminated, a service is killed."""
 
 from __future__ import annotations
@@ -177,15 +177,8 @@ class Stack:
 
     async def start(self, within: float = 120) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        # A runner that keeps its secrets in the checkout's .run/ whatever CRM_RUN_DIR says
-        # would rewrite those of `make run`: refuse, or remove the file it made for us.
-        shared_secrets = ROOT / ".run" / "secrets.env"
-        honours_run_dir = "CRM_RUN_DIR" in (ROOT / "deploy" / "run.py").read_text()
-        made_by_us = not honours_run_dir and not shared_secrets.exists()
-        if not honours_run_dir and not made_by_us:
-            raise AssertionError(
-                "deploy/run.py ignores CRM_RUN_DIR: it would rewrite .run/secrets.env"
-            )
+        # The runner keeps its secrets in CRM_RUN_DIR: never in the checkout's .run/ of `make run`.
+        assert "CRM_RUN_DIR" in (ROOT / "deploy" / "run.py").read_text()
         with self.runner_log.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -198,17 +191,13 @@ class Stack:
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
             )
-        try:
-            async with aiohttp.ClientSession() as http:
-                for service in SERVICES:
+        async with aiohttp.ClientSession() as http:
+            for service in SERVICES:
 
-                    async def ready(service: str = service) -> bool:
-                        return await self.ready(http, service)
+                async def ready(service: str = service) -> bool:
+                    return await self.ready(http, service)
 
-                    await eventually(ready, within=within, every=0.3)
-        finally:
-            if made_by_us:
-                shared_secrets.unlink(missing_ok=True)
+                await eventually(ready, within=within, every=0.3)
 
     async def ready(self, http: aiohttp.ClientSession, service: str) -> bool:
         if self.process is not None and self.process.returncode is not None:
