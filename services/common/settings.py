@@ -61,7 +61,7 @@ class ServiceSettings(BaseSettings):
 
     host: str = Field("127.0.0.1", validation_alias=_env("CRM_HOST"))
     port: int = Field(0, ge=0, le=65535)
-    database_url: str = Field("", min_length=1)
+    database_url: str = Field("", min_length=1, repr=False)  # it may hold a password
     amqp_url: SecretStr = Field(SecretStr(DEFAULT_AMQP_URL))
     # Broker users are <prefix><service>: consumers check an event's publisher against it.
     broker_user_prefix: str = Field(

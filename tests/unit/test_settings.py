@@ -36,3 +36,37 @@ def test_a_missing_secret_stops_the_service_with_its_name(monkeypatch: pytest.Mo
         GatewaySettings()
     assert "CRM_INTERNAL_SECRET" in str(caught.value)
     assert "CRM_TOKEN_SECRET" in str(caught.value)
+
+
+def test_each_service_connects_as_its_own_role_and_broker_user(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What `make run` sets: the passwords deploy/provision.py gave crm_<service>."""
+    for name in ("CRM_ACCOUNTS_DATABASE_URL", "CRM_ACCOUNTS_AMQP_URL", "CRM_BROKER_USER_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CRM_INTERNAL_SECRET", "s3cr3t-value")
+    monkeypatch.setenv("CRM_ACCOUNTS_DB_PASSWORD", "pg-Pass_1")
+    monkeypatch.setenv("CRM_ACCOUNTS_AMQP_PASSWORD", "mq-Pass_2")
+    monkeypatch.setenv("CRM_AMQP_URL", "amqp://guest:guest@broker.example:5673/")
+    settings = AccountsSettings()
+    assert settings.database_url == (
+        "postgresql://crm_accounts:pg-Pass_1@127.0.0.1:5432/crm_accounts"
+    )
+    assert settings.amqp_url.get_secret_value() == (
+        "amqp://crm_accounts:mq-Pass_2@broker.example:5673/"
+    )
+    assert settings.broker_user("gateway") == "crm_gateway"
+    assert "pg-Pass_1" not in repr(settings)
+    assert "mq-Pass_2" not in repr(settings)
+
+
+def test_a_service_url_set_in_full_wins_over_the_shared_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CRM_INTERNAL_SECRET", "s3cr3t-value")
+    monkeypatch.setenv("CRM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    monkeypatch.setenv("CRM_ACCOUNTS_AMQP_URL", "amqp://someone:pw@127.0.0.1:5672/")
+    monkeypatch.setenv("CRM_BROKER_USER_PREFIX", "crm_test_x_")
+    settings = AccountsSettings()
+    assert settings.amqp_url.get_secret_value() == "amqp://someone:pw@127.0.0.1:5672/"
+    assert settings.broker_user("accounts") == "crm_test_x_accounts"
