@@ -91,13 +91,24 @@ def shown(path: Path) -> str:
 class ServiceKeeper:
     """Runs one service as a child process and starts it again whenever it exits, until stopped."""
 
-    def __init__(self, service: str, env: dict[str, str], stop: asyncio.Event) -> None:
+    def __init__(
+        self,
+        service: str,
+        env: dict[str, str],
+        stop: asyncio.Event,
+        *,
+        command: Sequence[str] | None = None,  # the service's own by default
+        run_dir: Path | None = None,
+        backoff: Backoff = RESTART_BACKOFF,
+    ) -> None:
         self.service = service
         self._env = env
         self._stop = stop
+        self._command = list(command or (sys.executable, "-m", f"services.{service}"))
+        self._backoff = backoff
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0
-        self.pid_file = RUN_DIR / f"{service}.pid"
+        self.pid_file = (run_dir or RUN_DIR) / f"{service}.pid"
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -118,9 +129,7 @@ class ServiceKeeper:
                 )
                 try:
                     self.process = await asyncio.create_subprocess_exec(
-                        sys.executable,
-                        "-m",
-                        f"services.{self.service}",
+                        *self._command,
                         cwd=ROOT,
                         env=self._env,
                         stdout=output,
@@ -134,7 +143,7 @@ class ServiceKeeper:
                     return
                 if loop.time() - started >= RESET_AFTER:
                     attempt = 0
-                delay = RESTART_BACKOFF.delay(attempt, random.random())
+                delay = self._backoff.delay(attempt, random.random())
                 attempt += 1
                 self.restarts += 1
                 print(
