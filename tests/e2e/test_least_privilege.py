@@ -11,6 +11,7 @@ from typing import Any
 import aio_pika
 import aiormq
 import asyncpg
+import orjson
 import pytest
 
 from deploy.provision import COMPONENTS
@@ -300,3 +301,40 @@ async def test_a_service_role_must_give_its_password(platform: Platform) -> None
     wrong = role_database_url("audit").replace(f"{TEST_PREFIX}audit:", f"{TEST_PREFIX}audit:x")
     with pytest.raises(asyncpg.InvalidPasswordError):
         await asyncpg.connect(wrong)
+
+
+async def test_an_event_about_a_record_id_that_is_not_a_uuid_is_dead_lettered(
+    platform: Platform,
+) -> None:
+    """Even from the owner: it would have started a chain of its own in the audit trail."""
+    body = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "/services/accounts",
+        "type": "crm.account.updated.v1",
+        "time": "2026-11-29T10:00:00Z",
+        "subject": "compte-42",
+        "datacontenttype": "application/json",
+        "data": {
+            "entity": "account",
+            "id": "compte-42",
+            "version": 1,
+            "actor": "mallory",
+            "changes": {},
+            "record": {"id": "compte-42", "version": 1},
+        },
+    }
+    message = aio_pika.Message(
+        orjson.dumps(body), message_id=str(body["id"]), user_id=f"{TEST_PREFIX}accounts"
+    )
+    await publish(role_amqp_url("accounts"), message, "account.updated")
+    refused = await dead_lettered("audit", str(body["id"]))
+    assert "data.id" in reason_of(refused)
+    conn = await asyncpg.connect(isolated_database_url("audit"))
+    try:
+        found = await conn.fetchval(
+            "SELECT count(*) FROM audit_entries WHERE record_id = 'compte-42'"
+        )
+    finally:
+        await conn.close()
+    assert found == 0
