@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -53,7 +54,8 @@ async def upload(
     errors = field_errors + errors
     if errors or meta is None or content is None:
         raise ValidationFailed(errors)
-    variables = merge.check_template(content, settings.template_max_bytes)
+    # Parsing a template of a few megabytes takes a while: off the event loop.
+    variables = await asyncio.to_thread(merge.check_template, content, settings.template_max_bytes)
     extra = {"filename": filename, "size": len(content), "content": content, "variables": variables}
     return await crud.create(
         pool, TEMPLATES, source, identity_of(request), meta.model_dump(), extra=extra
