@@ -9,6 +9,7 @@ import io
 import os
 import re
 import signal
+import sys
 import uuid
 import zipfile
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from services.documents.app import create_app as documents_app
 from services.documents.converter import Converters
 from services.documents.renderer import Renderer, RenderLimitExceeded
 from services.documents.settings import DocumentsSettings
+from services.documents.workers import WorkerPool
 from tests.e2e.test_documents import made, merge_account, pdf_text, upload, word_template
 from tests.platform import Platform
 from tests.support import INTERNAL_SECRET, eventually, service_settings
@@ -423,3 +425,21 @@ async def test_readiness_says_when_no_converter_runs() -> None:
     assert await pool.readiness() is None
     await pool.close()
     assert await pool.readiness() == "conversion PDF : aucun convertisseur LibreOffice en marche"
+
+
+async def test_a_pool_whose_workers_cannot_start_keeps_trying_and_answers_503() -> None:
+    pool = WorkerPool(
+        "broken",
+        lambda _n: [sys.executable, "-c", "raise SystemExit(7)"],
+        size=1,
+        queue_seconds=0.2,
+        busy_message="Occupé.",
+    )
+    await pool.start()  # the service still starts; readiness reports no worker
+    try:
+        assert pool.alive == 0
+        with pytest.raises(ServiceUnavailable):
+            await pool.call((b"x",), 1.0)
+        assert pool.stats.rejected == 1
+    finally:
+        await pool.close()
