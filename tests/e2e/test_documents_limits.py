@@ -23,7 +23,7 @@ from aiohttp import web
 from services.common.errors import ServiceUnavailable, ValidationFailed
 from services.common.identity import HEADER, Identity, sign_identity
 from services.documents.app import create_app as documents_app
-from services.documents.converter import Converters
+from services.documents.converter import Converters, network_isolation
 from services.documents.renderer import Renderer, RenderLimitExceeded
 from services.documents.settings import DocumentsSettings
 from services.documents.workers import WorkerPool
@@ -243,7 +243,8 @@ async def test_documents_is_ready_with_its_workers_and_isolated_converters(
     assert isinstance(documents, DocumentsSettings)
     assert figures["crm_merge_workers_alive"] == documents.merge_workers
     assert figures["crm_pdf_converters_alive"] == documents.pdf_converters
-    assert figures["crm_pdf_isolated"] == 1  # unshare -n works on this test machine
+    # Isolated exactly when this machine lets the service cut a converter's network.
+    assert figures["crm_pdf_isolated"] == (1 if network_isolation() else 0)
 
 
 async def bulk_of_many(platform: Platform, headers: Headers, count: int) -> dict[str, Any]:
@@ -443,3 +444,18 @@ async def test_a_pool_whose_workers_cannot_start_keeps_trying_and_answers_503() 
         assert pool.stats.rejected == 1
     finally:
         await pool.close()
+
+
+async def test_converters_have_no_network_when_the_system_allows_it(
+    converters: Converters,
+) -> None:
+    assert converters.pool is not None
+    (worker,) = converters.pool._workers
+    namespace = os.readlink(f"/proc/{worker.process.pid}/ns/net")
+    if network_isolation() is None:
+        pytest.skip("this machine does not allow unshare -n: converters keep the network")
+    assert converters.isolated
+    assert namespace != os.readlink("/proc/self/ns/net")
+    with open(f"/proc/{worker.process.pid}/net/dev") as interfaces:  # noqa: ASYNC230
+        names = [line.split(":")[0].strip() for line in interfaces.readlines()[2:]]
+    assert names == ["lo"]
