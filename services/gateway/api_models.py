@@ -198,11 +198,25 @@ class AuditEntry(Open):
     context: dict[str, Any] | None = None
 
 
+class RejectedEvent(Open):
+    """An event the audit trail refused to chain (its version did not follow the last one)."""
+
+    event_id: uuid.UUID
+    version: int
+    last_version: int | None = None
+    action: str
+    actor: str
+    at: datetime
+    reason: str
+    recorded_at: datetime
+
+
 class ChainCheck(Open):
     valid: bool
     entries: int
     first_broken_seq: int | None = None
     reason: str | None = None
+    rejected: list[RejectedEvent] = []
 
 
 class MapPoint(Open):
