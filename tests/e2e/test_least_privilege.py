@@ -70,7 +70,7 @@ def forged_update(account: dict[str, Any], version: int, actor: str) -> aio_pika
 
 
 async def publish(url: str, message: aio_pika.Message, routing_key: str) -> None:
-    connection = await aio_pika.connect(url)
+    connection = await aio_pika.connect(url, timeout=10)
     async with connection:
         channel = await connection.channel()
         exchange = await channel.get_exchange(TEST_EXCHANGE, ensure=False)
@@ -81,7 +81,7 @@ async def dead_lettered(service: str, message_id: str) -> aio_pika.abc.AbstractI
     """The message ``message_id`` from ``service``'s dead-letter queue (others put back)."""
 
     async def probe() -> aio_pika.abc.AbstractIncomingMessage | None:
-        connection = await aio_pika.connect(DEFAULT_AMQP_URL)
+        connection = await aio_pika.connect(DEFAULT_AMQP_URL, timeout=10)
         async with connection:
             channel = await connection.channel()
             queue = await channel.declare_queue(
@@ -269,7 +269,7 @@ async def test_a_broker_user_cannot_publish_what_it_does_not_own(
     user_id: str,
     refusal: type[Exception],
 ) -> None:
-    connection = await aio_pika.connect(role_amqp_url(service))
+    connection = await aio_pika.connect(role_amqp_url(service), timeout=10)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(TEST_EXCHANGE, ensure=False)
@@ -279,7 +279,7 @@ async def test_a_broker_user_cannot_publish_what_it_does_not_own(
 
 
 async def test_a_broker_user_reads_only_its_own_queues(platform: Platform) -> None:
-    connection = await aio_pika.connect(role_amqp_url("documents"))
+    connection = await aio_pika.connect(role_amqp_url("documents"), timeout=10)
     async with connection:
         channel = await connection.channel()
         audit_queue = await channel.get_queue(f"{TEST_EXCHANGE}.audit", ensure=False)
