@@ -146,13 +146,17 @@ class OutboxRelay:
             # A lost connection must interrupt an idle wait, not wait for the next event.
             connection.close_callbacks.add(lambda *_args: self._wakeup.set())
             self.connected = True
-            task.mark_up()
             log.info("outbox relay connected to the broker")
             prune_every, rounds = 1000, 0
             while True:
                 if not connection.connected.is_set():
                     raise ConnectionError("the broker connection was lost")
                 count = await self.publish_batch(exchange)
+                if rounds == 0:
+                    # Working only once the database answered too: a relay that connects to the
+                    # broker, then fails on the database, must not start its backoff afresh each
+                    # time (a reconnection loop while the database is down).
+                    task.mark_up()
                 rounds += 1
                 if rounds % prune_every == 0:
                     await self._pool.execute(PRUNE_PUBLISHED, self._keep_published)

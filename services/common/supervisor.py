@@ -4,7 +4,9 @@ listener, event consumers, the gateway's view feed).
 A supervised task never dies quietly: whatever it raises (not only the errors one expects, such
 as a lost broker connection) is logged with its traceback, and the task is started again after
 an exponential backoff with jitter. A task reports itself healthy (``mark_up``, e.g. once it is
-connected); that resets the backoff, as does a run that lasted ``healthy_after`` seconds. A task
+connected and has done some work); the backoff starts afresh when it fails after staying up
+``settle`` seconds (one that fails at once keeps backing off: no reconnection loop), or after a
+run of ``healthy_after`` seconds. A task
 that returns is restarted too: these tasks are meant to run until cancelled. Cancellation stops
 a task cleanly. Each task's state is exported as metrics (up or down, restarts) and, for those
 the service cannot work without, in ``/readyz`` (in French, naming the task and its last error).
@@ -71,6 +73,7 @@ class SupervisedTask:
         critical: bool = True,
         backoff: Backoff | None = None,
         healthy_after: float = 30.0,
+        settle: float = 1.0,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         draw: Callable[[], float] = random.random,
@@ -82,6 +85,8 @@ class SupervisedTask:
         self._target = target
         self._backoff = backoff or Backoff()
         self._healthy_after = healthy_after
+        self._settle = settle
+        self._up_since: float | None = None
         self._sleep = sleep
         self._clock = clock
         self._draw = draw
@@ -95,10 +100,11 @@ class SupervisedTask:
         self._task: asyncio.Task[None] | None = None
 
     def mark_up(self) -> None:
-        """Called by the task once it works (connected, listening): resets the backoff."""
-        self.attempt = 0
+        """Called by the task once it works (connected, listening); the backoff starts afresh
+        if it then stays up ``settle`` seconds."""
+        if self._up_since is None:
+            self._up_since = self._clock()
         self.last_error = None
-        self._logged = None
         self._set_up(True)
 
     def mark_down(self) -> None:
@@ -155,8 +161,12 @@ class SupervisedTask:
                     outcome = "returned unexpectedly"
                     failure = None
                 self._set_up(False)
-                if self._clock() - started >= self._healthy_after:
+                now, up_since, self._up_since = self._clock(), self._up_since, None
+                if (up_since is not None and now - up_since >= self._settle) or (
+                    now - started >= self._healthy_after
+                ):
                     self.attempt = 0  # it worked for a while: a new failure starts afresh
+                    self._logged = None
                 delay = self._backoff.delay(self.attempt, self._draw())
                 self.attempt += 1
                 self.restarts += 1
@@ -201,10 +211,12 @@ class Supervisor:
         *,
         backoff: Backoff | None = None,
         healthy_after: float = 30.0,
+        settle: float = 1.0,
     ) -> None:
         self.tasks: list[SupervisedTask] = []
         self._backoff = backoff
         self._healthy_after = healthy_after
+        self._settle = settle
         self._up: Gauge | None = None
         self._restarts: Counter | None = None
         if registry is not None:
@@ -237,6 +249,7 @@ class Supervisor:
             critical=critical,
             backoff=self._backoff,
             healthy_after=self._healthy_after,
+            settle=self._settle,
             on_change=self._export,
         )
         self.tasks.append(task)

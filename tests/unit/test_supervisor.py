@@ -48,6 +48,7 @@ def supervised(
     clock: Callable[[], float] = lambda: 0.0,
     backoff: Backoff | None = None,
     draw: float = 1.0,
+    settle: float = 0.0,
 ) -> SupervisedTask:
     async def sleep(delay: float) -> None:
         delays.append(delay)
@@ -61,6 +62,7 @@ def supervised(
         sleep=sleep,
         clock=clock,
         draw=lambda: draw,
+        settle=settle,
     )
 
 
@@ -84,6 +86,16 @@ async def test_the_backoff_doubles_up_to_its_cap_and_resets_after_a_success() ->
     assert task.restarts == 8
     assert task.stopped
     assert not task.up
+
+
+async def test_a_task_up_for_less_than_its_settle_time_keeps_backing_off() -> None:
+    """Connected, then failing at once (the broker answers, the database does not): no
+    reconnection loop, the delays keep growing."""
+    delays: list[float] = []
+    script = Script(["up"] * 5 + ["wait"])
+    task = supervised(script, delays, settle=1.0)  # the fake clock stands still: up for 0 s
+    await run_until(task, lambda: task.up and script.runs == 6)
+    assert delays == [1.0, 2.0, 4.0, 8.0, 8.0]
 
 
 async def test_a_run_that_lasted_resets_the_backoff_even_without_reporting_itself_up() -> None:
