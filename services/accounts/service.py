@@ -14,7 +14,12 @@ from services.common.errors import Conflict, FieldError, NotFound, ValidationFai
 from services.common.identity import Identity
 from services.common.outbox import record_change
 from services.common.pagination import keyset_sql, page_result, parse_page
-from services.common.records import check_if_match, merge_patch, parse_record_id
+from services.common.records import (
+    check_if_match,
+    merge_patch,
+    parse_record_id,
+    refuse_unknown_fields,
+)
 from services.common.validation import try_validate
 
 from . import domain, geocoding
@@ -219,6 +224,7 @@ def _apply_patch(current: dict[str, Any], patch: Any) -> dict[str, Any]:
     """The document after ``patch``; read-only fields may be echoed back unchanged, not changed."""
     if not isinstance(patch, dict):
         raise ValidationFailed([FieldError("body", "Doit être un objet JSON (merge patch).")])
+    refuse_unknown_fields(patch, (*AccountFields.model_fields, *READ_ONLY))
     errors = [
         FieldError(field, "Champ en lecture seule.")
         for field in READ_ONLY

@@ -24,7 +24,7 @@ from .errors import Conflict, FieldError, NotFound, ValidationFailed
 from .identity import Identity
 from .outbox import record_change
 from .pagination import ColumnKind, keyset_sql, page_result, parse_page
-from .records import check_if_match, etag, merge_patch, parse_record_id
+from .records import check_if_match, etag, merge_patch, parse_record_id, refuse_unknown_fields
 from .runtime import POOL_KEY, SOURCE_KEY
 from .validation import try_validate
 from .web import identity_of, json_response, read_json
@@ -245,6 +245,7 @@ def _patched(spec: RecordSpec, current: dict[str, Any], patch: Any) -> dict[str,
     if not isinstance(patch, dict):
         raise ValidationFailed([FieldError("body", "Doit être un objet JSON (merge patch).")])
     read_only = (*READ_ONLY, *spec.derived, *spec.read_only_extra)
+    refuse_unknown_fields(patch, (*spec.editable, *read_only))
     errors = [
         FieldError(name, "Champ en lecture seule.")
         for name in read_only

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import NotFound, PreconditionFailed
+from .errors import FieldError, NotFound, PreconditionFailed, ValidationFailed
 
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
 
@@ -40,6 +41,15 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+def refuse_unknown_fields(patch: Mapping[str, Any], known: Iterable[str]) -> None:
+    """A merge patch naming a field the record does not have is refused (422), null included:
+    RFC 7396 alone would drop ``{"typo": null}`` silently."""
+    allowed = set(known)
+    unknown = [name for name in patch if name not in allowed]
+    if unknown:
+        raise ValidationFailed([FieldError(name, "Champ inconnu.") for name in unknown])
 
 
 def parse_record_id(text: str, what: str = "fiche") -> uuid.UUID:

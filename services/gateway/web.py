@@ -14,7 +14,7 @@ from aiohttp.typedefs import Middleware
 
 from services.common.errors import FieldError, Forbidden, Unauthorized, ValidationFailed
 from services.common.identity import Identity
-from services.common.records import etag, parse_record_id
+from services.common.records import etag, parse_record_id, refuse_unknown_fields
 from services.common.runtime import POOL_KEY
 from services.common.validation import parse_json, validate
 from services.common.web import (
@@ -28,7 +28,15 @@ from services.common.web import (
 
 from . import calls, domain, openapi, printing, service, views
 from .proxy import Upstreams
-from .schemas import CallRequest, LoginBody, PasswordChange, TelephonyEvent, UserCreate
+from .schemas import (
+    CallRequest,
+    LoginBody,
+    PasswordChange,
+    ProfileFields,
+    TelephonyEvent,
+    UserCreate,
+    UserFields,
+)
 from .sessions import SessionCheck
 from .settings import GatewaySettings
 from .telephony import SIGNATURE_HEADER, TelephonyLink, signature_valid
@@ -284,6 +292,18 @@ def _user(record: dict[str, Any], status: int = 200) -> web.Response:
 
 
 async def _patch_user(request: web.Request, user_id: str, own_profile: bool) -> web.Response:
+    body = await read_json(request)  # read again below: aiohttp keeps the body
+    if isinstance(body, dict):
+        if own_profile and "phone_extension" in body:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        "phone_extension",
+                        "Le poste téléphonique est attribué par un administrateur.",
+                    )
+                ]
+            )
+        refuse_unknown_fields(body, (ProfileFields if own_profile else UserFields).model_fields)
     record = await service.update_user(
         request.app[POOL_KEY],
         request.app[SETTINGS_KEY].source,
@@ -307,15 +327,6 @@ async def _set_password(request: web.Request, user_id: str) -> web.Response:
 
 @routes.patch("/api/v1/users/me")
 async def patch_me(request: web.Request) -> web.Response:
-    body = await read_json(request)  # read again by _patch_user: aiohttp keeps the body
-    if isinstance(body, dict) and "phone_extension" in body:
-        raise ValidationFailed(
-            [
-                FieldError(
-                    "phone_extension", "Le poste téléphonique est attribué par un administrateur."
-                )
-            ]
-        )
     return await _patch_user(request, identity_of(request).user_id, own_profile=True)
 
 

@@ -202,3 +202,37 @@ async def test_no_cors_headers_for_an_origin_not_configured(platform: Platform) 
         assert not [name for name in r.headers if name.lower().startswith("access-control-")]
     async with platform.http.get(f"{platform.gateway}/healthz", headers=origin) as r:
         assert not [name for name in r.headers if name.lower().startswith("access-control-")]
+
+
+@pytest.mark.parametrize("collection", ["accounts", "contacts", "actions", "users/me"])
+async def test_a_merge_patch_naming_an_unknown_field_is_refused_even_with_null(
+    platform: Platform, admin: Headers, collection: str
+) -> None:
+    if collection == "users/me":
+        path = "/api/v1/users/me"
+    else:
+        status, account, _ = await platform.call(
+            "POST", "/api/v1/accounts", admin, json={"name": "Patch Inconnu"}
+        )
+        assert status == 201
+        bodies = {
+            "accounts": None,
+            "contacts": {"last_name": "Inconnu", "account_id": account["id"]},
+            "actions": {"type": "note", "subject": "x", "account_id": account["id"]},
+        }
+        record = account
+        if bodies[collection] is not None:
+            status, record, _ = await platform.call(
+                "POST", f"/api/v1/{collection}", admin, json=bodies[collection]
+            )
+            assert status == 201, record
+        path = f"/api/v1/{collection}/{record['id']}"
+    for body in ({"": None}, {"typo": None}, {"typo": "x"}):
+        status, problem, _ = await platform.call(
+            "PATCH",
+            path,
+            {**admin, "Content-Type": "application/merge-patch+json"},
+            data=orjson.dumps(body),
+        )
+        assert status == 422, (body, problem)
+        assert [e["field"] for e in problem["errors"]] == list(body)
