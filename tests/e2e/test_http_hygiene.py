@@ -171,7 +171,9 @@ async def test_the_api_reference_still_loads_its_own_scripts_under_its_csp(
     assert "<script>" not in page  # no inline script: the start script is a file
     for asset in ("swagger-ui.css", "swagger-ui-bundle.js", "start.js"):
         assert f"/api/docs/assets/{asset}" in page
-        assert (await _get(platform, f"/api/docs/assets/{asset}", {}))[0] == 200
+        status, _, asset_headers = await _get(platform, f"/api/docs/assets/{asset}", {})
+        assert status == 200
+        assert asset_headers["X-Content-Type-Options"] == "nosniff"  # files served as they are
 
 
 async def _get(platform: Platform, path: str, headers: Headers) -> tuple[int, str, Any]:
