@@ -128,6 +128,14 @@ async def test_ids_are_compared_as_uuids_whatever_their_case(
     assert (await platform.call("GET", f"/api/v1/users/{me['id'].upper()}/audit", user))[0] == 200
     _, admin_me, _ = await platform.call("GET", "/api/v1/users/me", admin)
     assert (await platform.call("GET", f"/api/v1/users/{admin_me['id']}/audit", user))[0] == 403
+    # Another's password is not changed by spelling their id in upper case; one's own still
+    # needs the current password.
+    change = {"new_password": "Un-tout-nouveau-2026"}
+    path = f"/api/v1/users/{admin_me['id'].upper()}/password"
+    assert (await platform.call("POST", path, user, json=change))[0] == 403
+    path = f"/api/v1/users/{me['id'].upper()}/password"
+    status, problem, _ = await platform.call("POST", path, user, json=change)
+    assert (status, [e["field"] for e in problem["errors"]]) == (422, ["current_password"])
 
 
 async def test_an_oversized_request_line_or_header_is_problem_json_in_french(
