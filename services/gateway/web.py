@@ -60,14 +60,22 @@ TELEPHONY_KEY = web.AppKey("telephony", TelephonyLink)
 VIEW_CACHE_KEY = web.AppKey("view_cache", ViewCache)
 SESSION_CHECK_KEY = web.AppKey("session_check", SessionCheck)
 SESSION_ID_KEY = web.RequestKey("session_id", uuid.UUID)
-# Writes every role may make, read-only included: signing out, one's own profile and password.
+# Writes every role may make, read-only included: signing out, one's own profile and password,
+# and ending one of one's own sessions (the route checks that the session is the caller's).
 SELF_SERVICE_WRITES = frozenset(
     {
         ("POST", "/api/v1/auth/logout"),
         ("PATCH", "/api/v1/users/me"),
         ("POST", "/api/v1/users/me/password"),
+        ("DELETE", "/api/v1/users/{id}/sessions/{session_id}"),
     }
 )
+
+
+def _route_of(request: web.Request) -> str:
+    """The route template the request matched (its path where none matched)."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else request.path
 
 
 def drop_views_on_write(cache: ViewCache) -> Middleware:
@@ -196,7 +204,7 @@ def auth_middleware(token_secret: str, sessions: SessionCheck) -> Middleware:
         if (
             request.method not in READ_METHODS
             and identity.role == "readonly"
-            and (request.method, request.path) not in SELF_SERVICE_WRITES
+            and (request.method, _route_of(request)) not in SELF_SERVICE_WRITES
         ):
             raise Forbidden("Votre rôle (lecture seule) ne permet pas de modifier les données.")
         request[IDENTITY_KEY] = identity

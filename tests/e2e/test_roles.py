@@ -102,7 +102,7 @@ TABLE: dict[tuple[str, str], Rule | str] = {
     ("POST", "/api/v1/users/{id}/password"): OWN_WRITE,
     ("GET", "/api/v1/users/{id}/sessions"): SELF_OR_ADMIN,
     ("DELETE", "/api/v1/users/{id}/sessions"): ADMINS,
-    ("DELETE", "/api/v1/users/{id}/sessions/{session_id}"): OWN_WRITE,
+    ("DELETE", "/api/v1/users/{id}/sessions/{session_id}"): SELF_OR_ADMIN,
     ("POST", "/api/v1/accounts/{id}/call"): WRITERS,
     ("GET", "/api/v1/accounts/{id}/view"): SIGNED_IN,
     **{("GET", f"/api/v1/{c}/{{id}}/print"): SIGNED_IN for c in ("accounts", "contacts")},

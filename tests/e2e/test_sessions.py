@@ -91,6 +91,25 @@ async def test_a_read_only_user_can_sign_out(platform: Platform, admin: dict[str
     assert await refused(platform, headers)
 
 
+async def test_a_read_only_user_ends_one_of_their_own_sessions(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    user_id, username = await new_user(platform, admin, role="readonly")
+    first = await platform.login(username, PASSWORD)
+    second = await platform.login(username, PASSWORD)
+    status, listed, _ = await platform.call("GET", f"/api/v1/users/{user_id}/sessions", first)
+    assert status == 200, listed
+    other = next(i["id"] for i in listed["items"] if not i["current"])
+    status, body, _ = await platform.call(
+        "DELETE", f"/api/v1/users/{user_id}/sessions/{other}", first
+    )
+    assert status == 204, body
+    await eventually(lambda: refused(platform, second), within=3)
+    assert await me_status(platform, first) == 200
+    status, _, _ = await platform.call("DELETE", f"/api/v1/users/{user_id}/sessions", first)
+    assert status == 403  # ending all of them at once is still for admins
+
+
 async def test_a_token_without_a_session_is_refused(platform: Platform) -> None:
     """A well-signed, unexpired token that names no session (or an unknown one) is refused."""
     identity = Identity(str(uuid.uuid4()), "admin", "admin")
