@@ -16,7 +16,7 @@ from services.common.settings import DEFAULT_AMQP_URL, DEFAULT_PG_SERVER
 from tests.support import RUN_ID, TEST_EXCHANGE, TEST_PLAN
 
 SERVICES = ("gateway", "accounts", "activities", "documents", "audit")
-EXTRA_QUEUES = ("probe", "consumer-test", "dead-letter-test")
+EXTRA_QUEUES = ("probe", "consumer-test", "dead-letter-test", "replay-test")
 
 
 @pytest.fixture(scope="session")

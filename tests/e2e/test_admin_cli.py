@@ -342,7 +342,7 @@ async def test_replay_all_moves_every_dead_letter_back_to_its_queue(
     """Unknown entities and bodies that are not events: replayed as they are, and counted."""
     async with await aio_pika.connect(impersonator) as connection:
         # A queue of its own for the test, with the topology of a service's.
-        service = "dead-letter-test"
+        service = "replay-test"  # not dead-letter-test: the consumer tests declare it quorum
         channel = await connection.channel()
         dlx = await channel.declare_exchange(
             dead_letter_exchange(TEST_EXCHANGE), aio_pika.ExchangeType.DIRECT, durable=True
