@@ -172,15 +172,21 @@ class WorkerPool:
         request is replaced by ``call``)."""
         while True:
             await asyncio.sleep(1.0)
-            for worker in list(self._workers):
-                if not worker.alive:
-                    log.warning(
-                        "%s: worker (pid %s) exited with %s; starting another",
-                        self.name,
-                        worker.process.pid,
-                        worker.process.returncode,
-                    )
-                    await self.retire(worker)
+            try:
+                await self._replace_exited()
+            except Exception:  # never die quietly: log, and look again a second later
+                log.exception("%s: checking the workers failed; checking again", self.name)
+
+    async def _replace_exited(self) -> None:
+        for worker in list(self._workers):
+            if not worker.alive:
+                log.warning(
+                    "%s: worker (pid %s) exited with %s; starting another",
+                    self.name,
+                    worker.process.pid,
+                    worker.process.returncode,
+                )
+                await self.retire(worker)
 
     async def _idle_worker(self) -> Worker:
         while True:

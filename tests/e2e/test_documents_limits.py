@@ -459,3 +459,30 @@ async def test_converters_have_no_network_when_the_system_allows_it(
     with open(f"/proc/{worker.process.pid}/net/dev") as interfaces:  # noqa: ASYNC230
         names = [line.split(":")[0].strip() for line in interfaces.readlines()[2:]]
     assert names == ["lo"]
+
+
+async def test_the_pool_s_watch_survives_an_error_and_still_replaces_exited_workers(
+    renderer: Renderer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The loop that replaces workers dying between requests never dies quietly itself."""
+    pool = renderer.pool
+    real_retire = pool.retire
+    failures = 0
+
+    async def retire_failing_once(worker: Any) -> None:
+        nonlocal failures
+        if failures == 0:
+            failures += 1
+            raise RuntimeError("injected")
+        await real_retire(worker)
+
+    monkeypatch.setattr(pool, "retire", retire_failing_once)
+    (worker,) = pool._workers
+    os.killpg(worker.process.pid, signal.SIGKILL)
+
+    async def replaced() -> bool:
+        return pool.stats.replaced >= 1 and pool.alive == 1
+
+    await eventually(replaced, within=60)
+    assert failures == 1
+    assert "checking the workers failed" in caplog.text
