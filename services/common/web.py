@@ -148,6 +148,14 @@ async def refuse_nul(request: web.Request, handler: Handler) -> web.StreamRespon
     return await handler(request)
 
 
+def _byte_size(size: int) -> str:
+    """A size as people read it, and exact: "6 Mio (6291456 octets)"."""
+    for unit, factor in (("Mio", 1024 * 1024), ("Kio", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit} ({size} octets)"
+    return f"{size} octets"
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure leaves as problem+json; never a stack trace."""
@@ -160,6 +168,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         title = _HTTP_TITLES.get(exc.status, exc.reason)
         detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else title
+        if exc.status == 413:  # aiohttp's own text is English
+            detail = (
+                "Le corps de la requête dépasse la taille maximale acceptée : "
+                f"{_byte_size(request.client_max_size)}."
+            )
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return problem_response(exc.status, title, detail, f"http-{exc.status}", headers=headers)
     except asyncpg.DataError as exc:

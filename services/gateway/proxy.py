@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
@@ -50,7 +51,9 @@ class Upstreams:
             if name in request.headers
         }
         headers[HEADER] = self._sign(identity)
-        body = await request.read() if request.can_read_body else None
+        # Up to the gateway's limit (6 MiB): sent from a buffer, in chunks (aiohttp warns that raw
+        # bytes over 1 MiB are written in one go, holding the event loop).
+        body = io.BytesIO(await request.read()) if request.can_read_body else None
         try:
             async with self._session.request(
                 request.method,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import uuid
 from typing import Any
 
@@ -246,3 +247,23 @@ async def test_a_merge_patch_naming_an_unknown_field_is_refused_even_with_null(
         )
         assert status == 422, (body, problem)
         assert [e["field"] for e in problem["errors"]] == list(body)
+
+
+async def test_a_body_over_the_limit_is_a_413_in_french_naming_the_limit(
+    platform: Platform, admin: Headers
+) -> None:
+    """The gateway's own limit (6 MiB) and a service's behind it (1 MiB) alike."""
+    for path, size, limit in (
+        ("/api/v1/users", 6 * 1024 * 1024, "6 Mio (6291456 octets)"),
+        ("/api/v1/accounts", 1024 * 1024, "1 Mio (1048576 octets)"),
+    ):
+        body = b'{"name": "' + b"x" * size + b'"}'
+        status, problem, headers = await platform.call(
+            "POST", path, {**admin, "Content-Type": "application/json"}, data=io.BytesIO(body)
+        )
+        assert status == 413, (path, problem)
+        assert headers["Content-Type"].startswith("application/problem+json")
+        assert problem["title"] == "Requête trop volumineuse"
+        assert problem["detail"] == (
+            f"Le corps de la requête dépasse la taille maximale acceptée : {limit}."
+        )

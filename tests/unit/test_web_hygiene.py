@@ -32,6 +32,10 @@ async def _cached(_request: web.Request) -> web.Response:
     return json_response({"public": True}, headers={"Cache-Control": "max-age=60"})
 
 
+async def _echo(request: web.Request) -> web.Response:
+    return web.Response(body=await request.read())
+
+
 async def _page(_request: web.Request) -> web.Response:
     return web.Response(text="<p>page</p>", content_type="text/html")
 
@@ -44,6 +48,7 @@ async def server() -> AsyncIterator[TestServer]:
     app.router.add_get("/api/v1/unauthorized", _unauthorized)
     app.router.add_get("/api/v1/cached", _cached)
     app.router.add_get("/page", _page)
+    app.router.add_post("/api/v1/echo", _echo)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     yield server
@@ -160,3 +165,18 @@ async def test_429_says_when_to_retry_and_401_how_to_authenticate(server: TestSe
         server, b"GET /api/v1/unauthorized HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
     assert (got, headers["www-authenticate"]) == (401, 'Bearer error="invalid_token"')
+
+
+async def test_a_body_over_the_limit_is_a_413_in_french_naming_the_limit(
+    server: TestServer,
+) -> None:
+    body = b"x" * (1024 * 1024 + 1)
+    head = f"POST /api/v1/echo HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+    got, headers, answer = await _raw(server, head.encode() + b"Connection: close\r\n\r\n" + body)
+    assert got == 413
+    assert headers["content-type"].startswith("application/problem+json")
+    problem = orjson.loads(answer)
+    assert problem["title"] == "Requête trop volumineuse"
+    assert problem["detail"] == (
+        "Le corps de la requête dépasse la taille maximale acceptée : 1 Mio (1048576 octets)."
+    )
