@@ -162,12 +162,25 @@ class LoginThrottled(TooManyRequests):
     title, type_suffix = "Trop de tentatives de connexion", "too-many-login-attempts"
 
     def __init__(self, retry_after: int) -> None:
-        minutes = max(1, math.ceil(retry_after / 60))
         super().__init__(
             "Trop de tentatives de connexion infructueuses pour cet identifiant ou depuis cette "
-            f"adresse : réessayez dans {minutes} minute{'s' if minutes > 1 else ''}.",
+            f"adresse : réessayez dans {_wait_in_words(retry_after)}.",
             retry_after,
         )
+
+
+def _wait_in_words(seconds: int) -> str:
+    """The wait of a Retry-After, exactly, in French: "15 secondes", "1 minute et 1 seconde"."""
+
+    def counted(n: int, unit: str) -> str:
+        return f"{n} {unit}{'s' if n > 1 else ''}"
+
+    minutes, rest = divmod(max(1, seconds), 60)
+    if not minutes:
+        return counted(rest, "seconde")
+    if not rest:
+        return counted(minutes, "minute")
+    return f"{counted(minutes, 'minute')} et {counted(rest, 'seconde')}"
 
 
 async def login(

@@ -20,7 +20,11 @@ from services.gateway.domain import (
     read_claims,
 )
 from services.gateway.schemas import PasswordChange, UserCreate
-from services.gateway.service import BootstrapPasswordRefused, check_bootstrap_password
+from services.gateway.service import (
+    BootstrapPasswordRefused,
+    LoginThrottled,
+    check_bootstrap_password,
+)
 from services.gateway.sessions import SessionCheck
 
 ALICE = Identity(str(uuid.uuid4()), "alice", "user")
@@ -160,3 +164,22 @@ async def test_a_failed_read_reaches_every_waiter_and_is_retried_next_time() -> 
     with pytest.raises(OSError, match="unreachable"):
         await check.is_open(session_id)
     assert await check.is_open(session_id)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "said"),
+    [
+        (1, "dans 1 seconde."),
+        (15, "dans 15 secondes."),
+        (59, "dans 59 secondes."),
+        (60, "dans 1 minute."),
+        (61, "dans 1 minute et 1 seconde."),
+        (120, "dans 2 minutes."),
+        (897, "dans 14 minutes et 57 secondes."),
+    ],
+)
+def test_a_lockout_says_the_wait_its_retry_after_gives(retry_after: int, said: str) -> None:
+    refused = LoginThrottled(retry_after)
+    assert refused.retry_after == retry_after
+    assert refused.detail.endswith(said), refused.detail
+
