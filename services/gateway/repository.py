@@ -60,6 +60,7 @@ FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1
 END_USER_SESSIONS = """
 UPDATE sessions SET ended_at = now(), ended_reason = $2
 WHERE user_id = $1 AND ended_at IS NULL AND ($3::uuid IS NULL OR id <> $3)
+RETURNING id
 """
 END_SESSION = """
 UPDATE sessions SET ended_at = now(), ended_reason = $2

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from pydantic import SecretStr
@@ -46,6 +46,18 @@ ENDED_DEACTIVATED = "deactivated"
 ENDED_ROLE_CHANGED = "role_changed"
 ENDED_PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a reason
 ENDED_BY_ADMIN = "ended_by_admin"
+
+
+class EndedHook(Protocol):
+    """Told of the sessions a use case ended, once that is committed: the gateway copy that
+    ended them refuses them from its next request on (sessions.SessionCheck.ended)."""
+
+    def __call__(self, *session_ids: uuid.UUID) -> None: ...
+
+
+def _tell(on_ended: EndedHook | None, session_ids: list[uuid.UUID]) -> None:
+    if on_ended is not None and session_ids:
+        on_ended(*session_ids)
 
 
 def _user_uuid(user_id: UserId) -> uuid.UUID:
@@ -278,10 +290,10 @@ async def session_valid(pool: asyncpg.Pool, session_id: uuid.UUID) -> bool:
 
 async def end_sessions(
     conn: asyncpg.Connection, user_id: UserId, reason: str, *, keep: uuid.UUID | None = None
-) -> int:
-    """End every open session of a user (but ``keep``), in the caller's transaction."""
-    status = await conn.execute(sql.END_USER_SESSIONS, _user_uuid(user_id), reason, keep)
-    return int(status.split()[-1])
+) -> list[uuid.UUID]:
+    """End every open session of a user (but ``keep``), in the caller's transaction; their ids."""
+    rows = await conn.fetch(sql.END_USER_SESSIONS, _user_uuid(user_id), reason, keep)
+    return [row["id"] for row in rows]
 
 
 async def logout(pool: asyncpg.Pool, session_id: uuid.UUID) -> None:
@@ -302,18 +314,26 @@ async def list_sessions(
     return [dict(row) for row in rows]
 
 
-async def end_user_sessions(pool: asyncpg.Pool, identity: Identity, user_id: str) -> int:
+async def end_user_sessions(
+    pool: asyncpg.Pool, identity: Identity, user_id: str, on_ended: EndedHook | None = None
+) -> int:
     """An admin ends every session of a user (their own included, if they ask)."""
     _admin_only(identity)
     uid = _user_uuid(user_id)
     async with pool.acquire() as conn, conn.transaction():
         if await conn.fetchval(sql.USER_EXISTS, uid) is None:
             raise NotFound("Utilisateur introuvable.")
-        return await end_sessions(conn, uid, ENDED_BY_ADMIN)
+        ended = await end_sessions(conn, uid, ENDED_BY_ADMIN)
+    _tell(on_ended, ended)
+    return len(ended)
 
 
 async def end_one_session(
-    pool: asyncpg.Pool, identity: Identity, user_id: str, session_id: str
+    pool: asyncpg.Pool,
+    identity: Identity,
+    user_id: str,
+    session_id: str,
+    on_ended: EndedHook | None = None,
 ) -> None:
     """End one session of a user: an admin any, a user their own."""
     uid = _user_uuid(user_id)
@@ -326,6 +346,7 @@ async def end_one_session(
         if owner != uid:
             raise NotFound("Aucune session de cet utilisateur ne porte cet identifiant.")
         await conn.execute(sql.END_SESSION, sid, ENDED_LOGOUT if own else ENDED_BY_ADMIN)
+    _tell(on_ended, [sid])
 
 
 def _admin_only(identity: Identity) -> None:
@@ -364,8 +385,10 @@ async def update_user(
     if_match: str | None,
     *,
     own_profile: bool,
+    on_ended: EndedHook | None = None,
 ) -> dict[str, Any]:
-    """Merge-patch a user: admins change any field, users their own profile's."""
+    """Merge-patch a user: admins change any field, users their own profile's. A deactivation
+    or a change of role ends the user's sessions."""
     if not own_profile:
         _admin_only(identity)
     if not isinstance(patch, dict):
@@ -400,10 +423,12 @@ async def update_user(
             conn, source=source, entity=ENTITY, change="updated", record=record, old=old,
             actor=identity.username,
         )  # fmt: skip
+        ended: list[uuid.UUID] = []
         if old["active"] and not values["active"]:
-            await end_sessions(conn, row["id"], ENDED_DEACTIVATED)
+            ended = await end_sessions(conn, row["id"], ENDED_DEACTIVATED)
         elif values["role"] != old["role"]:
-            await end_sessions(conn, row["id"], ENDED_ROLE_CHANGED)
+            ended = await end_sessions(conn, row["id"], ENDED_ROLE_CHANGED)
+    _tell(on_ended, ended)
     return record
 
 
@@ -440,6 +465,7 @@ async def change_password(
     user_id: str,
     body: PasswordChange,
     session_id: uuid.UUID | None = None,
+    on_ended: EndedHook | None = None,
 ) -> None:
     """Users change their own password (giving the current one; their other sessions end);
     admins reset anyone's (every session of that user ends)."""
@@ -450,7 +476,7 @@ async def change_password(
     await _set_password(
         pool, source, identity.username, uid, body.new_password,
         current_password=(body.current_password or "") if own else None,
-        keep_session=session_id if own else None,
+        keep_session=session_id if own else None, on_ended=on_ended,
     )  # fmt: skip
 
 
@@ -472,6 +498,7 @@ async def _set_password(
     *,
     current_password: str | None = None,
     keep_session: uuid.UUID | None = None,
+    on_ended: EndedHook | None = None,
 ) -> None:
     """Replace a password, checking ``current_password`` unless None; sessions end with it."""
     new_hash = await asyncio.to_thread(domain.hash_password, new_password)
@@ -490,4 +517,5 @@ async def _set_password(
             conn, source=source, entity=ENTITY, change="updated", record=user_record(new_row),
             old=user_record(row), actor=actor, context={"password_changed": True},
         )  # fmt: skip
-        await end_sessions(conn, row["id"], ENDED_PASSWORD_CHANGED, keep=keep_session)
+        ended = await end_sessions(conn, row["id"], ENDED_PASSWORD_CHANGED, keep=keep_session)
+    _tell(on_ended, ended)

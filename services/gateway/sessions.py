@@ -3,7 +3,10 @@
 PostgreSQL is the truth (sessions.ended_at, users.active). Each copy keeps the answer for a
 session at most ``ttl`` seconds, so a busy client costs one small indexed query a second; an
 ended session never reopens, so that answer is kept until the cache is full. Concurrent requests
-of one session whose answer is stale share one query.
+of one session whose answer is stale share one query. The sessions a copy ends itself (logout,
+deactivation, change of role or password, an admin ending them) it is told of once they are
+ended in PostgreSQL (``ended``), and refuses from its next request on; other copies within
+``ttl``.
 """
 
 from __future__ import annotations
@@ -36,9 +39,11 @@ class SessionCheck:
         # A cancelled request (client gone) leaves the query to the others waiting for it.
         return await asyncio.shield(task)
 
-    def ended(self, session_id: uuid.UUID) -> None:
-        """This copy ended the session: refuse it here at once."""
-        self._remember(session_id, False, time.monotonic())
+    def ended(self, *session_ids: uuid.UUID) -> None:
+        """This copy ended these sessions (committed): refuse them here at once."""
+        now = time.monotonic()
+        for session_id in session_ids:
+            self._remember(session_id, False, now)
 
     async def _read(self, session_id: uuid.UUID) -> bool:
         read_at = time.monotonic()

@@ -270,7 +270,10 @@ async def list_sessions(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/users/{id}/sessions")
 async def end_user_sessions(request: web.Request) -> web.Response:
     await service.end_user_sessions(
-        request.app[POOL_KEY], identity_of(request), request.match_info["id"]
+        request.app[POOL_KEY],
+        identity_of(request),
+        request.match_info["id"],
+        request.app[SESSION_CHECK_KEY].ended,
     )
     return web.Response(status=204)
 
@@ -282,6 +285,7 @@ async def end_one_session(request: web.Request) -> web.Response:
         identity_of(request),
         request.match_info["id"],
         request.match_info["session_id"],
+        request.app[SESSION_CHECK_KEY].ended,
     )
     return web.Response(status=204)
 
@@ -320,6 +324,7 @@ async def _patch_user(request: web.Request, user_id: str, own_profile: bool) -> 
         await read_json(request),
         request.headers.get("If-Match"),
         own_profile=own_profile,
+        on_ended=request.app[SESSION_CHECK_KEY].ended,
     )
     return _user(record)
 
@@ -328,7 +333,7 @@ async def _set_password(request: web.Request, user_id: str) -> web.Response:
     body = await read_body(request, PasswordChange)
     await service.change_password(
         request.app[POOL_KEY], request.app[SETTINGS_KEY].source, identity_of(request), user_id,
-        body, session_id=request[SESSION_ID_KEY],
+        body, session_id=request[SESSION_ID_KEY], on_ended=request.app[SESSION_CHECK_KEY].ended,
     )  # fmt: skip
     return web.Response(status=204)
 

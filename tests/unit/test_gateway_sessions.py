@@ -183,3 +183,28 @@ def test_a_lockout_says_the_wait_its_retry_after_gives(retry_after: int, said: s
     assert refused.retry_after == retry_after
     assert refused.detail.endswith(said), refused.detail
 
+
+async def test_sessions_this_copy_ended_are_refused_at_once_even_when_kept_open() -> None:
+    lookup = CountingLookup()
+    check = SessionCheck(lookup, ttl=3600)
+    first, second, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for session_id in (first, second, other):
+        assert await check.is_open(session_id)
+    check.ended(first, second)
+    assert not await check.is_open(first)
+    assert not await check.is_open(second)
+    assert await check.is_open(other)
+    assert lookup.calls == 3
+
+
+async def test_a_read_begun_before_the_session_ended_does_not_reopen_it() -> None:
+    lookup = CountingLookup()
+    lookup.release.clear()
+    check = SessionCheck(lookup, ttl=3600)
+    session_id = uuid.uuid4()
+    reading = asyncio.create_task(check.is_open(session_id))
+    await asyncio.sleep(0)
+    check.ended(session_id)
+    lookup.release.set()
+    assert await reading  # it asked before the end: the answer it waited for
+    assert not await check.is_open(session_id)
