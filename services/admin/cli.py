@@ -112,7 +112,9 @@ async def dlq_list(args: argparse.Namespace, ctx: Context) -> int:
             name = dead_letter_queue(exchange, service)
             if not args.service and await dlq.queue_counts(connection, name) is None:
                 continue
-            count, letters = await dlq.read(connection, exchange, service, args.limit)
+            count, letters = await dlq.read(
+                connection, exchange, service, ctx.config.broker_user(service), args.limit
+            )
             total += count
             ctx.say(f"{name} : {count} message(s)")
             for letter in letters:
@@ -120,6 +122,8 @@ async def dlq_list(args: argparse.Namespace, ctx: Context) -> int:
                 what = " ".join(str(event.get(k)) for k in ("type", "subject") if event.get(k))
                 ctx.say(f"  {letter['id']}  {what or event.get('corps', '')}")
                 ctx.say(f"      raison : {letter['reason']}  (mort le {letter['died_at']})")
+                if not letter["trusted"]:
+                    ctx.say(f"      éditeur inconnu / non fiable : {letter['provenance']}")
             if count > len(letters):
                 ctx.say(f"  … et {count - len(letters)} autre(s) (--limit pour en voir plus)")
     if not total:
@@ -130,11 +134,19 @@ async def dlq_list(args: argparse.Namespace, ctx: Context) -> int:
 async def dlq_show(args: argparse.Namespace, ctx: Context) -> int:
     async with broker(ctx.config.amqp_admin_url) as connection:
         _count, letters = await dlq.read(
-            connection, ctx.config.exchange, args.service, ident=args.message_id
+            connection,
+            ctx.config.exchange,
+            args.service,
+            ctx.config.broker_user(args.service),
+            ident=args.message_id,
         )
     letter = dlq.find(letters, args.message_id)
     ctx.say(f"Message {letter['id']} ({letter['size']} octets) de {dlq_name(ctx, args.service)}")
     ctx.say(f"Raison : {letter['reason']}")
+    if letter["trusted"]:
+        ctx.say(f"Éditeur : {letter['properties']['user_id'] or 'aucun'} ({letter['provenance']})")
+    else:
+        ctx.say(f"Éditeur : inconnu / non fiable ({letter['provenance']}) ; rejoué sans user_id")
     ctx.say("Événement :")
     for key, value in letter["event"].items():
         ctx.say(f"  {key} : {value}")
@@ -162,7 +174,14 @@ async def dlq_replay(args: argparse.Namespace, ctx: Context) -> int:
     if (args.message_id is None) == (not args.all):
         raise CommandError("Donner soit un identifiant de message, soit --all.", EXIT_UNREACHABLE)
     async with broker(ctx.config.amqp_admin_url) as connection:
-        replayed = await dlq.replay(connection, ctx.config.exchange, args.service, args.message_id)
+        replayed = await dlq.replay(
+            connection,
+            ctx.config.exchange,
+            args.service,
+            ctx.config.broker_user(args.service),
+            args.message_id,
+            force=args.force,
+        )
     target = f"{ctx.config.exchange}.{args.service}"
     for ident in replayed:
         ctx.say(f"Rejoué : {ident} → {target}")
@@ -297,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("service", choices=SERVICES, help=SERVICE_HELP)
     replay.add_argument("message_id", metavar="message-id", nargs="?", help=MESSAGE_HELP)
     replay.add_argument("--all", action="store_true", help="rejouer tous les messages de la file")
+    replay.add_argument(
+        "--force",
+        action="store_true",
+        help="rejouer aussi les messages d'éditeur inconnu ou non fiable (sans user_id : les "
+        "consommateurs les refuseront de nouveau)",
+    )
     replay.set_defaults(handler=dlq_replay)
 
     audit_parser = commands.add_parser("audit", help="journal d'audit")

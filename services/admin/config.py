@@ -10,7 +10,12 @@ from pathlib import Path
 
 from yarl import URL
 
-from services.common.settings import DEFAULT_AMQP_URL, DEFAULT_PG_SERVER, SERVICE_PORTS
+from services.common.settings import (
+    DEFAULT_AMQP_URL,
+    DEFAULT_PG_SERVER,
+    DEFAULT_PREFIX,
+    SERVICE_PORTS,
+)
 
 SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)
 ACTOR = "crm-admin"
@@ -58,13 +63,21 @@ class AdminConfig:
     amqp_url: str
     amqp_admin_url: str
     exchange: str
+    # Each service's broker user is <prefix><service> (CRM_BROKER_USER_PREFIX, as the services
+    # read it): the only user whose dead-lettered copies may name another publisher.
+    broker_user_prefix: str = DEFAULT_PREFIX
+
+    def broker_user(self, service: str) -> str:
+        """The broker user ``service`` connects (and publishes, and dead-letters) as."""
+        return f"{self.broker_user_prefix}{service}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AdminConfig:
         """As the services read them: ``CRM_<SERVICE>_DATABASE_URL``, else the service's own role
         when ``CRM_<SERVICE>_DB_PASSWORD`` is known (what `make run` provisions), else the
         development default; the broker as ``CRM_AMQP_ADMIN_URL``, else as the operators' user
-        ``crm-admin`` when ``CRM_BROKER_ADMIN_PASSWORD`` is known, else as ``CRM_AMQP_URL``."""
+        ``crm-admin`` when ``CRM_BROKER_ADMIN_PASSWORD`` is known, else as ``CRM_AMQP_URL``;
+        the services' broker users as ``CRM_BROKER_USER_PREFIX`` + service (``crm_<service>``)."""
         amqp_url = env.get("CRM_AMQP_URL") or DEFAULT_AMQP_URL
         admin_password = env.get("CRM_BROKER_ADMIN_PASSWORD")
         admin_url = env.get("CRM_AMQP_ADMIN_URL") or (
@@ -77,6 +90,7 @@ class AdminConfig:
             amqp_url=amqp_url,
             amqp_admin_url=admin_url,
             exchange=env.get("CRM_EXCHANGE") or "crm.events",
+            broker_user_prefix=env.get("CRM_BROKER_USER_PREFIX") or DEFAULT_PREFIX,
         )
 
 

@@ -25,9 +25,11 @@ from services.common.broker import BROKER_ERRORS, dead_letter_queue, queue_name
 from .connect import CONNECT_SECONDS, CommandError, describe
 
 REASON_HEADER = "x-crm-dead-letter-reason"
-# A consumer that refuses an event publishes its copy itself (services/common/consumer.py): it
-# cannot keep user_id (RabbitMQ would check it against the service's own user), so it keeps the
-# original publisher in this header, which a replay turns back into user_id.
+# A consumer that refuses an event publishes its copy itself (services/common/consumer.py), as
+# its own broker user (user_id, which RabbitMQ checks), keeping the original publisher in this
+# header, which a replay turns back into user_id. Any user allowed to write to the dead-letter
+# exchange can set the header too: it is believed only on a copy whose user_id is the broker
+# user of the service whose dead-letter queue holds it (``DeadLetter.provenance``).
 ORIGINAL_USER_HEADER = "x-crm-original-user-id"
 DEAD_LETTERED_AT_HEADER = "x-crm-dead-lettered-at"
 # Headers a replayed copy leaves behind: the broker's delivery count of the dead copy, and what
@@ -55,10 +57,21 @@ def plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Who published a dead-lettered message, as far as RabbitMQ vouches for it."""
+
+    trusted: bool
+    publisher: str | None  # the user_id a replay carries (None: none)
+    why: str  # in French, for the operator
+
+
+@dataclass(frozen=True)
 class DeadLetter:
-    """One dead-lettered message, read without consuming it."""
+    """One dead-lettered message, read without consuming it, from the dead-letter queue of the
+    service whose broker user is ``service_user``."""
 
     message: AbstractIncomingMessage
+    service_user: str
 
     @property
     def headers(self) -> dict[str, Any]:
@@ -106,10 +119,47 @@ class DeadLetter:
         return "?"
 
     @property
+    def provenance(self) -> Provenance:
+        """Who published the event, from what RabbitMQ checked (``user_id`` is the publishing
+        connection's user, unless that user has the impersonator tag):
+
+        - the consumer's own copy: user_id is the service's broker user, and its header names
+          the original publisher (empty when the original had no user_id);
+        - dead-lettered by the broker itself (rejected, delivery limit: ``x-death``, no header of
+          the consumer's): user_id is still the original publisher's;
+        - anything else (no user_id, or the consumer's header on a message another user
+          published, or a message put straight into the dead-letter exchange) is not trusted:
+          shown as such and replayed, if forced, without user_id (consumers refuse it again).
+        """
+        headers = self.headers
+        user = self.message.user_id
+        if not user:
+            return Provenance(
+                False, None, "le message n'a pas de user_id : RabbitMQ n'en répond pas"
+            )
+        if ORIGINAL_USER_HEADER in headers:
+            if user != self.service_user:
+                return Provenance(
+                    False,
+                    None,
+                    f"l'en-tête {ORIGINAL_USER_HEADER} a été posé par « {user} », pas par le "
+                    f"consommateur du service (« {self.service_user} »)",
+                )
+            original = str(headers[ORIGINAL_USER_HEADER] or "") or None
+            return Provenance(True, original, f"copie du consommateur « {user} »")
+        if isinstance(headers.get("x-death"), list):
+            return Provenance(True, user, "mis en lettres mortes par RabbitMQ")
+        return Provenance(
+            False,
+            None,
+            f"publié par « {user} » directement dans l'échange des lettres mortes",
+        )
+
+    @property
     def publisher(self) -> str | None:
-        """The broker user that published the event (RabbitMQ checked it)."""
-        original = self.headers.get(ORIGINAL_USER_HEADER)
-        return self.message.user_id or (str(original) if original else None)
+        """The broker user that published the event, when RabbitMQ vouches for it."""
+        provenance = self.provenance
+        return provenance.publisher if provenance.trusted else None
 
     def summary(self) -> dict[str, Any]:
         """What the event says of itself: type, subject, actor, version."""
@@ -149,6 +199,7 @@ async def queue_counts(connection: AbstractConnection, name: str) -> tuple[int, 
 async def held(
     channel: AbstractChannel,
     name: str,
+    service_user: str,
     limit: int | None = None,
     until: Callable[[DeadLetter], bool] | None = None,
 ) -> AsyncIterator[list[DeadLetter]]:
@@ -169,7 +220,7 @@ async def held(
             message = await queue.get(no_ack=False, fail=False, timeout=CONNECT_SECONDS)
             if message is None:
                 break
-            taken.append(DeadLetter(message))
+            taken.append(DeadLetter(message, service_user))
             if until is not None and until(taken[-1]):
                 break
         yield taken
@@ -185,16 +236,17 @@ async def read(
     connection: AbstractConnection,
     exchange: str,
     service: str,
+    service_user: str,
     limit: int | None = None,
     ident: str | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """(messages in the queue, a description of each of the first ``limit``, or of those up to
-    the message ``ident``)."""
+    the message ``ident``); ``service_user`` is the service's broker user."""
     name = dead_letter_queue(exchange, service)
     channel = await connection.channel()
     until = (lambda letter: letter.matches(ident)) if ident is not None else None
     try:
-        async with held(channel, name, limit, until) as letters:
+        async with held(channel, name, service_user, limit, until) as letters:
             described = [describe_letter(letter) for letter in letters]
         counts = await queue_counts(connection, name)
         return (counts[0] if counts else len(described)), described
@@ -205,10 +257,13 @@ async def read(
 
 def describe_letter(letter: DeadLetter) -> dict[str, Any]:
     message = letter.message
+    provenance = letter.provenance
     return {
         "id": letter.ident,
         "reason": letter.reason,
         "died_at": letter.died_at,
+        "trusted": provenance.trusted,
+        "provenance": provenance.why,
         "event": letter.summary(),
         "headers": letter.headers,
         "properties": {
@@ -232,7 +287,8 @@ def find(letters: Iterable[dict[str, Any]], ident: str) -> dict[str, Any]:
 
 
 def replay_copy(letter: DeadLetter) -> aio_pika.Message:
-    """The original body and properties, user_id included (RabbitMQ checks it again)."""
+    """The original body and properties, with the publisher's user_id when RabbitMQ vouched for
+    it (it checks it again: the replaying user needs the impersonator tag), else none."""
     message = letter.message
     headers = {
         k: v
@@ -257,10 +313,18 @@ def replay_copy(letter: DeadLetter) -> aio_pika.Message:
 
 
 async def replay(
-    connection: AbstractConnection, exchange: str, service: str, ident: str | None
+    connection: AbstractConnection,
+    exchange: str,
+    service: str,
+    service_user: str,
+    ident: str | None,
+    *,
+    force: bool = False,
 ) -> list[str]:
     """Republish the message ``ident`` (every message when None, as many as there were when it
-    started) to the service's own queue; the ids replayed, in order."""
+    started) to the service's own queue; the ids replayed, in order. A message whose publisher
+    RabbitMQ does not vouch for (``DeadLetter.provenance``) is refused, and nothing is replayed,
+    unless ``force``: then it is replayed without user_id."""
     target = queue_name(exchange, service)
     if await queue_counts(connection, target) is None:
         raise CommandError(f"La file {target} n'existe pas : rien où rejouer.")
@@ -268,10 +332,14 @@ async def replay(
     replayed: list[str] = []
     try:
         until = (lambda letter: letter.matches(ident)) if ident is not None else None
-        async with held(channel, dead_letter_queue(exchange, service), until=until) as letters:
+        name = dead_letter_queue(exchange, service)
+        async with held(channel, name, service_user, until=until) as letters:
             chosen = letters if ident is None else [x for x in letters if x.matches(ident)][:1]
             if ident is not None and not chosen:
                 raise CommandError(f"Aucun message « {ident} » dans cette file des lettres mortes.")
+            untrusted = [letter for letter in chosen if not letter.provenance.trusted]
+            if untrusted and not force:
+                raise CommandError(not_trusted(untrusted))
             for letter in chosen:
                 try:
                     await channel.default_exchange.publish(
@@ -288,6 +356,19 @@ async def replay(
         with contextlib.suppress(*BROKER_ERRORS):
             await channel.close()
     return replayed
+
+
+def not_trusted(letters: list[DeadLetter]) -> str:
+    """Why nothing was replayed: messages whose publisher nobody vouches for (French)."""
+    named = " ; ".join(f"{letter.ident} ({letter.provenance.why})" for letter in letters[:5])
+    more = f" et {len(letters) - 5} autre(s)" if len(letters) > 5 else ""
+    return (
+        f"Rien n'a été rejoué : éditeur inconnu ou non fiable pour {named}{more}. "
+        "Un tel message a pu être déposé par n'importe quel utilisateur autorisé à écrire dans "
+        "l'échange des lettres mortes ; rejoué, il le serait sans user_id et les consommateurs "
+        "le refuseraient de nouveau. --force pour le rejouer quand même (sans user_id). "
+        "Les messages restent dans la file des lettres mortes."
+    )
 
 
 def refused(letter: DeadLetter, exc: BaseException, replayed: list[str]) -> str:

@@ -24,6 +24,7 @@ import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
+from yarl import URL
 
 from .broker import (
     dead_letter_exchange,
@@ -94,6 +95,10 @@ class EventConsumer:
     ) -> None:
         self._pool = pool
         self._amqp_url = amqp_url
+        # The broker user this consumer connects as (aiormq's default when the URL names none):
+        # the user_id of the copies it dead-letters, which RabbitMQ checks against the
+        # connection, so that crm-admin can tell them from messages others put there.
+        self.broker_user = URL(amqp_url).user or "guest"
         self._exchange_name = exchange
         self._service = service
         self._bindings = list(bindings)
@@ -196,7 +201,12 @@ class EventConsumer:
         (confirmed) to the dead-letter exchange with ``reason``, this service's name, the
         original publisher (``user_id``, which RabbitMQ checked) and the original headers; then
         the original is acknowledged. Should the copy fail, the message is rejected: the queue
-        dead-letters it itself, without the reason."""
+        dead-letters it itself, without the reason.
+
+        The copy's own ``user_id`` is this consumer's broker user (RabbitMQ refuses any other
+        without the impersonator tag): crm-admin trusts the ``x-crm-original-user-id`` header
+        only on a copy published by the user of the service whose dead-letter queue holds it,
+        since any user allowed to write to the dead-letter exchange could set that header."""
         headers: dict[str, Any] = {
             k: v for k, v in (message.headers or {}).items() if k not in BROKER_HEADERS
         }
@@ -220,6 +230,7 @@ class EventConsumer:
             timestamp=message.timestamp,
             type=message.type,
             app_id=message.app_id,
+            user_id=self.broker_user,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
         exchange = self._dead_letters

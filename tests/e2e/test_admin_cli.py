@@ -23,9 +23,17 @@ from services.admin.cli import run
 from services.admin.config import AdminConfig
 from services.common.broker import dead_letter_exchange, dead_letter_queue, queue_name
 from services.common.db import prepare_database
+from services.common.events import FieldChange, encode, make_event
 from services.common.settings import DEFAULT_AMQP_URL
 from tests.platform import Platform
-from tests.support import RUN_ID, TEST_EXCHANGE, eventually, isolated_database_url
+from tests.support import (
+    RUN_ID,
+    TEST_EXCHANGE,
+    TEST_PREFIX,
+    eventually,
+    isolated_database_url,
+    role_amqp_url,
+)
 
 PASSWORD = "Un-mot-de-passe-solide-42"
 
@@ -37,6 +45,7 @@ def config(platform: Platform, amqp_admin_url: str = DEFAULT_AMQP_URL) -> AdminC
         amqp_url=DEFAULT_AMQP_URL,
         amqp_admin_url=amqp_admin_url,
         exchange=TEST_EXCHANGE,
+        broker_user_prefix=TEST_PREFIX,
     )
 
 
@@ -70,11 +79,14 @@ async def rabbitmqctl(*args: str, check: bool = True) -> bool:
     return process.returncode == 0
 
 
+OPERATOR = f"crm_test_{RUN_ID}_operator"
+
+
 @pytest.fixture(scope="module")
 async def impersonator(platform: Platform) -> AsyncIterator[str]:
     """A broker URL of an operators' user tagged impersonator, as `make run` provisions one
     (crm-admin): it may republish a message in the name of the service that published it."""
-    name, password = f"crm_test_{RUN_ID}_operator", secrets.token_urlsafe(18)
+    name, password = OPERATOR, secrets.token_urlsafe(18)
     await rabbitmqctl("add_user", name, password)
     try:
         await rabbitmqctl("set_user_tags", name, "impersonator")
@@ -208,11 +220,21 @@ async def test_a_deactivated_user_can_no_longer_log_in_nor_use_their_token(
 # --- dead letters --------------------------------------------------------------------------
 
 
+async def consumer_copy(service: str, message: aio_pika.Message) -> None:
+    """Publish ``message`` to the dead-letter exchange as ``service``'s consumer does: as the
+    service's broker user (``message.user_id`` must be that user: RabbitMQ checks it)."""
+    async with await aio_pika.connect(role_amqp_url(service), timeout=10) as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(dead_letter_exchange(TEST_EXCHANGE), ensure=False)
+        await exchange.publish(message, routing_key=queue_name(TEST_EXCHANGE, service))
+
+
 async def dead_letter(
     connection: aio_pika.abc.AbstractConnection, service: str, message: aio_pika.Message
 ) -> None:
     """Have the broker itself dead-letter ``message`` for ``service`` (it expires at once in a
-    queue whose dead letters go where the service's do), so it carries a real x-death."""
+    queue whose dead letters go where the service's do), so it carries a real x-death and keeps
+    its user_id, as a message the broker dead-letters after too many deliveries does."""
     channel = await connection.channel()
     doomed = await channel.declare_queue(
         exclusive=True,
@@ -269,21 +291,24 @@ async def test_a_dead_lettered_event_is_listed_with_its_reason_then_replayed_and
                 await activities.execute(
                     "DELETE FROM inbox WHERE event_id = $1", uuid.UUID(event_id)
                 )
-            # Shaped as the consumer's own dead-lettered copy: no user_id (the service could not
-            # publish it in another's name), the publisher and the reason in headers.
+            # As the consumer dead-letters it (services/common/consumer.py): published by the
+            # service's own broker user (user_id, checked by RabbitMQ), the original publisher
+            # and the reason in headers.
             reason = "test : le gestionnaire a échoué 5 fois"
-            await dead_letter(
-                connection,
+            assert original.user_id == f"{TEST_PREFIX}accounts"
+            await consumer_copy(
                 "activities",
                 aio_pika.Message(
                     original.body,
                     headers={
                         "x-crm-dead-letter-reason": reason,
-                        "x-crm-original-user-id": original.user_id or "",
+                        "x-crm-original-user-id": original.user_id,
                         "x-crm-service": "activities",
+                        "x-crm-dead-lettered-at": "2026-11-29T17:00:00+00:00",
                     },
                     content_type=original.content_type,
                     message_id=event_id,
+                    user_id=f"{TEST_PREFIX}activities",
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 ),
             )
@@ -295,8 +320,8 @@ async def test_a_dead_lettered_event_is_listed_with_its_reason_then_replayed_and
             out = await eventually(listed)
             assert f"crm.test-{RUN_ID}.activities.dead-letter : " in out
             assert reason in out
-            assert "expiré" in out
             assert "crm.account.created.v1" in out
+            assert "non fiable" not in out
             # Listing twice loses nothing.
             code, again, _ = await admin_cli(platform, "dlq", "list", "activities")
             assert code == 0
@@ -304,21 +329,19 @@ async def test_a_dead_lettered_event_is_listed_with_its_reason_then_replayed_and
 
             code, shown, _ = await admin_cli(platform, "dlq", "show", "activities", event_id)
             assert code == 0
-            assert "x-death" in shown
             assert "x-crm-dead-letter-reason" in shown
             assert "actor : admin" in shown
             assert "version : 1" in shown
             assert f"subject : {account['id']}" in shown
-            if original.user_id:
-                assert f"user_id : {original.user_id}" in shown
+            assert f"user_id : {original.user_id}" in shown
+            assert f"copie du consommateur « {TEST_PREFIX}activities »" in shown
 
-            if original.user_id:
-                # A broker user that may not publish in the service's name: refused, kept.
-                code, out, err = await admin_cli(platform, "dlq", "replay", "activities", event_id)
-                assert code == 1, out
-                assert "impersonator" in err
-                code, out, _ = await admin_cli(platform, "dlq", "list", "activities")
-                assert event_id in out
+            # A broker user that may not publish in the service's name: refused, kept.
+            code, out, err = await admin_cli(platform, "dlq", "replay", "activities", event_id)
+            assert code == 1, out
+            assert "impersonator" in err
+            code, out, _ = await admin_cli(platform, "dlq", "list", "activities")
+            assert event_id in out
 
             code, out, err = await admin_cli(
                 platform, "dlq", "replay", "activities", event_id, amqp_admin_url=impersonator
@@ -339,7 +362,8 @@ async def test_a_dead_lettered_event_is_listed_with_its_reason_then_replayed_and
 async def test_replay_all_moves_every_dead_letter_back_to_its_queue(
     platform: Platform, impersonator: str
 ) -> None:
-    """Unknown entities and bodies that are not events: replayed as they are, and counted."""
+    """Unknown entities and bodies that are not events, dead-lettered by the broker: replayed as
+    they are, with their publisher, and counted."""
     async with await aio_pika.connect(impersonator) as connection:
         # A queue of its own for the test, with the topology of a service's.
         service = "replay-test"  # not dead-letter-test: the consumer tests declare it quorum
@@ -354,7 +378,9 @@ async def test_replay_all_moves_every_dead_letter_back_to_its_queue(
         await dlq.purge()
         bodies = [b"not json", b'{"id": "x", "type": "crm.thing.created.v1"}']
         for body in bodies:
-            await dead_letter(connection, service, aio_pika.Message(body, message_id=None))
+            await dead_letter(
+                connection, service, aio_pika.Message(body, message_id=None, user_id=OPERATOR)
+            )
 
         async def dead_count() -> bool:
             declared = await channel.declare_queue(dlq.name, passive=True)
@@ -363,24 +389,125 @@ async def test_replay_all_moves_every_dead_letter_back_to_its_queue(
         await eventually(dead_count)
         cfg = config(platform, impersonator)
         async with await aio_pika.connect(impersonator) as admin_connection:
-            count, letters = await dead_letters.read(admin_connection, TEST_EXCHANGE, service)
+            count, letters = await dead_letters.read(
+                admin_connection, TEST_EXCHANGE, service, cfg.broker_user(service)
+            )
             assert count == len(bodies)
+            assert all(letter["trusted"] for letter in letters)
+            assert {letter["properties"]["user_id"] for letter in letters} == {OPERATOR}
             assert [letter["event"].get("type") for letter in letters] == [
                 None,
                 "crm.thing.created.v1",
             ]
             assert len({letter["id"] for letter in letters}) == len(bodies)
             replayed = await dead_letters.replay(
-                admin_connection, cfg.exchange, service, ident=None
+                admin_connection, cfg.exchange, service, cfg.broker_user(service), ident=None
             )
         assert len(replayed) == len(bodies)
         received = []
         for _ in bodies:
             message = await eventually(lambda: target.get(no_ack=True, fail=False))
-            received.append(message.body)
-        assert received == bodies
+            received.append(message)
+        assert [message.body for message in received] == bodies
+        assert {message.user_id for message in received} == {OPERATOR}
         declared = await channel.declare_queue(dlq.name, passive=True)
         assert declared.declaration_result.message_count == 0
+
+
+async def test_a_dead_letter_put_there_by_another_service_is_not_trusted_nor_audited(
+    platform: Platform, admin: dict[str, str], impersonator: str
+) -> None:
+    """The forgery: a broker user allowed to write to the dead-letter exchange (activities')
+    drops there an account event with the header that names the accounts service as its
+    publisher; an operator's replay (crm-admin may publish in anyone's name) must not turn that
+    header into the user_id the audit service trusts."""
+    status, account, _ = await platform.call(
+        "POST", "/api/v1/accounts", admin, json={"name": "Lettre forgée SA"}
+    )
+    assert status == 201, account
+
+    async def trail() -> list[dict[str, Any]]:
+        status, body, _ = await platform.call(
+            "GET", f"/api/v1/accounts/{account['id']}/audit", admin
+        )
+        return body if status == 200 else []
+
+    assert len(await eventually(trail)) == 1
+    forged = [
+        make_event(
+            source="/services/accounts",
+            entity="account",
+            change="updated",
+            record={**account, "name": "Compte piraté", "version": account["version"] + 1},
+            actor="mallory",
+            changes={"name": FieldChange(old=account["name"], new="Compte piraté")},
+        )
+        for _ in range(2)
+    ]
+    headers: aio_pika.abc.HeadersType = {
+        "x-crm-original-user-id": f"{TEST_PREFIX}accounts",
+        "x-crm-dead-letter-reason": "échec du traitement (5 tentatives) : TimeoutError: ",
+        "x-crm-service": "audit",
+    }
+    async with await aio_pika.connect(role_amqp_url("activities"), timeout=10) as connection:
+        channel = await connection.channel(publisher_confirms=True)
+        dlx = await channel.get_exchange(dead_letter_exchange(TEST_EXCHANGE), ensure=False)
+        # Without user_id, and with its own (the only one RabbitMQ lets it set): both acked.
+        for event, user_id in zip(forged, (None, f"{TEST_PREFIX}activities"), strict=True):
+            await dlx.publish(
+                aio_pika.Message(
+                    encode(event),
+                    headers=headers,
+                    content_type="application/cloudevents+json",
+                    message_id=str(event.id),
+                    user_id=user_id,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key=queue_name(TEST_EXCHANGE, "audit"),
+            )
+
+    for event in forged:
+        code, shown, _ = await admin_cli(platform, "dlq", "show", "audit", str(event.id))
+        assert code == 0, shown
+        assert "Éditeur : inconnu / non fiable" in shown, shown
+        assert f"user_id : {TEST_PREFIX}accounts" not in shown, shown
+    code, listing, _ = await admin_cli(platform, "dlq", "list", "audit")
+    assert code == 0
+    assert "éditeur inconnu / non fiable" in listing
+
+    # The operator's replay refuses them, says why, and keeps them.
+    for event in forged:
+        code, out, err = await admin_cli(
+            platform, "dlq", "replay", "audit", str(event.id), amqp_admin_url=impersonator
+        )
+        assert code == 1, out
+        assert err.startswith("Rien n'a été rejoué : éditeur inconnu ou non fiable"), err
+        assert "--force" in err
+    code, listing, _ = await admin_cli(platform, "dlq", "list", "audit")
+    assert all(str(event.id) in listing for event in forged)
+
+    # Forced, they go back without user_id: the audit service refuses them again.
+    for event in forged:
+        code, out, err = await admin_cli(
+            platform, "dlq", "replay", "audit", str(event.id), "--force",
+            amqp_admin_url=impersonator,
+        )  # fmt: skip
+        assert (code, err) == (0, ""), out
+
+        async def refused_again(event_id: str = str(event.id)) -> str | None:
+            code, shown, _ = await admin_cli(platform, "dlq", "show", "audit", event_id)
+            return shown if code == 0 and "sans éditeur (user_id)" in shown else None
+
+        shown = await eventually(refused_again, within=20, every=0.2)
+        assert f"copie du consommateur « {TEST_PREFIX}audit »" in shown
+        assert "user_id : " not in shown  # the original had none: nothing to restore
+    entries = await trail()
+    assert [(e["version"], e["actor"]) for e in entries] == [(1, "admin")]
+    status, check, _ = await platform.call(
+        "GET", f"/api/v1/accounts/{account['id']}/audit/verify", admin
+    )
+    assert status == 200
+    assert check["valid"] is True
 
 
 # --- audit ---------------------------------------------------------------------------------

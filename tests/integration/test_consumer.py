@@ -109,6 +109,9 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_leaves_no_eff
         dead = await eventually(lambda: dlq.get(fail=False))
         await dead.ack()
     assert dead.body == encode(event)
+    # The copy is published as the consumer's own broker user (RabbitMQ checked it), which is
+    # how crm-admin tells it from a message someone else put in the dead-letter exchange.
+    assert dead.user_id == "guest"
     assert attempts == [event.id] * 3
     assert await effects(pool, event) == 0
     # The inbox claim was rolled back too: once fixed, the event can still be applied.

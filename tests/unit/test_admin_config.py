@@ -26,6 +26,10 @@ def test_the_environment_wins_over_the_saved_secrets(tmp_path: Path) -> None:
     assert config.amqp_admin_url == "amqp://crm-admin:b%40d%2Fpw@127.0.0.1:5672/"
     assert config.amqp_url == "amqp://guest:guest@127.0.0.1:5672/"
     assert read_env_file(tmp_path / "missing.env") == {}
+    # The services' broker users, whose dead-lettered copies crm-admin believes.
+    assert config.broker_user("audit") == "crm_audit"
+    prefixed = AdminConfig.from_env({"CRM_BROKER_USER_PREFIX": "crm_test_1_"})
+    assert prefixed.broker_user("audit") == "crm_test_1_audit"
 
 
 def test_explicit_urls_win_over_passwords() -> None:
