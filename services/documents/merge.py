@@ -190,6 +190,14 @@ def check_template(content: bytes, max_bytes: int) -> list[str]:
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 HYPERLINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
+# Attributes that point at a relationship: any in these namespaces, and VML's o:relid.
+R_NAMESPACES = (
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "http://purl.oclc.org/ooxml/officeDocument/relationships",
+)
+A_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
+# The only uses of an external hyperlink relationship: followed when a reader clicks.
+CLICKED_LINKS = frozenset({(f"{{{W_NS}}}hyperlink", "id"), (f"{{{A_NS}}}hlinkClick", "id")})
 # Fields that fetch or run something when the document is opened, updated or converted.
 DANGEROUS_FIELDS = re.compile(
     r"(?<![A-Za-z])(INCLUDEPICTURE|INCLUDETEXT|INCLUDE|LINK|DDEAUTO|DDE)(?![A-Za-z])",
@@ -201,13 +209,16 @@ SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fal
 
 def active_content(archive: zipfile.ZipFile) -> list[str]:
     """What, in a .docx, reaches outside it or runs code (in French, for the refusal): external
-    relationships (hyperlinks excepted: they are only followed by a reader's click), INCLUDE*,
-    LINK and DDE fields, macros, ActiveX controls and embedded OLE objects (``.bin`` parts other
-    than printer settings)."""
+    relationships (hyperlinks excepted, when only a ``w:hyperlink`` or a picture's
+    ``a:hlinkClick`` uses them: they are followed by a reader's click, never on opening),
+    INCLUDE*, LINK and DDE fields, macros, ActiveX controls and embedded OLE objects (``.bin``
+    parts other than printer settings). Checked on upload and again on every merged document
+    (a template may build a field code or a reference that its upload did not show)."""
     found: list[str] = []
+    names = archive.namelist()
     macros = sorted(
         name
-        for name in archive.namelist()
+        for name in names
         if MACRO_CONTENT.search(name)
         or (name.lower().endswith(".bin") and "printersettings" not in name.lower())
     )
@@ -215,13 +226,27 @@ def active_content(archive: zipfile.ZipFile) -> list[str]:
     if macros or MACRO_CONTENT.search(types):
         listed = ", ".join(macros[:3]) or "[Content_Types].xml"
         found.append(f"des macros, contrôles ActiveX ou objets OLE ({listed})")
-    for name in archive.namelist():
-        if name.endswith(".rels"):
-            for target in _external_targets(archive.read(name)):
+    for name in names:
+        if not name.endswith(".rels"):  # every part: Word finds its parts by relationships
+            xml = archive.read(name)
+            # Parsing every part would cost more than the merge of a short letter: a part in
+            # UTF-8 without "instr" in its bytes has neither w:instrText nor w:fldSimple/@w:instr.
+            if b"instr" in xml or not _utf8_xml(xml):
+                for field in _dangerous_fields(_parse(xml)):
+                    found.append(f"un champ {field} ({name})")
+        else:
+            external, links = _external_targets(archive.read(name))
+            for target in external:
                 found.append(f"une relation externe vers « {target[:100]} » ({name})")
-        elif name.startswith("word/") and name.endswith(".xml"):
-            for field in _dangerous_fields(archive.read(name)):
-                found.append(f"un champ {field} ({name})")
+            if links:
+                source = _source_part(name)
+                if source not in names:  # no part to use them
+                    continue
+                for use, target in _misused_links(_parse(archive.read(source)), links):
+                    found.append(
+                        f"une relation externe vers « {target[:100]} » utilisée par {use} "
+                        f"et non par un lien hypertexte ({source})"
+                    )
     return list(dict.fromkeys(found))[:10]
 
 
@@ -232,21 +257,68 @@ def _parse(xml: bytes) -> Any:
         return None
 
 
-def _external_targets(xml: bytes) -> list[str]:
+XML_ENCODING = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
+
+
+def _utf8_xml(xml: bytes) -> bool:
+    """Whether a part is XML in UTF-8 (or plain ASCII), where a name shows as its own bytes."""
+    head = xml.removeprefix(b"\xef\xbb\xbf").lstrip()[:200]
+    if not head.startswith(b"<"):
+        return False
+    encoding = XML_ENCODING.search(head.split(b"?>", 1)[0]) if head.startswith(b"<?xml") else None
+    return encoding is None or encoding.group(1).lower() in (b"utf-8", b"utf8")
+
+
+def _source_part(rels_name: str) -> str:
+    """The part a relationships part belongs to: word/_rels/document.xml.rels ->
+    word/document.xml ("" for the package's own _rels/.rels)."""
+    folder, _, file = rels_name.rpartition("/")
+    parent = folder.removesuffix("_rels")
+    return parent + file.removesuffix(".rels")
+
+
+def _external_targets(xml: bytes) -> tuple[list[str], dict[str, str]]:
+    """(targets of the external relationships other than hyperlinks, {id: target} of the
+    external hyperlinks)."""
     root = _parse(xml)
     if root is None:
-        return ["(relations illisibles)"]
-    return [
-        rel.get("Target") or "?"
-        for rel in root.iter(f"{{{RELS_NS}}}Relationship")
-        if (rel.get("TargetMode") or "").lower() == "external" and rel.get("Type") != HYPERLINK
-    ]
+        return ["(relations illisibles)"], {}
+    external, links = [], {}
+    for rel in root.iter(f"{{{RELS_NS}}}Relationship"):
+        if (rel.get("TargetMode") or "").lower() != "external":
+            continue
+        target = rel.get("Target") or "?"
+        if rel.get("Type") == HYPERLINK:
+            links[rel.get("Id") or ""] = target
+        else:
+            external.append(target)
+    return external, links
 
 
-def _dangerous_fields(xml: bytes) -> list[str]:
+def _misused_links(root: Any, links: dict[str, str]) -> list[tuple[str, str]]:
+    """(attribute, target) of every reference to an external hyperlink made by something other
+    than a hyperlink: an image's ``r:link`` or ``r:embed``, VML's ``o:relid``... (fetched when
+    the document is opened). An unreadable part that has external hyperlinks is refused."""
+    if root is None:
+        return [("une partie illisible", target) for target in links.values()]
+    misused = []
+    for node in root.iter(etree.Element):
+        for attribute, value in node.attrib.items():
+            if value not in links:
+                continue
+            namespace, _, local = attribute.rpartition("}")
+            if not (namespace.lstrip("{") in R_NAMESPACES or local == "relid"):
+                continue
+            if (node.tag, local) in CLICKED_LINKS:
+                continue
+            prefix = f"{node.prefix}:" if node.prefix else ""
+            misused.append((f"{prefix}{etree.QName(node).localname}/@{local}", links[value]))
+    return misused
+
+
+def _dangerous_fields(root: Any) -> list[str]:
     """Field names in ``w:fldSimple/@w:instr`` and in ``w:instrText`` runs, read joined: a field
     code may be split over several runs (``INCLUDE`` + ``PICTURE``)."""
-    root = _parse(xml)
     if root is None:
         return []
     codes = [node.get(f"{{{W_NS}}}instr") or "" for node in root.iter(f"{{{W_NS}}}fldSimple")]
@@ -280,9 +352,18 @@ def merge(content: bytes, context: dict[str, Any], max_output_bytes: int | None 
     out = io.BytesIO()
     template.save(out)
     document = out.getvalue()
-    if max_output_bytes is not None:
-        with zipfile.ZipFile(io.BytesIO(document)) as archive:
+    with zipfile.ZipFile(io.BytesIO(document)) as archive:
+        if max_output_bytes is not None:
             size = sum(member.file_size for member in archive.infolist())
-        if max(size, len(document)) > max_output_bytes:
-            raise OutputTooLarge(size)
+            if max(size, len(document)) > max_output_bytes:
+                raise OutputTooLarge(size)
+        # What the template built ({{ 'INCL' ~ 'UDETEXT' }}, a value in a field code...) is
+        # checked like an upload: nothing that fetches or runs something leaves the worker.
+        found = active_content(archive)
+    if found:
+        raise _refuse(
+            "Le document produit contiendrait " + " ; ".join(found) + ". Un modèle de "
+            "publipostage ne doit rien aller chercher hors du document ni exécuter de code : "
+            "la fusion est refusée."
+        )
     return document

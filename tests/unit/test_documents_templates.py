@@ -214,3 +214,196 @@ def test_a_document_larger_than_the_output_limit_is_refused() -> None:
     with pytest.raises(merge.OutputTooLarge):
         merge.merge(content, CONTEXT, max_output_bytes=256 * 1024)
     assert len(merge.merge(content, CONTEXT, max_output_bytes=4 * 1024 * 1024)) > 0
+
+
+# Active content built by the template: every merged document is checked like an upload.
+
+FIELD_RUN = "<w:p><w:r><w:instrText>{code}</w:instrText></w:r></w:p>"
+
+
+def with_body(xml: str, content: bytes = PLAIN) -> bytes:
+    return altered(content, {"word/document.xml": body(xml)})
+
+
+@pytest.mark.parametrize(
+    ("xml", "field"),
+    [
+        (  # the tester's template
+            FIELD_RUN.format(code=""" {{ 'INCL' ~ 'UDETEXT' }} "/tmp/pt/canary.txt" """),
+            "INCLUDETEXT",
+        ),
+        (
+            FIELD_RUN.format(code="{{ 'INCL' ~ 'UDEPICTURE' }} \"http://x.example/p.png\" \\d"),
+            "INCLUDEPICTURE",
+        ),
+        (
+            """<w:p><w:fldSimple w:instr="{{ 'INC' ~ 'LUDETEXT' }} \\\\srv\\share\\a.docx"/></w:p>""",
+            "INCLUDETEXT",
+        ),
+        (  # a value of the record, not the template, makes the field
+            FIELD_RUN.format(code="{{ compte.name }}"),
+            "INCLUDETEXT",
+        ),
+        ("<w:p><w:r><w:instrText>{{ 'DD' ~ 'EAUTO' }} cmd</w:instrText></w:r></w:p>", "DDEAUTO"),
+    ],
+)
+def test_a_field_the_template_builds_passes_upload_but_not_the_merge(xml: str, field: str) -> None:
+    content = with_body(xml)
+    merge.check_template(content, MAX)  # nothing to see before rendering
+    context = {"compte": {"name": 'INCLUDETEXT "http://x.example/t"'}}
+    with pytest.raises(ValidationFailed) as caught:
+        merge.merge(content, context, max_output_bytes=MAX)
+    assert [e.field for e in caught.value.errors] == ["file"]
+    message = caught.value.errors[0].message
+    assert message.startswith("Le document produit contiendrait un champ " + field), message
+    assert "(word/document.xml)" in message
+
+
+def test_a_field_built_in_a_footnote_is_found_at_merge() -> None:
+    note = (
+        f'<w:footnotes {W}><w:footnote w:id="1"><w:p><w:r><w:instrText>'
+        "{{ 'INCL' ~ 'UDEPICTURE' }} http://x.example/p.png"
+        "</w:instrText></w:r></w:p></w:footnote></w:footnotes>"
+    )
+    content = altered(PLAIN, {"word/footnotes.xml": note})
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        types = archive.read("[Content_Types].xml").decode()
+    types = types.replace(
+        "</Types>",
+        '<Override PartName="/word/footnotes.xml" ContentType="application/vnd.'
+        'openxmlformats-officedocument.wordprocessingml.footnotes+xml"/></Types>',
+    )
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        document_rels = archive.read("word/_rels/document.xml.rels").decode()
+    document_rels = document_rels.replace(
+        "</Relationships>",
+        f'<Relationship Id="rId98" Type="{OFFICE}/footnotes" Target="footnotes.xml"/>'
+        "</Relationships>",
+    )
+    content = altered(
+        content,
+        {"[Content_Types].xml": types, "word/_rels/document.xml.rels": document_rels},
+    )
+    merge.check_template(content, MAX)
+    with pytest.raises(ValidationFailed) as caught:
+        merge.merge(content, CONTEXT)
+    assert "champ INCLUDEPICTURE (word/footnotes.xml)" in caught.value.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("part", "root"), [("footnotes", "footnote"), ("endnotes", "endnote"), ("comments", "comment")]
+)
+def test_a_field_in_footnotes_endnotes_or_comments_is_refused_at_upload(
+    part: str, root: str
+) -> None:
+    xml = (
+        f'<w:{part} {W}><w:{root} w:id="1"><w:p><w:r><w:instrText> INCLUDETEXT '
+        f'"\\\\\\\\attacker\\\\share\\\\x.docx" </w:instrText></w:r></w:p></w:{root}></w:{part}>'
+    )
+    message = refusal(altered(PLAIN, {f"word/{part}.xml": xml}))
+    assert f"champ INCLUDETEXT (word/{part}.xml)" in message
+
+
+R = f'xmlns:r="{OFFICE}"'
+A = 'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"'
+V = 'xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office"'
+EXTERNAL_LINK = (
+    f'<Relationship Id="rId99" Type="{OFFICE}/hyperlink" '
+    'Target="http://tracker.example/pixel.png" TargetMode="External"/>'
+)
+
+
+def with_link(xml: str, content: bytes = PLAIN) -> bytes:
+    """``content`` whose body is ``xml`` and whose relationships hold rId99, an external
+    hyperlink to tracker.example."""
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        document_rels = archive.read("word/_rels/document.xml.rels").decode()
+    document = body(xml).replace(f"<w:document {W}>", f"<w:document {W} {R} {A} {V}>")
+    return altered(
+        content,
+        {
+            "word/_rels/document.xml.rels": document_rels.replace(
+                "</Relationships>", EXTERNAL_LINK + "</Relationships>"
+            ),
+            "word/document.xml": document,
+        },
+    )
+
+
+HYPERLINKED = (
+    '<w:p><w:hyperlink r:id="rId99"><w:r><w:t>Notre site {{ compte.name }}</w:t></w:r>'
+    '</w:hyperlink></w:p><w:p><w:r><w:drawing><a:graphic><a:graphicData><a:hlinkClick r:id="rId99"/>'
+    "</a:graphicData></a:graphic></w:drawing></w:r></w:p>"
+)
+
+
+def test_hyperlinks_in_text_and_on_a_picture_are_accepted_and_merged() -> None:
+    content = with_link(HYPERLINKED)
+    assert merge.check_template(content, MAX) == ["compte"]
+    merged = merge.merge(content, CONTEXT, max_output_bytes=MAX)
+    assert (
+        "Notre site Éditions du Léman"
+        in zipfile.ZipFile(io.BytesIO(merged)).read("word/document.xml").decode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("xml", "use"),
+    [
+        (  # a picture fetched from outside when the document is opened
+            '<w:p><w:r><w:drawing><a:graphic><a:graphicData><a:blip r:link="rId99"/>'
+            "</a:graphicData></a:graphic></w:drawing></w:r></w:p>",
+            "a:blip/@link",
+        ),
+        (
+            '<w:p><w:r><w:pict><v:shape><v:imagedata o:relid="rId99"/></v:shape></w:pict>'
+            "</w:r></w:p>",
+            "v:imagedata/@relid",
+        ),
+        (
+            '<w:p><w:hyperlink r:id="rId99"><w:r><w:t>ok</w:t></w:r></w:hyperlink>'
+            '<w:r><w:drawing><a:blip r:embed="rId99"/></w:drawing></w:r></w:p>',
+            "a:blip/@embed",
+        ),
+    ],
+)
+def test_an_external_hyperlink_used_other_than_by_a_hyperlink_is_refused(
+    xml: str, use: str
+) -> None:
+    message = refusal(with_link(xml))
+    assert (
+        f"relation externe vers « http://tracker.example/pixel.png » utilisée par {use}" in message
+    )
+    assert "(word/document.xml)" in message
+
+
+def test_a_reference_the_template_builds_to_an_external_hyperlink_is_refused_at_merge() -> None:
+    xml = (
+        '<w:p><w:hyperlink r:id="rId99"><w:r><w:t>ok</w:t></w:r></w:hyperlink></w:p>'
+        '<w:p><w:r><w:t>{{ \'&lt;w:drawing&gt;&lt;a:blip r:link="rId99"/&gt;'
+        "&lt;/w:drawing&gt;'|safe }}</w:t>"
+        "</w:r></w:p>"
+    )
+    content = with_link(xml)
+    merge.check_template(content, MAX)
+    with pytest.raises(ValidationFailed) as caught:
+        merge.merge(content, CONTEXT)
+    assert "utilisée par a:blip/@link" in caught.value.errors[0].message
+
+
+def test_a_field_in_a_main_part_outside_word_is_found() -> None:
+    """Word finds the document by the package's relationships, not by its name."""
+    with zipfile.ZipFile(io.BytesIO(PLAIN)) as archive:
+        package_rels = archive.read("_rels/.rels").decode()
+        document_rels = archive.read("word/_rels/document.xml.rels")
+    assert 'Target="word/document.xml"' in package_rels
+    field = body(FIELD_RUN.format(code='INCLUDETEXT "http://x.example/t"'))
+    content = altered(
+        PLAIN,
+        {
+            "_rels/.rels": package_rels.replace('Target="word/document.xml"', 'Target="x/d.xml"'),
+            "x/d.xml": field,
+            "x/_rels/d.xml.rels": document_rels,
+        },
+    )
+    assert "champ INCLUDETEXT (x/d.xml)" in refusal(content)
