@@ -13,9 +13,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)
 ON CONFLICT (lower(username)) DO NOTHING
 RETURNING {USER_COLUMNS}
 """
-SELECT_LOGIN = (
-    "SELECT id, username, role, active, password_hash FROM users WHERE lower(username) = lower($1)"
-)
+# A sign-in name finds a user whatever its case, but only an ASCII one: every user name is ASCII
+# (UserCreate), and PostgreSQL's lower() folds some other letters to ASCII ones ("İ" to "i"):
+# "admİn" is nobody. The throttle keys a name by the same lower() (LOGIN_NAME_KEY).
+SELECT_LOGIN = """
+SELECT id, username, role, active, password_hash FROM users
+WHERE lower(username) = lower($1) AND octet_length($1) = char_length($1)
+"""
+LOGIN_NAME_KEY = "SELECT lower($1::text)"
 SELECT_USER = f"SELECT {USER_COLUMNS} FROM users WHERE id = $1"
 LOCK_USER = f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE id = $1 FOR UPDATE"
 UPDATE_USER = f"""

@@ -254,13 +254,17 @@ async def reserve_attempt(
 ) -> ReservedAttempt:
     """Count a sign-in attempt as a failure of its user name (any case) and of its address
     before its password is checked, or raise LoginThrottled (429) while either is locked.
-    The attempt that reaches a key's threshold locks it for the next ones."""
+    The attempt that reaches a key's threshold locks it for the next ones.
+
+    The user name's key is PostgreSQL's lower() of it, the very one the user is looked up by
+    (SELECT_LOGIN): every spelling that could find a user counts against that user's key
+    (Python's lower() differs for a few letters, "İ" among them)."""
     policy = policy or domain.ThrottlePolicy()
-    name_key = username.lower()
     locked: dict[str, tuple[int, float]] = {}
     # Always the user name's row, then the address's: two attempts never wait on each other
     # in opposite orders.
     async with pool.acquire() as conn, conn.transaction():
+        name_key: str = await conn.fetchval(sql.LOGIN_NAME_KEY, username)
         for scope, key, threshold in (
             ("username", name_key, policy.username_failures),
             ("address", address, policy.address_failures),

@@ -321,6 +321,49 @@ async def test_repeated_wrong_passwords_lock_the_user_name_even_for_the_right_on
         assert int(response.headers["Retry-After"]) > 0
 
 
+async def test_a_dotted_capital_i_neither_signs_in_nor_escapes_the_lockout(
+    platform: Platform, admin: dict[str, str], from_address: aiohttp.ClientSession
+) -> None:
+    """PostgreSQL's lower() makes "İ" an "i", Python's an "i" with a combining dot: a user name
+    is looked up and throttled by one and the same key, and only ASCII names find a user."""
+    name = f"victim-{uuid.uuid4().hex[:8]}"
+    status, created, _ = await platform.call(
+        "POST", "/api/v1/users", admin, json={"username": name, "password": PASSWORD}
+    )
+    assert status == 201, created
+    variants = [name.replace("i", "İ", 1), name.upper().replace("I", "İ"), name.replace("i", "ı")]
+    for variant in variants:  # the right password, but not this user's name
+        status, body, _ = await login_from(from_address, platform, variant, PASSWORD)
+        assert status == 401, (variant, body)
+    for _ in range(5):
+        status, _, _ = await login_from(from_address, platform, name, "Pas-le-bon-mot-de-passe")
+    assert status == 429
+    for variant in variants[:2]:  # the spellings PostgreSQL lowers to the name: its lockout
+        status, body, _ = await login_from(from_address, platform, variant, PASSWORD)
+        assert status == 429, (variant, body)
+        assert "access_token" not in body
+    async with platform.http.post(  # a fresh address: the user name's lockout still holds
+        f"{platform.gateway}/api/v1/auth/login",
+        json={"username": variants[0], "password": PASSWORD},
+    ) as response:
+        assert response.status == 429
+
+
+async def test_an_unknown_name_is_answered_as_a_known_one_with_a_wrong_password(
+    platform: Platform, admin: dict[str, str], from_address: aiohttp.ClientSession
+) -> None:
+    """The throttle tells no user name from another: the same 401s, then the same 429."""
+    _, known = await new_user(platform, admin)
+    answers: dict[str, list[tuple[int, str, str]]] = {}
+    for name in (known, f"inconnu-{uuid.uuid4().hex[:8]}", f"İnconnu-{uuid.uuid4().hex[:8]}"):
+        answers[name] = []
+        for _ in range(6):
+            status, body, _ = await login_from(from_address, platform, name, "Mauvais-essai-1")
+            answers[name].append((status, body["title"], body["detail"]))
+    assert len({tuple(a) for a in answers.values()}) == 1, answers
+    assert [status for status, _, _ in answers[known]] == [401] * 5 + [429]
+
+
 async def test_a_success_resets_the_user_name_s_failures(
     platform: Platform, admin: dict[str, str], from_address: aiohttp.ClientSession
 ) -> None:
