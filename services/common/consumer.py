@@ -71,6 +71,12 @@ class EventRefused(Exception):
         self.reason = reason
 
 
+def _stopping() -> bool:
+    """True in a task that has been asked to stop (cancelled), whatever it raises meanwhile."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def _describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= 1000 else text[:999] + "…"
@@ -283,6 +289,25 @@ class EventConsumer:
         queue: aio_pika.abc.AbstractQueue,
         lanes: list[asyncio.Queue[tuple[AbstractIncomingMessage, CloudEvent]]],
     ) -> None:
+        try:
+            await self._read_into(queue, lanes)
+        except Exception as exc:
+            if not _stopping():
+                raise
+            # Stopped while the channel was going away too: the subscription could not be
+            # cancelled (aio-pika's iterator does it on the way out), nor its buffered messages
+            # handed back; the broker requeues them as the channel closes. That happens when a
+            # service gets a second SIGINT/SIGTERM as it stops (Ctrl-C reaches every process of
+            # `make run`, which then sends SIGTERM): aiohttp's run_app cancels every task at
+            # once, the broker connection's own included. A stop, not a failure to report.
+            log.debug("consumer %s stopped: %s", self.queue_name, _describe(exc))
+            raise asyncio.CancelledError from exc
+
+    async def _read_into(
+        self,
+        queue: aio_pika.abc.AbstractQueue,
+        lanes: list[asyncio.Queue[tuple[AbstractIncomingMessage, CloudEvent]]],
+    ) -> None:
         async with queue.iterator() as messages:
             async for message in messages:
                 try:
@@ -334,7 +359,14 @@ class EventConsumer:
     async def _work(self, lane: asyncio.Queue[tuple[AbstractIncomingMessage, CloudEvent]]) -> None:
         while True:
             message, event = await lane.get()
-            await self._process(message, event)
+            try:
+                await self._process(message, event)
+            except Exception as exc:
+                if not _stopping():
+                    raise
+                # As in _read: an ack or nack that fails because everything is being stopped.
+                log.debug("consumer %s stopped: %s", self.queue_name, _describe(exc))
+                raise asyncio.CancelledError from exc
 
     def _attempt(self, message: AbstractIncomingMessage) -> int:
         """Which delivery of ``message`` this is (1 for the first), as the quorum queue counts."""

@@ -27,12 +27,19 @@ from services.common.consumer import (
     EventConsumer,
     Handler,
 )
+from services.common.db import create_pool
 from services.common.events import CloudEvent, decode, encode, make_event
 from services.common.outbox import OutboxRelay, enqueue
 from services.common.settings import DEFAULT_AMQP_URL
 from services.common.supervisor import Backoff, Supervisor
 from services.common.web import READINESS_KEY, make_app
-from tests.support import INTERNAL_SECRET, TEST_EXCHANGE, TcpProxy, eventually
+from tests.support import (
+    INTERNAL_SECRET,
+    TEST_EXCHANGE,
+    TcpProxy,
+    eventually,
+    isolated_database_url,
+)
 
 pytestmark = pytest.mark.usefixtures("clean")
 FAST = Backoff(initial=0.05, maximum=0.2)
@@ -311,6 +318,70 @@ async def test_stopping_a_busy_consumer_and_relay_logs_no_traceback(
             await started.wait()
     loud = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     assert loud == [], [r.getMessage() for r in loud]
+
+
+def _stopped_by_a_second_signal() -> list[str]:
+    """A consumer reading and acknowledging events, stopped as aiohttp's run_app stops a service
+    that gets a second SIGINT/SIGTERM while it stops (Ctrl-C reaches every process of `make run`,
+    then deploy/run.py sends SIGTERM): the cleanup has begun (the supervisor's stop) when every
+    task still alive is cancelled at once, the broker connection's own included; run_app then
+    reports, with its traceback, each task that ended with an exception. In an event loop of its
+    own (the test's holds the fixtures): those tasks, described."""
+    loop = asyncio.new_event_loop()
+    pool: asyncpg.Pool | None = None
+    try:
+
+        async def start() -> tuple[asyncpg.Pool, Supervisor]:
+            pool = await create_pool(isolated_database_url("integration"), 1, 4)
+
+            async def slow(conn: asyncpg.Connection, event: CloudEvent) -> None:
+                await asyncio.sleep(0.01)
+
+            consumer = consumer_for(pool, "consumer-test", slow, concurrency=2)
+            supervisor = _alone(consumer)
+            for task in supervisor.tasks:
+                task.start()
+            await eventually(lambda: _value(consumer.connected))
+            async with await aio_pika.connect(DEFAULT_AMQP_URL) as connection:
+                channel = await connection.channel()
+                for _ in range(30):  # more than the prefetch: some wait in lanes and in the buffer
+                    event = an_event()
+                    await publish(channel, encode(event), event.routing_key)
+            await eventually(lambda: _value(consumer.applied >= 3))  # reading and acking
+            return pool, supervisor
+
+        pool, supervisor = loop.run_until_complete(start())
+        stopping = loop.create_task(supervisor.stop())  # the first signal
+        loop.run_until_complete(asyncio.sleep(0))
+        tasks = asyncio.all_tasks(loop)  # the second one
+        assert stopping in tasks
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        return [
+            f"{task.get_coro().__qualname__}: {task.exception()!r}"  # type: ignore[union-attr]
+            for task in tasks
+            if not task.cancelled() and task.exception() is not None
+        ]
+    finally:
+        if pool is not None:
+            try:
+                loop.run_until_complete(asyncio.wait_for(pool.close(), 10))
+            except Exception:
+                pool.terminate()
+        loop.run_until_complete(asyncio.sleep(0.1))  # transports being closed finish closing
+        loop.close()
+
+
+async def test_a_consumer_stopped_by_a_second_signal_ends_without_an_exception(
+    pool: asyncpg.Pool, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    consumer = consumer_for(pool, "consumer-test", note_effect)
+    await (await consumer.declare(channel)).purge()  # what other tests left there
+    # Before: "EventConsumer._read: ChannelInvalidStateError('Channel closed by RPC timeout')",
+    # its subscription's cancel on a channel that was closing, in every run of `make run` that
+    # Ctrl-C stopped as the consumer's cleanup began.
+    assert await asyncio.to_thread(_stopped_by_a_second_signal) == []
 
 
 async def test_the_backlog_and_the_age_of_its_oldest_row_are_measured_while_the_broker_is_away(
