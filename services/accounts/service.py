@@ -11,6 +11,7 @@ import asyncpg
 
 from services.common import crud
 from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
+from services.common.idempotency import Keyed
 from services.common.identity import Identity
 from services.common.outbox import record_change
 from services.common.pagination import keyset_sql, page_result, parse_page
@@ -178,11 +179,15 @@ async def create_account(
     identity: Identity,
     data: dict[str, Any],
     context: dict[str, Any] | None = None,
+    keyed: Keyed | None = None,
 ) -> dict[str, Any]:
+    """``keyed``: made under an Idempotency-Key, claimed first and answered with the change."""
     if not isinstance(data, dict):
         raise ValidationFailed([FieldError("body", "Doit être un objet JSON.")])
     data = {"owner": identity.username, **data} if "owner" not in data else data
     async with pool.acquire() as conn, conn.transaction():
+        if keyed is not None:
+            await keyed.claim(conn)  # raises Replay when the key was used
         fields = await _checked(conn, data, None, identity, None)
         row = await conn.fetchrow(
             sql.INSERT_ACCOUNT,
@@ -196,6 +201,8 @@ async def create_account(
             conn, source=source, entity=domain.ENTITY, change="created", record=record,
             actor=identity.username, context=context,
         )  # fmt: skip
+        if keyed is not None:
+            await keyed.keep(conn, record)
     return record
 
 
@@ -323,13 +330,17 @@ async def restore_account(
 
 
 async def duplicate_account(
-    pool: asyncpg.Pool, source: str, identity: Identity, account_id: str
+    pool: asyncpg.Pool,
+    source: str,
+    identity: Identity,
+    account_id: str,
+    keyed: Keyed | None = None,
 ) -> dict[str, Any]:
     original = await get_account(pool, account_id)
     copy = {k: _jsonish(v) for k, v in editable(original).items() if k not in ("siren", "siret")}
     copy["name"] = domain.copy_name(original["name"])
     context = {"duplicated_from": str(original["id"])}
-    return await create_account(pool, source, identity, copy, context=context)
+    return await create_account(pool, source, identity, copy, context=context, keyed=keyed)
 
 
 async def list_accounts(pool: asyncpg.Pool, query: Mapping[str, str]) -> dict[str, Any]:

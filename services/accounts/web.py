@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from services.common.idempotency import Answer, Keyed, json_answer, respond
 from services.common.records import etag
 from services.common.runtime import POOL_KEY, SOURCE_KEY
 from services.common.views import account_view_handler
@@ -20,11 +21,19 @@ routes = web.RouteTableDef()
 LIST_POOL_KEY = web.AppKey("list_pool", asyncpg.Pool)
 
 
-def _one(record: dict[str, Any], status: int = 200, collection: str = "accounts") -> web.Response:
+def _answer(record: dict[str, Any], status: int = 200, collection: str = "accounts") -> Answer:
     headers = {"ETag": etag(record["version"])}
     if status == 201:
         headers["Location"] = f"/api/v1/{collection}/{record['id']}"
-    return json_response(record, status=status, headers=headers)
+    return json_answer(record, status, headers)
+
+
+def _one(record: dict[str, Any], status: int = 200, collection: str = "accounts") -> web.Response:
+    return _answer(record, status, collection).response()
+
+
+def _created(record: dict[str, Any]) -> Answer:
+    return _answer(record, 201)
 
 
 # Accounts
@@ -33,10 +42,12 @@ def _one(record: dict[str, Any], status: int = 200, collection: str = "accounts"
 @routes.post("/api/v1/accounts")
 async def create_account(request: web.Request) -> web.Response:
     data = await read_json(request)
-    record = await service.create_account(
-        request.app[POOL_KEY], request.app[SOURCE_KEY], identity_of(request), data
-    )
-    return _one(record, 201)
+    pool, source, identity = request.app[POOL_KEY], request.app[SOURCE_KEY], identity_of(request)
+
+    async def run(keyed: Keyed | None) -> dict[str, Any]:
+        return await service.create_account(pool, source, identity, data, keyed=keyed)
+
+    return await respond(request, pool, run, _created)
 
 
 @routes.get("/api/v1/accounts")
@@ -88,13 +99,14 @@ async def restore_account(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/accounts/{id}/duplicate")
 async def duplicate_account(request: web.Request) -> web.Response:
-    record = await service.duplicate_account(
-        request.app[POOL_KEY],
-        request.app[SOURCE_KEY],
-        identity_of(request),
-        request.match_info["id"],
-    )
-    return _one(record, 201)
+    pool, source, identity = request.app[POOL_KEY], request.app[SOURCE_KEY], identity_of(request)
+
+    async def run(keyed: Keyed | None) -> dict[str, Any]:
+        return await service.duplicate_account(
+            pool, source, identity, request.match_info["id"], keyed=keyed
+        )
+
+    return await respond(request, pool, run, _created)
 
 
 @routes.get("/api/v1/accounts/{id}/map")

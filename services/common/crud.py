@@ -21,6 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from .errors import Conflict, FieldError, NotFound, ValidationFailed
+from .idempotency import Answer, Keyed, json_answer, respond
 from .identity import Identity
 from .outbox import record_change
 from .pagination import ColumnKind, keyset_sql, page_result, parse_page
@@ -147,10 +148,14 @@ async def create(
     extra: Mapping[str, Any] | None = None,
     prepare: Prepare | None = None,
     context: dict[str, Any] | None = None,
+    keyed: Keyed | None = None,
 ) -> dict[str, Any]:
-    """Insert a record; ``extra`` and ``prepare`` set read-only columns (a call id, a number)."""
+    """Insert a record; ``extra`` and ``prepare`` set read-only columns (a call id, a number).
+    ``keyed``: made under an Idempotency-Key, claimed first and answered with the change."""
     extra = dict(extra or {})
     async with pool.acquire() as conn, conn.transaction():
+        if keyed is not None:
+            await keyed.claim(conn)  # raises Replay when the key was used
         values = await _validated(conn, spec, data, None, identity)
         for step in (spec.prepare, prepare):
             if step is not None:
@@ -174,6 +179,8 @@ async def create(
             actor=identity.username,
             context=context,
         )
+        if keyed is not None:
+            await keyed.keep(conn, record)
     return record
 
 
@@ -404,19 +411,26 @@ def record_routes(specs: Mapping[str, RecordSpec]) -> list[web.RouteDef]:
         return specs[request.match_info["collection"]]
 
     def one(request: web.Request, record: dict[str, Any], status: int = 200) -> web.Response:
+        return answer(request, record, status).response()
+
+    def answer(request: web.Request, record: dict[str, Any], status: int = 200) -> Answer:
         headers = {"ETag": etag(record["version"])}
         if status == 201:
             headers["Location"] = f"/api/v1/{request.match_info['collection']}/{record['id']}"
-        return json_response(record, status=status, headers=headers)
+        return json_answer(record, status, headers)
 
     async def create_one(request: web.Request) -> web.Response:
         data = await read_json(request)
-        source, identity = request.app[SOURCE_KEY], identity_of(request)
-        return one(
-            request,
-            await create(request.app[POOL_KEY], spec_of(request), source, identity, data),
-            201,
+        source, identity, pool = (
+            request.app[SOURCE_KEY],
+            identity_of(request),
+            request.app[POOL_KEY],
         )
+
+        async def run(keyed: Keyed | None) -> dict[str, Any]:
+            return await create(pool, spec_of(request), source, identity, data, keyed=keyed)
+
+        return await respond(request, pool, run, lambda record: answer(request, record, 201))
 
     async def list_all(request: web.Request) -> web.Response:
         return json_response(
