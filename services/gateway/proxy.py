@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import time
 from typing import Any
 
 import aiohttp
@@ -16,7 +18,13 @@ from services.common.identity import HEADER, Identity, IdentitySigner
 
 log = logging.getLogger(__name__)
 
-FORWARDED_REQUEST_HEADERS = ("Content-Type", "If-Match", "If-None-Match", "Accept")
+FORWARDED_REQUEST_HEADERS = (
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Accept",
+    "Idempotency-Key",
+)
 FORWARDED_RESPONSE_HEADERS = (
     "Allow",
     "Content-Type",
@@ -24,17 +32,35 @@ FORWARDED_RESPONSE_HEADERS = (
     "Location",
     "Retry-After",
     "Content-Disposition",
+    "Idempotency-Replayed",
     "X-SQL-Statements",  # what a service's part of a 360° view cost
 )
+
+
+# A request with an Idempotency-Key is sent again, under the same key, when the service's
+# connection fails (refused: the service is restarting; lost after sending: it may have
+# committed, and the key makes it answer what it did): after these pauses, so for about 10 s at
+# most, before the 503. A timeout is not retried (the service may still be working on it).
+KEYED_RETRY_PAUSES = (0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.5, 1.5, 2.0, 2.0)
+KEYED_RETRY_BUDGET_SECONDS = 10.0
+RETRIED_ERRORS = (aiohttp.ClientConnectionError,)
+NOT_RETRIED_ERRORS = (aiohttp.ServerTimeoutError,)  # a ClientConnectionError, but a timeout
 
 
 class Upstreams:
     """One pooled HTTP session for all services; each call has its own timeout."""
 
-    def __init__(self, session: aiohttp.ClientSession, secret: str, timeout: float) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        secret: str,
+        timeout: float,
+        retry_pauses: tuple[float, ...] = KEYED_RETRY_PAUSES,
+    ) -> None:
         self._session = session
         self._sign = IdentitySigner(secret)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._retry_pauses = retry_pauses
 
     async def forward(
         self,
@@ -51,39 +77,70 @@ class Upstreams:
             if name in request.headers
         }
         headers[HEADER] = self._sign(identity)
+        raw = await request.read() if request.can_read_body else None
+        keyed = "Idempotency-Key" in headers
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                return await self._send(request, base_url, path, headers, raw, limit_seconds)
+            except RETRIED_ERRORS as exc:
+                if (
+                    not keyed
+                    or isinstance(exc, NOT_RETRIED_ERRORS)
+                    or attempt >= len(self._retry_pauses)
+                    or time.monotonic() - started + self._retry_pauses[attempt]
+                    > KEYED_RETRY_BUDGET_SECONDS
+                ):
+                    raise self._unavailable(request.method, path, service, exc) from exc
+                log.warning(
+                    "%s %s: service %s unreachable (%s), sent again under its Idempotency-Key",
+                    request.method,
+                    path,
+                    service,
+                    type(exc).__name__,
+                )
+                await asyncio.sleep(self._retry_pauses[attempt])
+                attempt += 1
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise self._unavailable(request.method, path, service, exc) from exc
+
+    async def _send(
+        self,
+        request: web.Request,
+        base_url: str,
+        path: str,
+        headers: dict[str, str],
+        raw: bytes | None,
+        limit_seconds: float | None,
+    ) -> web.Response:
         # Up to the gateway's limit (6 MiB): sent from a buffer, in chunks (aiohttp warns that raw
         # bytes over 1 MiB are written in one go, holding the event loop).
-        body = io.BytesIO(await request.read()) if request.can_read_body else None
-        try:
-            async with self._session.request(
-                request.method,
-                URL(base_url + path, encoded=True),
-                params=request.query,
-                data=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=limit_seconds)
-                if limit_seconds
-                else self._timeout,
-                allow_redirects=False,
-            ) as upstream:
-                payload = await upstream.read()
-                response = web.Response(status=upstream.status, body=payload)
-                for name in FORWARDED_RESPONSE_HEADERS:
-                    if name in upstream.headers:
-                        response.headers[name] = upstream.headers[name]
-                return response
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning(
-                "%s %s: service %s unreachable: %s",
-                request.method,
-                path,
-                service,
-                type(exc).__name__,
-            )
-            raise ServiceUnavailable(
-                f"Le service {service} est momentanément indisponible ; "
-                "réessayez dans quelques secondes."
-            ) from exc
+        async with self._session.request(
+            request.method,
+            URL(base_url + path, encoded=True),
+            params=request.query,
+            data=io.BytesIO(raw) if raw is not None else None,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=limit_seconds) if limit_seconds else self._timeout,
+            allow_redirects=False,
+        ) as upstream:
+            payload = await upstream.read()
+            response = web.Response(status=upstream.status, body=payload)
+            for name in FORWARDED_RESPONSE_HEADERS:
+                if name in upstream.headers:
+                    response.headers[name] = upstream.headers[name]
+            return response
+
+    @staticmethod
+    def _unavailable(
+        method: str, path: str, service: str, exc: BaseException
+    ) -> ServiceUnavailable:
+        log.warning("%s %s: service %s unreachable: %s", method, path, service, type(exc).__name__)
+        return ServiceUnavailable(
+            f"Le service {service} est momentanément indisponible ; "
+            "réessayez dans quelques secondes."
+        )
 
     async def call_json(
         self,
