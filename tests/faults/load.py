@@ -1,12 +1,18 @@
 """Account writes through the gateway by a few concurrent clients, and what became of them: the
 answers the clients saw, and the audit entries each write left (read from the audit database
-as the superuser)."""
+as the superuser).
+
+Each logical write carries a fresh ``Idempotency-Key``; a 503 with ``Retry-After`` is retried
+under the same key (at most ``RETRIES`` times, after the Retry-After capped at
+``RETRY_PAUSE_CAP`` seconds), as a client told to retry does; the write's answer is the last
+one."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +25,8 @@ from tests.support import RUN_ID, eventually
 
 FIGURES_DIR = ROOT / ".run" / "faults"  # gitignored
 CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=20)
+RETRIES = 5
+RETRY_PAUSE_CAP = 2.0
 
 
 @dataclass
@@ -29,6 +37,8 @@ class Write:
     error: str | None = None
     retry_after: str | None = None
     record_id: str | None = None
+    key: str = field(default_factory=lambda: str(uuid.uuid4()))
+    earlier: list[str] = field(default_factory=list)  # answers before a retry, in order
 
     @property
     def acknowledged(self) -> bool:
@@ -90,9 +100,21 @@ class Load:
             await asyncio.sleep(self.pause)
 
     async def _send(self, write: Write, method: str, path: str, body: dict[str, str]) -> None:
+        """The write, sent again under its key after a 503 with Retry-After (bounded)."""
+        for attempt in range(RETRIES + 1):
+            if attempt:
+                write.earlier.append(write.answer)
+                await asyncio.sleep(min(float(write.retry_after or 1), RETRY_PAUSE_CAP))
+                write.status = write.error = write.retry_after = None
+            await self._send_once(write, method, path, body)
+            if not (write.status == 503 and write.retry_after is not None):
+                return
+
+    async def _send_once(self, write: Write, method: str, path: str, body: dict[str, str]) -> None:
+        headers = {**self.headers, "Idempotency-Key": write.key}
         try:
             async with self.http.request(
-                method, self.gateway + path, json=body, headers=self.headers, timeout=CLIENT_TIMEOUT
+                method, self.gateway + path, json=body, headers=headers, timeout=CLIENT_TIMEOUT
             ) as response:
                 write.status = response.status
                 write.retry_after = response.headers.get("Retry-After")
@@ -198,7 +220,8 @@ async def settle(
     unexpected = [
         w
         for w in writes
-        if not w.acknowledged and not (w.status == 503 and w.retry_after is not None)
+        if (not w.acknowledged and not (w.status == 503 and w.retry_after is not None))
+        or any(answer != "503 with Retry-After" for answer in w.earlier)
     ]
     records = {w.record_id for w in acknowledged if w.record_id}
     broken = await verify_chains(http, stack.gateway, headers, records)
@@ -209,6 +232,9 @@ async def settle(
         "faults": faults,
         "writes": len(writes),
         "answers": dict(Counter(w.answer for w in writes).most_common()),
+        "writes_retried_under_their_key": sum(1 for w in writes if w.earlier),
+        "retries": sum(len(w.earlier) for w in writes),
+        "answers_before_a_retry": dict(Counter(a for w in writes for a in w.earlier).most_common()),
         "acknowledged": len(acknowledged),
         "audited_exactly_once": sum(1 for w in acknowledged if seen[w.marker] == 1),
         "acknowledged_but_not_audited_after_30s": len(lost),
