@@ -68,6 +68,7 @@ class Op:
     public: bool = False
     body_type: str = "application/json"
     if_match: bool = False
+    idempotent: bool = False  # a creation that honours Idempotency-Key
     list_of: bool = False
     also: tuple[str, ...] = ()  # other media types the answer may have
 
@@ -82,7 +83,16 @@ def _crud(
     one = f"/api/v1/{collection}/{{id}}"
     patch = out.patch_model(f"{record.__name__}Patch", written)
     return [
-        Op("post", f"/api/v1/{collection}", f"Créer ({tag})", tag, written, 201, record),
+        Op(
+            "post",
+            f"/api/v1/{collection}",
+            f"Créer ({tag})",
+            tag,
+            written,
+            201,
+            record,
+            idempotent=True,
+        ),
         Op(
             "get",
             f"/api/v1/{collection}",
@@ -249,6 +259,7 @@ def operations() -> list[Op]:
             "Comptes",
             status=201,
             answer=out.Account,
+            idempotent=True,
         ),
         Op(
             "get",
@@ -454,6 +465,18 @@ def document() -> dict[str, Any]:
     }
 
 
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+    "description": "Clé choisie par le client (1 à 255 caractères ASCII imprimables), propre à "
+    "l'utilisateur et gardée 24 h : la même requête répétée avec la même clé reçoit la réponse "
+    "de la première (même statut, corps, Location, ETag ; en-tête Idempotency-Replayed: true) "
+    "sans créer de seconde fiche ; la même clé avec un autre corps : 422 nommant l'en-tête.",
+}
+
+
 def _operation_id(op: Op) -> str:
     path = op.path.removeprefix("/api/v1/").replace("/", "_").replace("{", "").replace("}", "")
     return f"{op.method}_{path}"
@@ -508,7 +531,7 @@ def _operation(op: Op, refs: Any) -> dict[str, Any]:
     }
     if op.public:
         operation["security"] = [{"telephonySignature": []}] if "telephony" in op.path else []
-    parameters = [
+    parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in ("id", "name", "code", "session_id")
         if f"{{{name}}}" in op.path
@@ -531,6 +554,8 @@ def _operation(op: Op, refs: Any) -> dict[str, Any]:
         parameters.append(
             {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"}}
         )
+    if op.idempotent:
+        parameters.append(IDEMPOTENCY_KEY)
     if parameters:
         operation["parameters"] = parameters
     if op.body is not None:
