@@ -51,6 +51,9 @@ async def consuming(
         retry_delay=0.01,
         wants=wants,
     )
+    # Other tests' events reach every queue bound to # (the supervision tests publish dozens).
+    async with await aio_pika.connect(DEFAULT_AMQP_URL) as connection:
+        await (await consumer.declare(await connection.channel())).purge()
     task = asyncio.create_task(consumer.run())
     try:
         await eventually(lambda: _value(consumer.connected))
