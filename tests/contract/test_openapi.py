@@ -30,6 +30,13 @@ async def test_the_document_covers_every_public_route_with_its_errors_and_auth(
     name = document["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]["properties"]["name"]
     assert name["type"] == "string"
     assert paths["/api/v1/auth/login"]["post"]["security"] == []
+    # Creations say they take an Idempotency-Key; other writes do not.
+    for path in ("/api/v1/accounts", "/api/v1/contacts", "/api/v1/quotes",
+                 "/api/v1/accounts/{id}/duplicate"):  # fmt: skip
+        headers = [p["name"] for p in paths[path]["post"]["parameters"] if p["in"] == "header"]
+        assert headers == ["Idempotency-Key"], path
+    patch_headers = [p["name"] for p in paths["/api/v1/accounts/{id}"]["patch"]["parameters"]]
+    assert "Idempotency-Key" not in patch_headers
     assert document["security"] == [{"bearer": []}]
 
 
