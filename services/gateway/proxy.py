@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import re
 import time
 from typing import Any
 
@@ -38,13 +39,19 @@ FORWARDED_RESPONSE_HEADERS = (
 
 
 # A request with an Idempotency-Key is sent again, under the same key, when the service's
-# connection fails (refused: the service is restarting; lost after sending: it may have
-# committed, and the key makes it answer what it did): after these pauses, so for about 10 s at
-# most, before the 503. A timeout is not retried (the service may still be working on it).
+# connection fails: after these pauses, so for about 10 s at most, before the 503. Refused (the
+# service is restarting): the request was never sent, any keyed request is sent again. Lost
+# after sending (it may have committed): only a creation whose service honours the key, which
+# then answers what it did. A timeout is not retried (the service may still be working on it).
 KEYED_RETRY_PAUSES = (0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.5, 1.5, 2.0, 2.0)
 KEYED_RETRY_BUDGET_SECONDS = 10.0
 RETRIED_ERRORS = (aiohttp.ClientConnectionError,)
 NOT_RETRIED_ERRORS = (aiohttp.ServerTimeoutError,)  # a ClientConnectionError, but a timeout
+NEVER_SENT_ERRORS = (aiohttp.ClientConnectorError,)
+KEYED_CREATIONS = re.compile(
+    r"/api/v1/(?:accounts|contacts|actions|opportunities|projects|quotes|invoices)"
+    r"|/api/v1/accounts/[^/]+/duplicate"
+)
 
 
 class Upstreams:
@@ -79,6 +86,9 @@ class Upstreams:
         headers[HEADER] = self._sign(identity)
         raw = await request.read() if request.can_read_body else None
         keyed = "Idempotency-Key" in headers
+        keyed_creation = (
+            keyed and request.method == "POST" and KEYED_CREATIONS.fullmatch(path) is not None
+        )
         started = time.monotonic()
         attempt = 0
         while True:
@@ -88,6 +98,7 @@ class Upstreams:
                 if (
                     not keyed
                     or isinstance(exc, NOT_RETRIED_ERRORS)
+                    or not (keyed_creation or isinstance(exc, NEVER_SENT_ERRORS))
                     or attempt >= len(self._retry_pauses)
                     or time.monotonic() - started + self._retry_pauses[attempt]
                     > KEYED_RETRY_BUDGET_SECONDS

@@ -1,10 +1,12 @@
 """The gateway sends a request carrying an Idempotency-Key again when the service's connection
-fails (refused, or lost after sending), and only such a request: against a stand-in service that
-drops the first connection it serves, after reading the whole request."""
+fails (refused, or lost after sending for a creation that honours the key), and only such a
+request: against a stand-in service that drops the first connections it serves, after reading
+the whole request."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -52,7 +54,7 @@ class DroppingService:
             answer = b'{"id": "x"}'
             writer.write(
                 b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
-                b"Location: /api/v1/things/x\r\nConnection: close\r\n"
+                b"Location: /api/v1/accounts/x\r\nConnection: close\r\n"
                 + f"Content-Length: {len(answer)}\r\n\r\n".encode()
                 + answer
             )
@@ -82,14 +84,16 @@ async def gateway() -> AsyncIterator[Gateway]:
 
         async def forward(request: web.Request) -> web.Response:
             base = f"http://127.0.0.1:{service.port}"
-            return await upstreams.forward(request, base, "/api/v1/things", IDENTITY, "things")
+            path = request.rel_url.raw_path
+            return await upstreams.forward(request, base, path, IDENTITY, "accounts")
 
         app = web.Application(middlewares=[error_middleware])
-        app.router.add_post("/api/v1/things", forward)
+        app.router.add_post("/api/v1/accounts", forward)
+        app.router.add_post("/api/v1/accounts/{id}/restore", forward)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         try:
-            yield Gateway(str(server.make_url("/api/v1/things")), service, http)
+            yield Gateway(str(server.make_url("/api/v1/accounts")), service, http)
         finally:
             await server.close()
             await service.close()
@@ -99,7 +103,7 @@ async def test_a_keyed_request_is_sent_again_until_the_service_answers(gateway: 
     headers = {"Idempotency-Key": "clé-1".encode().hex()}
     async with gateway.http.post(gateway.url, json={"name": "A"}, headers=headers) as response:
         assert response.status == 201, await response.text()
-        assert response.headers["Location"] == "/api/v1/things/x"
+        assert response.headers["Location"] == "/api/v1/accounts/x"
         assert await response.json() == {"id": "x"}
     # Three times the same request under the same key: two dropped, the third answered.
     assert gateway.service.requests == [(headers["Idempotency-Key"], b'{"name": "A"}')] * 3
@@ -111,6 +115,30 @@ async def test_a_request_without_a_key_is_not_sent_again(gateway: Gateway) -> No
         assert response.headers["Retry-After"]
         assert "indisponible" in (await response.json())["detail"]
     assert gateway.service.requests == [(None, b'{"name": "B"}')]
+
+
+async def test_a_keyed_write_that_is_no_creation_is_not_sent_again_once_sent(
+    gateway: Gateway,
+) -> None:
+    # Its service would not recognise the key: sent again, it could be applied twice.
+    url = gateway.url + "/00000000-0000-4000-8000-000000000002/restore"
+    async with gateway.http.post(url, headers={"Idempotency-Key": "k3"}) as response:
+        assert response.status == 503
+    assert gateway.service.requests == [("k3", b"")]
+
+
+async def test_a_keyed_request_is_sent_again_while_the_service_refuses_connections(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    await gateway.service.close()  # nothing listens: connection refused, never sent
+    url = gateway.url + "/00000000-0000-4000-8000-000000000002/restore"
+    with caplog.at_level(logging.WARNING, logger="services.gateway.proxy"):
+        async with gateway.http.post(url, headers={"Idempotency-Key": "k4"}) as response:
+            assert response.status == 503
+            assert response.headers["Retry-After"]
+    retried = [r for r in caplog.records if "sent again" in r.getMessage()]
+    assert len(retried) == 3  # every pause used, then the 503
+    assert gateway.service.requests == []
 
 
 async def test_a_keyed_request_gets_503_once_the_retries_are_spent(gateway: Gateway) -> None:
