@@ -321,12 +321,13 @@ async def test_stopping_a_busy_consumer_and_relay_logs_no_traceback(
 
 
 def _stopped_by_a_second_signal() -> list[str]:
-    """A consumer reading and acknowledging events, stopped as aiohttp's run_app stops a service
-    that gets a second SIGINT/SIGTERM while it stops (Ctrl-C reaches every process of `make run`,
-    then deploy/run.py sends SIGTERM): the cleanup has begun (the supervisor's stop) when every
-    task still alive is cancelled at once, the broker connection's own included; run_app then
-    reports, with its traceback, each task that ended with an exception. In an event loop of its
-    own (the test's holds the fixtures): those tasks, described."""
+    """A consumer reading and acknowledging events, stopped as aiohttp's run_app stopped a
+    service that got a second SIGINT/SIGTERM while it stopped (Ctrl-C reaches every process of
+    `make run`, then deploy/run.py sends SIGTERM; services/common/logs.py now ignores the second
+    one, but run_app does the same to whatever is left when it ends): the cleanup has begun (the
+    supervisor's stop) when every task still alive is cancelled at once, the broker connection's
+    own included; run_app then reports, with its traceback, each task that ended with an
+    exception. In an event loop of its own (the test's holds the fixtures): those tasks."""
     loop = asyncio.new_event_loop()
     pool: asyncpg.Pool | None = None
     try:
