@@ -9,12 +9,13 @@ creates or updates, idempotently:
   database is the exception: it and its objects belong to the NOLOGIN role
   ``<prefix>audit_owner``; the audit service's role may connect, SELECT and INSERT its trail
   (``audit_entries``, ``audit_rejections``), never UPDATE, DELETE, TRUNCATE, ALTER or DROP it.
-- RabbitMQ, through one ``rabbitmqctl import_definitions`` (a call costs about a second): a user
-  ``<prefix><service>`` per service that may configure, write and read only its own queues
-  (``<exchange>.<service>``, its dead-letter queue, server-named ``amq.gen-*`` queues), the
-  events exchange and the dead-letter exchange, and may publish on the events exchange only the
-  routing keys of the entities it owns (topic permissions); and, for `make run`, the operators'
-  user ``crm-admin`` (tags administrator and impersonator, so a replay keeps the original
+- RabbitMQ, through one ``rabbitmqctl import_definitions`` (a call costs about a second): the
+  events exchange and its dead-letter exchange; a user ``<prefix><service>`` per service that may
+  configure only its own queues (``<exchange>.<service>``, its dead-letter queue, server-named
+  ``amq.gen-*`` queues), write and read those and the two exchanges (which it looks up, never
+  declares: it cannot delete them), and publish on the events exchange only the routing keys of
+  the entities it owns (topic permissions); and, for `make run`, the operators' user
+  ``crm-admin`` (tags administrator and impersonator, so a replay keeps the original
   ``user_id``).
 
 Services then call ``prepare_database`` at start as their role: it finds everything applied.
@@ -258,15 +259,18 @@ def broker_definitions(plan: Plan) -> dict[str, Any]:
         user = plan.role(service)
         users.append({"name": user, "password": plan.amqp_passwords[service], "tags": ""})
         own = [queue_name(exchange, service), dead_letter_queue(exchange, service)]
-        # Declaring an exchange (done by every service, idempotently) needs configure on it.
-        resources = _alternatives([*own, exchange, dlx]).replace(")$", r"|amq\.gen-.*)$")
+        # The exchanges are declared here (below): services only look them up, which needs no
+        # permission, so none may configure (delete) them. Publishing needs write on the
+        # exchange, binding a queue read on it.
+        queues = _alternatives(own).replace(")$", r"|amq\.gen-.*)$")
+        queues_and_exchanges = _alternatives([*own, exchange, dlx]).replace(")$", r"|amq\.gen-.*)$")
         permissions.append(
             {
                 "user": user,
                 "vhost": "/",
-                "configure": resources,
-                "write": resources,
-                "read": resources,
+                "configure": queues,
+                "write": queues_and_exchanges,
+                "read": queues_and_exchanges,
             }
         )
         entities = owned_entities(service)
@@ -292,7 +296,24 @@ def broker_definitions(plan: Plan) -> dict[str, Any]:
         permissions.append(
             {"user": BROKER_ADMIN, "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}
         )
-    return {"users": users, "permissions": permissions, "topic_permissions": topic_permissions}
+    exchanges = [
+        {
+            "name": name,
+            "vhost": "/",
+            "type": kind,
+            "durable": True,
+            "auto_delete": False,
+            "internal": False,
+            "arguments": {},
+        }
+        for name, kind in ((exchange, "topic"), (dlx, "direct"))
+    ]
+    return {
+        "users": users,
+        "permissions": permissions,
+        "topic_permissions": topic_permissions,
+        "exchanges": exchanges,
+    }
 
 
 async def _rabbitmqctl(*args: str, stdin: bytes | None = None) -> str:

@@ -31,9 +31,48 @@ async def open_connection(url: str, connect_seconds: float = 5.0) -> AbstractCon
     return connection
 
 
+async def ensure_exchanges(connection: AbstractConnection, name: str) -> None:
+    """Make sure the events exchange ``name`` and its dead-letter exchange exist.
+
+    Provisioning declares both (deploy/provision.py), and the services' broker users may not
+    configure them: a service that could declare ``crm.events`` could also delete it. So they
+    are looked up passively (which needs no permission); only where one is missing (a
+    development broker, where the user may configure everything) are they declared here. A
+    failed passive declaration closes its channel, hence the channels of their own."""
+    kinds = (
+        (name, aio_pika.ExchangeType.TOPIC),
+        (dead_letter_exchange(name), aio_pika.ExchangeType.DIRECT),
+    )
+    channel = await connection.channel(publisher_confirms=False)
+    try:
+        for exchange, _kind in kinds:
+            await channel.declare_exchange(exchange, passive=True)
+        return
+    except aio_pika.exceptions.ChannelNotFoundEntity:
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            await channel.close()
+    channel = await connection.channel(publisher_confirms=False)
+    try:
+        for exchange, kind in kinds:
+            await channel.declare_exchange(exchange, kind, durable=True)
+    finally:
+        with contextlib.suppress(Exception):
+            await channel.close()
+
+
 async def declare_events_exchange(channel: AbstractChannel, name: str) -> AbstractExchange:
-    """The durable topic exchange every change is published to."""
-    return await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=True)
+    """The durable topic exchange every change is published to (it must exist: see
+    ``ensure_exchanges``)."""
+    return await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, passive=True)
+
+
+async def declare_dead_letter_exchange(channel: AbstractChannel, name: str) -> AbstractExchange:
+    """The dead-letter exchange of the events exchange ``name`` (it must exist)."""
+    return await channel.declare_exchange(
+        dead_letter_exchange(name), aio_pika.ExchangeType.DIRECT, passive=True
+    )
 
 
 def queue_name(exchange: str, service: str) -> str:

@@ -29,7 +29,9 @@ from yarl import URL
 from .broker import (
     dead_letter_exchange,
     dead_letter_queue,
+    declare_dead_letter_exchange,
     declare_events_exchange,
+    ensure_exchanges,
     lost_signal,
     open_connection,
     publisher_refusal,
@@ -144,9 +146,7 @@ class EventConsumer:
     async def declare(self, channel: aio_pika.abc.AbstractChannel) -> aio_pika.abc.AbstractQueue:
         """Declare the exchange, this service's queue and its dead-letter queue."""
         exchange = await declare_events_exchange(channel, self._exchange_name)
-        dlx = await channel.declare_exchange(
-            dead_letter_exchange(self._exchange_name), aio_pika.ExchangeType.DIRECT, durable=True
-        )
+        dlx = await declare_dead_letter_exchange(channel, self._exchange_name)
         dlq = await channel.declare_queue(
             dead_letter_queue(self._exchange_name, self._service), durable=True
         )
@@ -172,6 +172,7 @@ class EventConsumer:
         confirms: aio_pika.abc.AbstractChannel | None = None
         try:
             lost = lost_signal(connection)
+            await ensure_exchanges(connection, self._exchange_name)
             channel = await connection.channel()
             channel.close_callbacks.add(lambda *_args: lost.set())
             await channel.set_qos(prefetch_count=self._prefetch)

@@ -21,7 +21,7 @@ import aio_pika
 import asyncpg
 from yarl import URL
 
-from .broker import declare_events_exchange, open_connection
+from .broker import declare_events_exchange, ensure_exchanges, open_connection
 from .events import CloudEvent, diff, encode, make_event
 from .supervisor import SupervisedTask, Supervisor, close_quietly
 
@@ -141,6 +141,7 @@ class OutboxRelay:
         """Connect and publish until something fails (then raise: the supervisor retries)."""
         connection = await open_connection(self._amqp_url)
         try:
+            await ensure_exchanges(connection, self._exchange_name)
             channel = await connection.channel(publisher_confirms=True)
             exchange = await declare_events_exchange(channel, self._exchange_name)
             # A lost connection must interrupt an idle wait, not wait for the next event.

@@ -31,6 +31,7 @@ from aio_pika.abc import AbstractChannel
 
 from services.common.broker import (
     declare_events_exchange,
+    ensure_exchanges,
     lost_signal,
     open_connection,
 )
@@ -159,6 +160,7 @@ class ViewCache:
         channel: AbstractChannel | None = None
         try:
             lost = lost_signal(connection)
+            await ensure_exchanges(connection, exchange_name)
             channel = await connection.channel()
             channel.close_callbacks.add(lambda *_args: lost.set())
             exchange = await declare_events_exchange(channel, exchange_name)

@@ -287,6 +287,23 @@ async def test_a_broker_user_reads_only_its_own_queues(platform: Platform) -> No
             await audit_queue.get(fail=False)
 
 
+@pytest.mark.parametrize("service", ["accounts", "gateway", "audit"])
+async def test_a_broker_user_cannot_delete_or_redeclare_the_exchanges(
+    platform: Platform, service: str
+) -> None:
+    """Provisioning declares the exchanges; services only look them up (needs no permission)."""
+    connection = await aio_pika.connect(role_amqp_url(service), timeout=10)
+    async with connection:
+        for name in (TEST_EXCHANGE, f"{TEST_EXCHANGE}.dead-letter"):
+            channel = await connection.channel()
+            await channel.declare_exchange(name, passive=True)  # looking it up is allowed
+            with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+                await channel.exchange_delete(name)
+            channel = await connection.channel()
+            with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+                await channel.declare_exchange(name, aio_pika.ExchangeType.FANOUT, durable=True)
+
+
 async def test_a_service_role_must_give_its_password(platform: Platform) -> None:
     """Where pg_hba.conf asks crm_services members for a password (deploy/ensure-infra.sh)."""
     conn = await asyncpg.connect(isolated_database_url("audit"))

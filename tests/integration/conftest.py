@@ -6,10 +6,10 @@ import aio_pika
 import asyncpg
 import pytest
 
-from services.common.broker import declare_events_exchange
+from services.common.broker import declare_events_exchange, ensure_exchanges
 from services.common.db import create_pool, prepare_database
 from services.common.settings import DEFAULT_AMQP_URL
-from tests.support import TEST_EXCHANGE, isolated_database_url
+from tests.support import INTEGRATION_EXCHANGE, isolated_database_url
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +36,9 @@ async def clean(pool: asyncpg.Pool) -> None:
 async def channel(infrastructure: None) -> AsyncIterator[aio_pika.abc.AbstractChannel]:
     connection = await aio_pika.connect(DEFAULT_AMQP_URL)
     async with connection:
+        await ensure_exchanges(connection, INTEGRATION_EXCHANGE)
         channel = await connection.channel()
-        await declare_events_exchange(channel, TEST_EXCHANGE)
+        await declare_events_exchange(channel, INTEGRATION_EXCHANGE)
         yield channel
 
 
@@ -47,5 +48,5 @@ async def probe(
 ) -> aio_pika.abc.AbstractQueue:
     """A private queue that sees every event published on the test exchange."""
     queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-    await queue.bind(TEST_EXCHANGE, routing_key="#")
+    await queue.bind(INTEGRATION_EXCHANGE, routing_key="#")
     return queue
