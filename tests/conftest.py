@@ -13,7 +13,7 @@ import pytest
 from deploy.provision import deprovision, provision, remove_leftover_test_roles
 from services.common.broker import dead_letter_exchange, dead_letter_queue, queue_name
 from services.common.settings import DEFAULT_AMQP_URL, DEFAULT_PG_SERVER
-from tests.support import RUN_ID, TEST_EXCHANGE, TEST_PLAN
+from tests.support import INTEGRATION_EXCHANGE, RUN_ID, TEST_EXCHANGE, TEST_PLAN
 
 SERVICES = ("gateway", "accounts", "activities", "documents", "audit")
 EXTRA_QUEUES = ("probe", "consumer-test", "dead-letter-test", "replay-test")
@@ -87,15 +87,16 @@ async def _remove_test_topology() -> None:
     """Durable queues outlive the run: delete this run's exchange and queues."""
     connection = await aio_pika.connect(DEFAULT_AMQP_URL)
     async with connection:
-        for name in (*SERVICES, *EXTRA_QUEUES):
-            for queue in (queue_name(TEST_EXCHANGE, name), dead_letter_queue(TEST_EXCHANGE, name)):
+        for events in (TEST_EXCHANGE, INTEGRATION_EXCHANGE):
+            for name in (*SERVICES, *EXTRA_QUEUES):
+                for queue in (queue_name(events, name), dead_letter_queue(events, name)):
+                    channel = await connection.channel()
+                    with contextlib.suppress(aio_pika.exceptions.AMQPError):
+                        await channel.queue_delete(queue)
+            for exchange in (events, dead_letter_exchange(events)):
                 channel = await connection.channel()
                 with contextlib.suppress(aio_pika.exceptions.AMQPError):
-                    await channel.queue_delete(queue)
-        for exchange in (TEST_EXCHANGE, dead_letter_exchange(TEST_EXCHANGE)):
-            channel = await connection.channel()
-            with contextlib.suppress(aio_pika.exceptions.AMQPError):
-                await channel.exchange_delete(exchange)
+                    await channel.exchange_delete(exchange)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -21,6 +21,10 @@ from services.common.settings import (
 T = TypeVar("T")
 RUN_ID = secrets.token_hex(4)
 TEST_EXCHANGE = f"crm.test-{RUN_ID}"
+# The integration tests publish bare events (as guest, no user_id) and consume them with test
+# handlers: on an exchange of their own, so the e2e platform's consumers (bound to `#` on
+# TEST_EXCHANGE, alive for the whole session) neither receive nor refuse them.
+INTEGRATION_EXCHANGE = f"{TEST_EXCHANGE}.integration"
 # This run's PostgreSQL roles and broker users (cluster-wide names): crm_test_<run>_<service>,
 # made by tests/conftest.py with deploy/provision.py and removed at the end.
 TEST_PREFIX = f"crm_test_{RUN_ID}_"

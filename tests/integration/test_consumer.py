@@ -15,7 +15,7 @@ from services.common.broker import dead_letter_queue
 from services.common.consumer import EventConsumer, Handler, Wants
 from services.common.events import CloudEvent, encode, make_event
 from services.common.settings import DEFAULT_AMQP_URL
-from tests.support import TEST_EXCHANGE, eventually
+from tests.support import INTEGRATION_EXCHANGE, eventually
 
 pytestmark = pytest.mark.usefixtures("clean")
 
@@ -42,7 +42,7 @@ async def consuming(
     consumer = EventConsumer(
         pool,
         DEFAULT_AMQP_URL,
-        TEST_EXCHANGE,
+        INTEGRATION_EXCHANGE,
         service,
         ["#"],
         handler,
@@ -69,7 +69,7 @@ async def _value(value: object) -> object:
 
 
 async def publish(channel: aio_pika.abc.AbstractChannel, body: bytes, key: str) -> None:
-    exchange = await channel.get_exchange(TEST_EXCHANGE)
+    exchange = await channel.get_exchange(INTEGRATION_EXCHANGE)
     await exchange.publish(
         aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=key
     )
@@ -103,7 +103,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_leaves_no_eff
         raise RuntimeError("poison")
 
     dlq = await channel.declare_queue(
-        dead_letter_queue(TEST_EXCHANGE, "dead-letter-test"), durable=True
+        dead_letter_queue(INTEGRATION_EXCHANGE, "dead-letter-test"), durable=True
     )
     await dlq.purge()
     event, healthy = an_event(), an_event()
@@ -134,7 +134,7 @@ async def test_a_body_that_is_not_an_event_goes_straight_to_the_dead_letter_queu
         calls.append(event)
 
     dlq = await channel.declare_queue(
-        dead_letter_queue(TEST_EXCHANGE, "dead-letter-test"), durable=True
+        dead_letter_queue(INTEGRATION_EXCHANGE, "dead-letter-test"), durable=True
     )
     await dlq.purge()
     async with consuming(pool, "dead-letter-test", handler):

@@ -14,7 +14,7 @@ import pytest
 from services.common.events import CloudEvent, decode, make_event
 from services.common.outbox import OutboxRelay, enqueue
 from services.common.settings import DEFAULT_AMQP_URL
-from tests.support import TEST_EXCHANGE, TcpProxy, eventually
+from tests.support import INTEGRATION_EXCHANGE, TcpProxy, eventually
 
 
 def event_for(record_id: uuid.UUID, version: int) -> CloudEvent:
@@ -49,7 +49,9 @@ def relay_for(
     batch_size: int = 200,
     poll_seconds: float = 0.2,
 ) -> OutboxRelay:
-    return OutboxRelay(pool, url, TEST_EXCHANGE, batch_size=batch_size, poll_seconds=poll_seconds)
+    return OutboxRelay(
+        pool, url, INTEGRATION_EXCHANGE, batch_size=batch_size, poll_seconds=poll_seconds
+    )
 
 
 async def drain(

@@ -34,8 +34,8 @@ from services.common.settings import DEFAULT_AMQP_URL
 from services.common.supervisor import Backoff, Supervisor
 from services.common.web import READINESS_KEY, make_app
 from tests.support import (
+    INTEGRATION_EXCHANGE,
     INTERNAL_SECRET,
-    TEST_EXCHANGE,
     TcpProxy,
     eventually,
     isolated_database_url,
@@ -108,7 +108,7 @@ def consumer_for(
     return EventConsumer(
         pool,
         DEFAULT_AMQP_URL,
-        TEST_EXCHANGE,
+        INTEGRATION_EXCHANGE,
         service,
         ["#"],
         handler,
@@ -122,7 +122,7 @@ def consumer_for(
 async def publish(
     channel: aio_pika.abc.AbstractChannel, body: bytes, key: str, **properties: Any
 ) -> None:
-    exchange = await channel.get_exchange(TEST_EXCHANGE)
+    exchange = await channel.get_exchange(INTEGRATION_EXCHANGE)
     message = aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, **properties)
     await exchange.publish(message, routing_key=key)
 
@@ -130,7 +130,7 @@ async def publish(
 async def test_a_relay_whose_publish_raises_an_unexpected_error_is_restarted_and_publishes_on(
     pool: asyncpg.Pool, probe: aio_pika.abc.AbstractQueue, caplog: pytest.LogCaptureFixture
 ) -> None:
-    relay = OutboxRelay(pool, DEFAULT_AMQP_URL, TEST_EXCHANGE, poll_seconds=0.2)
+    relay = OutboxRelay(pool, DEFAULT_AMQP_URL, INTEGRATION_EXCHANGE, poll_seconds=0.2)
     publish_batch = relay.publish_batch
     failures: list[str] = []
 
@@ -241,7 +241,7 @@ async def test_a_handler_that_always_fails_is_dead_lettered_with_its_reason_and_
         await note_effect(conn, event)
 
     dlq = await channel.declare_queue(
-        dead_letter_queue(TEST_EXCHANGE, "dead-letter-test"), durable=True
+        dead_letter_queue(INTEGRATION_EXCHANGE, "dead-letter-test"), durable=True
     )
     await dlq.purge()
     # One lane: the healthy event waits behind the poison one.
@@ -272,7 +272,7 @@ async def test_a_body_that_is_not_an_event_is_dead_lettered_with_why(
     pool: asyncpg.Pool, channel: aio_pika.abc.AbstractChannel
 ) -> None:
     dlq = await channel.declare_queue(
-        dead_letter_queue(TEST_EXCHANGE, "dead-letter-test"), durable=True
+        dead_letter_queue(INTEGRATION_EXCHANGE, "dead-letter-test"), durable=True
     )
     await dlq.purge()
     consumer = consumer_for(pool, "dead-letter-test", note_effect)
@@ -305,7 +305,7 @@ async def test_stopping_a_busy_consumer_and_relay_logs_no_traceback(
 
     consumer = consumer_for(pool, "consumer-test", slow, concurrency=2)
     await (await consumer.declare(channel)).purge()  # what other tests left there
-    relay = OutboxRelay(pool, DEFAULT_AMQP_URL, TEST_EXCHANGE, poll_seconds=0.2)
+    relay = OutboxRelay(pool, DEFAULT_AMQP_URL, INTEGRATION_EXCHANGE, poll_seconds=0.2)
     supervisor = Supervisor(backoff=FAST)
     relay.supervise(supervisor)
     consumer.supervise(supervisor)
@@ -394,7 +394,7 @@ async def test_the_backlog_and_the_age_of_its_oldest_row_are_measured_while_the_
     relay = OutboxRelay(
         pool,
         f"amqp://guest:guest@127.0.0.1:{proxy.port}/",
-        TEST_EXCHANGE,
+        INTEGRATION_EXCHANGE,
         poll_seconds=0.2,
         measure_seconds=0.05,
     )
