@@ -15,6 +15,7 @@ import pytest
 from services.gateway.app import create_app
 from tests.e2e.test_roles import WRITE_METHODS, _cases
 from tests.platform import Platform
+from tests.support import eventually
 
 Headers = dict[str, str]
 
@@ -121,9 +122,15 @@ async def test_ids_are_compared_as_uuids_whatever_their_case(
     upper = account["id"].upper()
     status, read, _ = await platform.call("GET", f"/api/v1/accounts/{upper}", admin)
     assert (status, read["id"]) == (200, account["id"])
-    _, lower_trail, _ = await platform.call("GET", f"/api/v1/accounts/{account['id']}/audit", admin)
-    _, upper_trail, _ = await platform.call("GET", f"/api/v1/accounts/{upper}/audit", admin)
-    assert upper_trail == lower_trail
+
+    async def trail(record_id: str) -> Any:
+        status, entries, _ = await platform.call(
+            "GET", f"/api/v1/accounts/{record_id}/audit", admin
+        )
+        return entries if status == 200 else None  # 404 until the event has been audited
+
+    lower_trail = await eventually(lambda: trail(account["id"]))
+    assert await trail(upper) == lower_trail
     # A user reads their own trail under any spelling of their id, and nobody else's.
     _, me, _ = await platform.call("GET", "/api/v1/users/me", user)
     assert (await platform.call("GET", f"/api/v1/users/{me['id'].upper()}/audit", user))[0] == 200
