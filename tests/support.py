@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+
+import docx
 
 from deploy.provision import Plan
 from services.common.settings import (
@@ -147,3 +150,32 @@ class TcpProxy:
             self._links.discard(writer)
             with contextlib.suppress(Exception):
                 writer.close()
+
+
+def word_template(*paragraphs: str) -> bytes:
+    """A Word document (.docx) of these paragraphs: templates for the mail-merge tests."""
+    document = docx.Document()
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+async def raw_http(host: str, port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as bytes (a client library would refuse to) and read the whole answer:
+    (status, headers with lower-case names, body)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        raw = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body

@@ -17,7 +17,7 @@ import pytest
 from multidict import CIMultiDictProxy
 
 from tests.platform import Platform
-from tests.support import eventually
+from tests.support import eventually, word_template
 
 Headers = dict[str, str]
 YEAR = datetime.now(UTC).year
@@ -286,15 +286,6 @@ async def test_pdfs_are_french_and_an_issued_invoice_keeps_its_pdf(
     await made(platform, admin, f"/api/v1/invoices/{invoice['id']}/pay", {})
     _, second, _ = await raw(platform, admin, f"/api/v1/invoices/{invoice['id']}/pdf")
     assert second == first  # served unchanged, even once paid
-
-
-def word_template(*paragraphs: str) -> bytes:
-    document = docx.Document()
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
 
 
 async def upload(

@@ -27,9 +27,9 @@ from services.documents.converter import Converters, network_isolation
 from services.documents.renderer import Renderer, RenderLimitExceeded
 from services.documents.settings import DocumentsSettings
 from services.documents.workers import WorkerPool
-from tests.e2e.test_documents import made, merge_account, pdf_text, upload, word_template
+from tests.e2e.test_documents import made, merge_account, pdf_text, upload
 from tests.platform import Platform
-from tests.support import INTERNAL_SECRET, eventually, service_settings
+from tests.support import INTERNAL_SECRET, eventually, service_settings, word_template
 
 Headers = dict[str, str]
 MIB = 1024 * 1024

@@ -3,7 +3,6 @@ ids are compared as UUIDs, and every answer carries the security headers."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import uuid
@@ -15,7 +14,7 @@ import pytest
 from services.gateway.app import create_app
 from tests.e2e.test_roles import WRITE_METHODS, _cases
 from tests.platform import Platform
-from tests.support import eventually
+from tests.support import eventually, raw_http
 
 Headers = dict[str, str]
 
@@ -27,20 +26,7 @@ def _cursor(sort_key: str, value: Any) -> str:
 
 async def _raw(platform: Platform, request: bytes) -> tuple[int, dict[str, str], bytes]:
     host, _, port = platform.gateway.removeprefix("http://").partition(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    try:
-        writer.write(request)
-        await writer.drain()
-        raw = await reader.read()
-    finally:
-        writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, body
+    return await raw_http(host, int(port), request)
 
 
 @pytest.mark.parametrize(

@@ -11,20 +11,12 @@ import pytest
 
 from services.common.errors import ValidationFailed
 from services.documents import merge
+from tests.support import word_template as template
 
 MAX = 5 * 1024 * 1024
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
 OFFICE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-
-
-def template(*paragraphs: str) -> bytes:
-    document = docx.Document()
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
 
 
 def altered(content: bytes, changes: dict[str, bytes | str]) -> bytes:

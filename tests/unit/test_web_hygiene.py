@@ -3,7 +3,6 @@ for a request aiohttp cannot parse, and a 422 for a value the database cannot ho
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -14,6 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from services.common.errors import TooManyRequests, Unauthorized
 from services.common.web import json_response, make_app
+from tests.support import raw_http
 
 
 async def _out_of_range(_request: web.Request) -> web.Response:
@@ -56,21 +56,9 @@ async def server() -> AsyncIterator[TestServer]:
 
 
 async def _raw(server: TestServer, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Send ``request`` as bytes (a client library would refuse to) and read the answer."""
-    reader, writer = await asyncio.open_connection(server.host, server.port)
-    try:
-        writer.write(request)
-        await writer.drain()
-        raw = await reader.read()
-    finally:
-        writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, body
+    assert server.host is not None
+    assert server.port is not None
+    return await raw_http(server.host, server.port, request)
 
 
 def _assert_hardened(headers: dict[str, str]) -> None:
