@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import shutil
 import statistics
 import sys
@@ -20,6 +21,8 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+
+from deploy.provision import Plan, provision, service_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -33,6 +36,14 @@ PORTS = {
 }
 FLOOR_PORT = 18090
 PASSWORD = "bench-Mot-de-passe-1"
+# Its own roles and broker users (crm_load_<service>), as `make run` has crm_<service>: the
+# services connect as those, and consumers take only events from their owner's user.
+PLAN = Plan(
+    db_passwords={name: secrets.token_urlsafe(18) for name in PORTS},
+    amqp_passwords={name: secrets.token_urlsafe(18) for name in PORTS},
+    prefix="crm_load_",
+    exchange="crm.bench",
+)
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 
 SEED_ACCOUNTS = """
@@ -72,18 +83,18 @@ def env() -> dict[str, str]:
         "CRM_INTERNAL_SECRET": "bench-internal-secret",
         "CRM_TOKEN_SECRET": "bench-token-secret",
         "CRM_ADMIN_PASSWORD": PASSWORD,
-        "CRM_EXCHANGE": "crm.bench",
         "CRM_LOG_LEVEL": "WARNING",
         "CRM_DB_POOL_MAX": "10",
+        **service_environment(PLAN),
     }
     for name, port in PORTS.items():
         values[f"CRM_{name.upper()}_PORT"] = str(port)
         values[f"CRM_{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
-        values[f"CRM_{name.upper()}_DATABASE_URL"] = f"{SERVER}/crm_load_{name}"
     return values
 
 
 async def start_services() -> dict[str, asyncio.subprocess.Process]:
+    await provision(PLAN)
     processes = {}
     for name in ("audit", "accounts", "activities", "documents", "gateway"):
         processes[name] = await asyncio.create_subprocess_exec(
