@@ -22,6 +22,7 @@ from aiohttp import web
 
 from services.common.errors import ServiceUnavailable, ValidationFailed
 from services.common.identity import HEADER, Identity, sign_identity
+from services.documents import converter as converter_module
 from services.documents.app import create_app as documents_app
 from services.documents.converter import Converters, network_isolation
 from services.documents.renderer import Renderer, RenderLimitExceeded
@@ -452,13 +453,35 @@ async def test_converters_have_no_network_when_the_system_allows_it(
     assert converters.pool is not None
     (worker,) = converters.pool._workers
     namespace = os.readlink(f"/proc/{worker.process.pid}/ns/net")
-    if network_isolation() is None:
-        pytest.skip("this machine does not allow unshare -n: converters keep the network")
+    if network_isolation() is None:  # the service says so (next test), and this is true of it
+        assert not converters.isolated
+        assert namespace == os.readlink("/proc/self/ns/net")
+        return
     assert converters.isolated
     assert namespace != os.readlink("/proc/self/ns/net")
     with open(f"/proc/{worker.process.pid}/net/dev") as interfaces:  # noqa: ASYNC230
         names = [line.split(":")[0].strip() for line in interfaces.readlines()[2:]]
     assert names == ["lo"]
+
+
+async def test_without_unshare_converters_run_with_network_only_when_allowed_and_say_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fallback on a machine where ``unshare -n`` is not permitted, whatever this one
+    allows: `auto` warns and converts, `netns` refuses to start."""
+    monkeypatch.setattr(converter_module, "network_isolation", lambda: None)
+    pool = Converters(settings(pdf_converters=1, pdf_isolation="auto"))
+    await pool.start()
+    try:
+        assert pool.pool is not None, pool.unavailable
+        assert not pool.isolated
+        assert "WITH network access" in caplog.text
+    finally:
+        await pool.close()
+    strict = Converters(settings(pdf_converters=1, pdf_isolation="netns"))
+    with pytest.raises(RuntimeError, match="netns"):
+        await strict.start()
+    await strict.close()
 
 
 async def test_the_pool_s_watch_survives_an_error_and_still_replaces_exited_workers(
