@@ -20,17 +20,16 @@ import aio_pika
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
-from services.common.broker import BROKER_ERRORS, dead_letter_queue, queue_name
+from services.common.broker import BROKER_ERRORS, dead_letter_queue, message_copy, queue_name
+from services.common.consumer import ORIGINAL_USER_HEADER, REASON_HEADER
 
 from .connect import CONNECT_SECONDS, CommandError, describe
 
-REASON_HEADER = "x-crm-dead-letter-reason"
 # A consumer that refuses an event publishes its copy itself (services/common/consumer.py), as
 # its own broker user (user_id, which RabbitMQ checks), keeping the original publisher in this
 # header, which a replay turns back into user_id. Any user allowed to write to the dead-letter
 # exchange can set the header too: it is believed only on a copy whose user_id is the broker
 # user of the service whose dead-letter queue holds it (``DeadLetter.provenance``).
-ORIGINAL_USER_HEADER = "x-crm-original-user-id"
 DEAD_LETTERED_AT_HEADER = "x-crm-dead-lettered-at"
 # Headers a replayed copy leaves behind: the broker's delivery count of the dead copy, and what
 # the consumer said of its death (x-crm-*). x-death stays, as its history.
@@ -295,21 +294,7 @@ def replay_copy(letter: DeadLetter) -> aio_pika.Message:
         for k, v in (message.headers or {}).items()
         if k not in DROPPED_ON_REPLAY and not k.startswith("x-crm-")
     }
-    return aio_pika.Message(
-        body=message.body,
-        headers=headers,
-        content_type=message.content_type,
-        content_encoding=message.content_encoding,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        priority=message.priority,
-        correlation_id=message.correlation_id,
-        reply_to=message.reply_to,
-        message_id=message.message_id,
-        timestamp=message.timestamp,
-        type=message.type,
-        user_id=letter.publisher,
-        app_id=message.app_id,
-    )
+    return message_copy(message, headers, letter.publisher)
 
 
 async def replay(

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractIncomingMessage,
+)
 from yarl import URL
 
 # Errors that mean "the broker is unreachable or the connection broke": retry later.
@@ -129,3 +135,26 @@ def publisher_refusal(entity: str, user_id: str | None, user_prefix: str) -> str
     if user_id != expected:
         return f"événement {entity} publié par « {user_id} » : seul {expected} peut le publier"
     return None
+
+
+def message_copy(
+    message: AbstractIncomingMessage, headers: dict[str, Any], user_id: str | None
+) -> aio_pika.Message:
+    """A persistent copy of ``message`` (body and properties) with other ``headers`` and
+    ``user_id`` (RabbitMQ accepts only the connection's own user, or any for an impersonator):
+    what a consumer dead-letters and what crm-admin replays."""
+    return aio_pika.Message(
+        body=message.body,
+        headers=headers,
+        content_type=message.content_type,
+        content_encoding=message.content_encoding,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        priority=message.priority,
+        correlation_id=message.correlation_id,
+        reply_to=message.reply_to,
+        message_id=message.message_id,
+        timestamp=message.timestamp,
+        type=message.type,
+        user_id=user_id,
+        app_id=message.app_id,
+    )

@@ -33,6 +33,7 @@ from .broker import (
     declare_events_exchange,
     ensure_exchanges,
     lost_signal,
+    message_copy,
     open_connection,
     publisher_refusal,
     queue_name,
@@ -227,19 +228,7 @@ class EventConsumer:
                 "x-crm-dead-lettered-at": datetime.now(UTC).isoformat(),
             }
         )
-        copy = aio_pika.Message(
-            body=message.body,
-            headers=headers,
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            timestamp=message.timestamp,
-            type=message.type,
-            app_id=message.app_id,
-            user_id=self.broker_user,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        )
+        copy = message_copy(message, headers, self.broker_user)
         exchange = self._dead_letters
         try:
             if exchange is None:
