@@ -36,6 +36,8 @@ PORTS = {
 }
 FLOOR_PORT = 18090
 PASSWORD = "bench-Mot-de-passe-1"
+INTERNAL_SECRET = secrets.token_urlsafe(32)  # one for every service of the run
+TOKEN_SECRET = secrets.token_urlsafe(32)
 # Its own roles and broker users (crm_load_<service>), as `make run` has crm_<service>: the
 # services connect as those, and consumers take only events from their owner's user.
 PLAN = Plan(
@@ -80,8 +82,8 @@ SELECT gen_random_uuid(), a, 'bench', 'bench' FROM unnest($1::uuid[]) AS a, gene
 def env() -> dict[str, str]:
     values = {
         **os.environ,
-        "CRM_INTERNAL_SECRET": "bench-internal-secret",
-        "CRM_TOKEN_SECRET": "bench-token-secret",
+        "CRM_INTERNAL_SECRET": INTERNAL_SECRET,
+        "CRM_TOKEN_SECRET": TOKEN_SECRET,
         "CRM_ADMIN_PASSWORD": PASSWORD,
         "CRM_LOG_LEVEL": "WARNING",
         "CRM_DB_POOL_MAX": "10",

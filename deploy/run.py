@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 
 from deploy.seed import SeedSkipped, seed_demo
-from services.common.settings import SERVICE_PORTS
+from services.common.settings import MIN_SECRET_LENGTH, SERVICE_PORTS
 from services.common.supervisor import Backoff
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,7 @@ GENERATED = (
     *(f"CRM_{s.upper()}_{kind}_PASSWORD" for s in SERVICE_PORTS for kind in ("DB", "AMQP")),
     "CRM_BROKER_ADMIN_PASSWORD",
 )
+SIGNING_KEYS = ("CRM_INTERNAL_SECRET", "CRM_TOKEN_SECRET")  # HMAC keys: MIN_SECRET_LENGTH
 
 
 def load_secrets() -> dict[str, str]:
@@ -54,8 +55,12 @@ def load_secrets() -> dict[str, str]:
             name, sep, value = line.partition("=")
             if sep:
                 saved[name.strip()] = value.strip()
+    for name in SIGNING_KEYS:  # kept by an older run, shorter than the services now accept
+        if name in saved and len(saved[name]) < MIN_SECRET_LENGTH:
+            print(f"{name} in {SECRETS_FILE.name} was too short: a new one is made", flush=True)
+            del saved[name]
     values = {
-        name: os.environ.get(name) or saved.get(name) or secrets.token_urlsafe(24)
+        name: os.environ.get(name) or saved.get(name) or secrets.token_urlsafe(32)
         for name in GENERATED
     }
     if values != {name: saved.get(name) for name in GENERATED}:

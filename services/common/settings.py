@@ -22,6 +22,7 @@ from yarl import URL
 
 DEFAULT_PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+MIN_SECRET_LENGTH = 32
 SERVICE_PORTS = {
     "gateway": 8080,
     "accounts": 8081,
@@ -68,7 +69,10 @@ class ServiceSettings(BaseSettings):
         DEFAULT_PREFIX, min_length=1, validation_alias=_env("CRM_BROKER_USER_PREFIX")
     )
     exchange: str = Field("crm.events", min_length=1, validation_alias=_env("CRM_EXCHANGE"))
-    internal_secret: SecretStr = Field(validation_alias=_env("CRM_INTERNAL_SECRET"))
+    # HMAC-SHA256 keys: at least 32 characters (RFC 7518 3.2 asks for 256 bits).
+    internal_secret: SecretStr = Field(
+        min_length=MIN_SECRET_LENGTH, validation_alias=_env("CRM_INTERNAL_SECRET")
+    )
     db_pool_min: int = Field(2, ge=1, validation_alias=_env("CRM_DB_POOL_MIN"))
     db_pool_max: int = Field(10, ge=1, validation_alias=_env("CRM_DB_POOL_MAX"))
     consumer_prefetch: int = Field(

@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 
-from services.common.settings import ServiceSettings
+from services.common.settings import MIN_SECRET_LENGTH, ServiceSettings
 
 
 def _env(name: str) -> AliasChoices:
@@ -21,7 +21,9 @@ FRENCH_NON_PREMIUM = r"^\+33(?:[1-79][0-9]{8}|80[0-9]{7})$"
 class GatewaySettings(ServiceSettings):
     service: ClassVar[str] = "gateway"
 
-    token_secret: SecretStr = Field(validation_alias=_env("CRM_TOKEN_SECRET"))
+    token_secret: SecretStr = Field(
+        min_length=MIN_SECRET_LENGTH, validation_alias=_env("CRM_TOKEN_SECRET")
+    )
     token_ttl_seconds: int = Field(
         3600, ge=60, le=86400 * 7, validation_alias=_env("CRM_TOKEN_TTL_SECONDS")
     )

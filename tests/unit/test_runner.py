@@ -9,6 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from deploy.run import ServiceKeeper
 from services.common.supervisor import Backoff
 from tests.support import eventually
@@ -86,3 +88,26 @@ async def test_a_service_that_keeps_exiting_is_retried_until_stopped(tmp_path: P
     assert keeper.process is not None
     assert keeper.process.returncode is not None  # none left running
     assert not keeper.pid_file.exists()
+
+
+def test_a_signing_key_kept_too_short_is_made_again_and_the_rest_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secrets file from an older run holding 20-character HMAC keys: the services now refuse
+    them (at least 32), so `make run` makes new ones instead of failing to start."""
+    from deploy import run
+
+    secrets_file = tmp_path / "secrets.env"
+    secrets_file.write_text(
+        "CRM_INTERNAL_SECRET=twenty-chars-secret!\nCRM_TOKEN_SECRET=" + "t" * 40 + "\n"
+        "CRM_ADMIN_PASSWORD=Un-mot-de-passe-garde\n"
+    )
+    monkeypatch.setattr(run, "RUN_DIR", tmp_path)
+    monkeypatch.setattr(run, "SECRETS_FILE", secrets_file)
+    for name in run.GENERATED:
+        monkeypatch.delenv(name, raising=False)
+    values = run.load_secrets()
+    assert len(values["CRM_INTERNAL_SECRET"]) >= 32
+    assert values["CRM_TOKEN_SECRET"] == "t" * 40
+    assert values["CRM_ADMIN_PASSWORD"] == "Un-mot-de-passe-garde"
+    assert f"CRM_INTERNAL_SECRET={values['CRM_INTERNAL_SECRET']}" in secrets_file.read_text()
