@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 import aiohttp
 import asyncpg
 
+from services.common.entities import ADDRESS_FIELDS
 from services.common.errors import Conflict, FieldError, ValidationFailed
 from services.common.events import CloudEvent
 from services.common.outbox import record_change
@@ -27,6 +29,57 @@ from .geodata.places import OVERSEAS, REGION_OF_DEPARTMENT, gazetteer
 log = logging.getLogger(__name__)
 GEOCODER_ACTOR = "geocodeur"
 ADDRESS_CHANGES = ("address.street", "address.postal_code", "address.city", "address.country")
+
+# The derived location's columns, beside the record's (migrations 0002 and 0005): the coordinates,
+# where they come from, the outcome, the address they were computed for and since when the
+# current address has waited for them. None of them is a client's to write, and writing them
+# never changes the account's version.
+LOCATION_COLUMNS = (
+    "lat", "lon", "location_precision", "location_source", "location_status",
+    "located_address", "location_requested_at",
+)  # fmt: skip
+
+
+def address_of(values: Mapping[str, Any], old: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The address columns of ``values`` (flat, or nested under "address"), ``old``'s where
+    ``values`` has none."""
+    nested = values.get("address")
+    source = nested if isinstance(nested, Mapping) else values
+    fallback: Mapping[str, Any] = {} if old is None else address_of(old)
+    return {f: source[f] if f in source else fallback.get(f) for f in ADDRESS_FIELDS}
+
+
+def location_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The "location" of the API record: the coordinates once found, else None."""
+    if row["location_status"] != "found":
+        return None
+    return {
+        "lat": row["lat"],
+        "lon": row["lon"],
+        "precision": row["location_precision"],
+        "source": row["location_source"],
+    }
+
+
+def after_address_change(
+    values: Mapping[str, Any], old: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The location columns a write sets: none when the address stays as it was (``old`` is the
+    row before the write, None for a creation); else the coordinates cleared and the address
+    waiting for the geocoder ("pending"), or nothing to locate ("none") when it is empty."""
+    address = address_of(values, old)
+    if old is not None and address == address_of(old):
+        return {}
+    waiting = has_address(address)
+    return {
+        "lat": None,
+        "lon": None,
+        "location_precision": None,
+        "location_source": None,
+        "location_status": "pending" if waiting else "none",
+        "located_address": None,
+        "location_requested_at": datetime.now(UTC) if waiting else None,
+    }
 
 
 @dataclass(frozen=True)
