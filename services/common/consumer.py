@@ -40,6 +40,7 @@ from .broker import (
 )
 from .dberrors import is_transient
 from .events import CloudEvent, decode
+from .handlers import EventRefused, Handlers
 from .supervisor import SupervisedTask, Supervisor, close_quietly
 
 log = logging.getLogger(__name__)
@@ -65,15 +66,6 @@ BROKER_HEADERS = frozenset({"x-delivery-count", "x-death", "x-first-death-exchan
                             "x-last-death-reason"})  # fmt: skip
 
 
-class EventRefused(Exception):
-    """Raised by a handler for an event it will never apply (its transaction is rolled back):
-    the event goes to the dead-letter queue at once, with ``reason``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def _stopping() -> bool:
     """True in a task that has been asked to stop (cancelled), whatever it raises meanwhile."""
     task = asyncio.current_task()
@@ -92,8 +84,8 @@ class EventConsumer:
         amqp_url: str,
         exchange: str,
         service: str,
-        bindings: Sequence[str],
-        handler: Handler,
+        handlers: Handlers | Sequence[str],
+        handler: Handler | None = None,
         *,
         prefetch: int = 32,
         max_deliveries: int = 5,
@@ -110,8 +102,17 @@ class EventConsumer:
         self.broker_user = URL(amqp_url).user or "guest"
         self._exchange_name = exchange
         self._service = service
+        if isinstance(handlers, Handlers):
+            if handler is not None or wants is not None:
+                raise TypeError("EventConsumer: a Handlers brings its own handler and filter")
+            handler, wants = handlers.handle, handlers.wants
+            bindings: Sequence[str] = handlers.bindings
+        else:  # the former shape: routing keys, one handler, an optional filter
+            if handler is None:
+                raise TypeError("EventConsumer: routing keys need their handler")
+            bindings = handlers
         self._bindings = list(bindings)
-        self._handler = handler
+        self._handler: Handler = handler
         self._prefetch = prefetch
         self._max_deliveries = max_deliveries
         self._retry_delay = retry_delay

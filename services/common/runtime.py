@@ -15,6 +15,7 @@ from prometheus_client import Counter, Gauge
 from .consumer import EventConsumer, Handler, Wants
 from .db import create_pool, prepare_database
 from .dberrors import is_transient
+from .handlers import Handlers
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
 from .supervisor import Supervisor
@@ -32,7 +33,8 @@ SUPERVISOR_KEY = web.AppKey("supervisor", Supervisor)
 
 @dataclass(frozen=True)
 class Subscription:
-    """What a service consumes: routing-key patterns on ``crm.events`` and their handler."""
+    """What a service consumes: routing-key patterns on ``crm.events`` and their handler (the
+    former shape; a service now passes its ``Handlers``)."""
 
     bindings: Sequence[str]
     handler: Handler
@@ -43,7 +45,7 @@ def install_runtime(
     app: web.Application,
     settings: ServiceSettings,
     migrations: Path,
-    subscription: Subscription | None = None,
+    subscription: Handlers | Subscription | None = None,
     extra_migrations: Sequence[tuple[str, Path]] = (),
 ) -> None:
     """Add the pool, the relay and the consumer to ``app``; started and stopped with it."""
@@ -109,21 +111,7 @@ def install_runtime(
     async def consumers(app: web.Application) -> AsyncIterator[None]:
         consumers: list[EventConsumer] = []
         if subscription is not None:
-            consumers.append(
-                EventConsumer(
-                    app[POOL_KEY],
-                    amqp_url,
-                    settings.exchange,
-                    settings.service,
-                    subscription.bindings,
-                    subscription.handler,
-                    prefetch=settings.consumer_prefetch,
-                    max_deliveries=settings.consumer_max_deliveries,
-                    concurrency=settings.consumer_concurrency,
-                    wants=subscription.wants,
-                    publisher_prefix=settings.broker_user_prefix,
-                )
-            )
+            consumers.append(_consumer(app[POOL_KEY], settings, subscription))
         app[CONSUMERS_KEY] = consumers
         for consumer in consumers:
             _watch_consumer(app, consumer)
@@ -135,6 +123,29 @@ def install_runtime(
             await task.stop()
 
     app.cleanup_ctx.extend([database, relay, consumers])
+
+
+def _consumer(
+    pool: asyncpg.Pool, settings: ServiceSettings, subscription: Handlers | Subscription
+) -> EventConsumer:
+    if isinstance(subscription, Handlers):
+        handlers: Handlers | Sequence[str] = subscription
+        handler, wants = None, None
+    else:
+        handlers, handler, wants = subscription.bindings, subscription.handler, subscription.wants
+    return EventConsumer(
+        pool,
+        settings.amqp_url.get_secret_value(),
+        settings.exchange,
+        settings.service,
+        handlers,
+        handler,
+        prefetch=settings.consumer_prefetch,
+        max_deliveries=settings.consumer_max_deliveries,
+        concurrency=settings.consumer_concurrency,
+        wants=wants,
+        publisher_prefix=settings.broker_user_prefix,
+    )
 
 
 def _watch_consumer(app: web.Application, consumer: EventConsumer) -> None:
