@@ -13,18 +13,20 @@ import logging
 import asyncpg
 
 from services.common.events import CloudEvent
+from services.common.handlers import Handlers
 
 from . import repository as sql
 from .domain import GENESIS_HASH, entry_from_event, version_refusal
 
 log = logging.getLogger(__name__)
 
-BINDINGS = ("#",)
+HANDLERS = Handlers()
 # How far ahead of the chain a refused event may be and still be chained once the versions
 # before it arrive (about what a consumer holds at once: its prefetch).
 HOLD_WINDOW = 32
 
 
+@HANDLERS.on("#")
 async def record_change(conn: asyncpg.Connection, event: CloudEvent) -> None:
     """Append ``event`` to its record's chain (called once per event, inside the inbox tx);
     then the events held back for that record which now follow it."""

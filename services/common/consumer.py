@@ -40,7 +40,8 @@ from .broker import (
 )
 from .dberrors import is_transient
 from .events import CloudEvent, decode
-from .handlers import EventRefused, Handlers
+from .handlers import EventRefused as EventRefused  # raised by handlers; dead-lettered here
+from .handlers import Handlers
 from .supervisor import SupervisedTask, Supervisor, close_quietly
 
 log = logging.getLogger(__name__)

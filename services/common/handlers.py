@@ -81,11 +81,21 @@ class Registration:
     payload: type[BaseModel] | None
     when: Condition | None = None
 
-    def matches(self, event: CloudEvent) -> bool:
+    def matches(self, event: CloudEvent, *, unless_refused: bool = False) -> bool:
+        """True when a pattern matches ``event``'s routing key and ``when`` (if any) allows it.
+        With ``unless_refused`` a ``when`` that fails on an odd event counts as allowing it:
+        the handler decides (and fails, or not), never the filter."""
         key = event.routing_key
         if not any(topic_matches(pattern, key) for pattern in self.patterns):
             return False
-        return self.when is None or self.when(event)
+        if self.when is None:
+            return True
+        try:
+            return self.when(event)
+        except Exception:
+            if unless_refused:
+                return True
+            raise
 
     @property
     def name(self) -> str:
@@ -178,10 +188,12 @@ class Handlers:
         return tuple(keys)
 
     def matching(self, event: CloudEvent) -> list[Registration]:
-        return [r for r in self._registrations if r.matches(event)]
+        """The registrations that act on ``event`` (one whose ``when`` fails included)."""
+        return [r for r in self._registrations if r.matches(event, unless_refused=True)]
 
     def wants(self, event: CloudEvent) -> bool:
-        """True when some handler would act on ``event``."""
+        """True when some handler would act on ``event`` (a ``when`` that fails raises: the
+        consumer then leaves the event to ``handle``)."""
         return any(r.matches(event) for r in self._registrations)
 
     async def handle(self, conn: asyncpg.Connection, event: CloudEvent) -> None:

@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator
 import aio_pika
 import asyncpg
 import pytest
+from pydantic import BaseModel
 
 from services.common.broker import dead_letter_queue
-from services.common.consumer import EventConsumer, Handler, Wants
+from services.common.consumer import REASON_HEADER, EventConsumer
 from services.common.events import CloudEvent, encode, make_event
+from services.common.handlers import Condition, Handler, Handlers
 from services.common.settings import DEFAULT_AMQP_URL
 from tests.support import INTEGRATION_EXCHANGE, eventually
 
@@ -31,25 +33,28 @@ async def note_effect(conn: asyncpg.Connection, event: CloudEvent) -> None:
     await conn.execute("INSERT INTO effects (event_id, note) VALUES ($1, 'applied')", event.id)
 
 
+def on_every_event(handler: Handler, when: Condition | None = None) -> Handlers:
+    handlers = Handlers()
+    handlers.on("#", when=when)(handler)
+    return handlers
+
+
 @contextlib.asynccontextmanager
 async def consuming(
     pool: asyncpg.Pool,
     service: str,
-    handler: Handler,
+    handlers: Handler | Handlers,
     max_deliveries: int = 3,
-    wants: Wants | None = None,
 ) -> AsyncIterator[EventConsumer]:
     consumer = EventConsumer(
         pool,
         DEFAULT_AMQP_URL,
         INTEGRATION_EXCHANGE,
         service,
-        ["#"],
-        handler,
+        handlers if isinstance(handlers, Handlers) else on_every_event(handlers),
         prefetch=4,
         max_deliveries=max_deliveries,
         retry_delay=0.01,
-        wants=wants,
     )
     # Other tests' events reach every queue bound to # (the supervision tests publish dozens).
     async with await aio_pika.connect(DEFAULT_AMQP_URL) as connection:
@@ -149,9 +154,8 @@ async def test_an_event_the_handler_does_not_want_is_acknowledged_without_a_tran
     pool: asyncpg.Pool, channel: aio_pika.abc.AbstractChannel
 ) -> None:
     unwanted, wanted = an_event("contact"), an_event("account")
-    async with consuming(
-        pool, "consumer-filter-test", note_effect, wants=lambda e: e.data.entity == "account"
-    ) as consumer:
+    only_accounts = on_every_event(note_effect, when=lambda e: e.data.entity == "account")
+    async with consuming(pool, "consumer-filter-test", only_accounts) as consumer:
         await publish(channel, encode(unwanted), unwanted.routing_key)
         await publish(channel, encode(wanted), wanted.routing_key)
         await eventually(lambda: _value(consumer.applied + consumer.skipped == 2))
@@ -171,8 +175,54 @@ async def test_a_filter_that_fails_on_an_odd_event_leaves_it_to_the_handler(
         return bool(event.data.record["address"]["city"])  # no address in these events
 
     first, second = an_event(), an_event()
-    async with consuming(pool, "consumer-filter-test", note_effect, wants=fragile) as consumer:
+    handlers = on_every_event(note_effect, when=fragile)
+    async with consuming(pool, "consumer-filter-test", handlers) as consumer:
         await publish(channel, encode(first), first.routing_key)
         await publish(channel, encode(second), second.routing_key)  # the consumer still runs
         await eventually(lambda: _value(consumer.applied == 2))
     assert (await effects(pool, first), await effects(pool, second)) == (1, 1)
+
+
+class Named(BaseModel):
+    name: str
+    employees: int
+
+
+async def test_an_event_whose_record_does_not_fit_its_typed_handler_is_dead_lettered_with_why(
+    pool: asyncpg.Pool, channel: aio_pika.abc.AbstractChannel
+) -> None:
+    seen: list[Named] = []
+    handlers = Handlers()
+
+    @handlers.on("account.created")
+    async def count(conn: asyncpg.Connection, event: CloudEvent, account: Named) -> None:
+        await note_effect(conn, event)
+        seen.append(account)
+
+    dlq = await channel.declare_queue(
+        dead_letter_queue(INTEGRATION_EXCHANGE, "typed-handler-test"), durable=True
+    )
+    await dlq.purge()
+    unfit = an_event()  # no employees in its record
+    fit = make_event(
+        source="/tests",
+        entity="account",
+        change="created",
+        record={"id": uuid.uuid4(), "version": 1, "name": "Dupont", "employees": "12"},
+        actor="t",
+        changes={},
+    )
+    other = an_event("contact")  # no handler: acknowledged untouched
+    async with consuming(pool, "typed-handler-test", handlers) as consumer:
+        for event in (unfit, other, fit):
+            await publish(channel, encode(event), event.routing_key)
+        dead = await eventually(lambda: dlq.get(fail=False))
+        await dead.ack()
+        await eventually(lambda: _value(consumer.applied == 1))
+    assert dead.body == encode(unfit)
+    reason = str((dead.headers or {})[REASON_HEADER])
+    assert "Named" in reason
+    assert "employees" in reason
+    assert seen == [Named(name="Dupont", employees=12)]
+    assert (await effects(pool, unfit), await effects(pool, fit)) == (0, 1)
+    assert (consumer.dead_lettered, consumer.skipped) == (1, 1)
