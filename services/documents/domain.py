@@ -11,6 +11,21 @@ CENT = Decimal("0.01")
 VAT_RATES = (Decimal("20"), Decimal("10"), Decimal("5.5"), Decimal("2.1"), Decimal("0"))
 QUOTE_PREFIX, INVOICE_PREFIX, CREDIT_NOTE_PREFIX = "DEV", "FAC", "AV"
 DEFAULT_PAYMENT_DAYS = 30
+# Statuses as (code, French label): what is stored, and "expired", which a reader sees.
+QUOTE_STATUSES = (
+    ("draft", "Brouillon"),
+    ("sent", "Envoyé"),
+    ("accepted", "Accepté"),
+    ("refused", "Refusé"),
+    ("expired", "Expiré"),
+)
+INVOICE_STATUSES = (
+    ("draft", "Brouillon"),
+    ("issued", "Émise"),
+    ("paid", "Payée"),
+    ("cancelled", "Annulée"),
+)
+INVOICE_KINDS = (("invoice", "Facture"), ("credit_note", "Avoir"))
 NBSP, NNBSP = "\u00a0", "\u202f"  # French typography: before €, and between thousands
 
 

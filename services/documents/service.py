@@ -19,7 +19,7 @@ from services.common.records import parse_record_id
 from services.common.replica import check_account_and_contact, find_reference, uuid_filter
 
 from . import domain
-from .schemas import InvoiceFields, LineIn, QuoteFields
+from .entities import INVOICE, QUOTE, LineIn
 
 SELECT_NEXT_NUMBER = """
 INSERT INTO number_sequences (kind, year, last) VALUES ($1, $2, 1)
@@ -107,7 +107,7 @@ QUOTES = crud.RecordSpec(
     entity="quote",
     table="quotes",
     label="devis",
-    model=QuoteFields,
+    model=QUOTE.model,
     derived=TOTALS,
     read_only_extra=("number", "status", "sent_at", "decided_at"),
     sortable={
@@ -125,7 +125,7 @@ INVOICES = crud.RecordSpec(
     entity="invoice",
     table="invoices",
     label="facture",
-    model=InvoiceFields,
+    model=INVOICE.model,
     derived=TOTALS,
     read_only_extra=(
         "kind",

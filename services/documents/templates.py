@@ -9,7 +9,6 @@ from typing import Any
 import asyncpg
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
-from pydantic import BaseModel, ConfigDict, Field
 
 from services.common import crud
 from services.common.errors import BadRequest, FieldError, UnsupportedMediaType, ValidationFailed
@@ -17,17 +16,10 @@ from services.common.validation import NUL_MESSAGE, try_validate
 from services.common.web import identity_of
 
 from . import merge
-from .schemas import TemplateKind
+from .entities import TEMPLATE
 from .settings import DocumentsSettings
 
-
-class TemplateFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    kind: TemplateKind
-
-
+TemplateFields = TEMPLATE.model
 TEMPLATES = crud.RecordSpec(
     entity="template",
     table="templates",
