@@ -9,11 +9,11 @@ from aiohttp import web
 
 from services.common import crud, replica
 from services.common.db import create_pool
-from services.common.runtime import Subscription, install_runtime
+from services.common.runtime import POOL_KEY, SUPERVISOR_KEY, install_runtime
 from services.common.settings import ServiceSettings
 from services.common.web import make_app
 
-from .consumers import BINDINGS, make_handler, wants
+from .consumers import make_handlers, sweep_locations
 from .contacts import CONTACTS
 from .geocoding import BanGeocoder, Geocoder, GeocoderChain, NominatimGeocoder, OfflineGeocoder
 from .geodata.places import gazetteer
@@ -49,9 +49,23 @@ def create_app(settings: ServiceSettings) -> web.Application:
         app,
         settings,
         Path(__file__).parent / "migrations",
-        Subscription(BINDINGS, make_handler(settings.source, chain), wants),
+        make_handlers(settings.source, chain),
         extra_migrations=[replica.MIGRATIONS],
     )
+
+    async def location_sweep(app: web.Application) -> AsyncIterator[None]:
+        """Locates the accounts whose event was lost (see geocoding.sweep)."""
+        task = app[SUPERVISOR_KEY].add(
+            "location-sweep",
+            "localisation des adresses en attente",
+            lambda task: sweep_locations(task, app[POOL_KEY], settings.source, chain),
+            critical=False,
+        )
+        task.start()
+        yield
+        await task.stop()
+
+    app.cleanup_ctx.append(location_sweep)
 
     async def list_pool(app: web.Application) -> AsyncIterator[None]:
         """The list view's own connections, planned with each query's values (see create_pool);

@@ -8,6 +8,7 @@ Providers are chosen by configuration (``CRM_GEOCODER``, a comma-separated chain
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,16 +20,21 @@ import asyncpg
 
 from services.common.entities import ADDRESS_FIELDS
 from services.common.errors import Conflict, FieldError, ValidationFailed
-from services.common.events import CloudEvent
-from services.common.outbox import record_change
+from services.common.events import CloudEvent, diff, make_event
+from services.common.outbox import enqueue
+from services.common.supervisor import SupervisedTask
 
 from . import domain
-from . import repository as sql
 from .geodata.places import OVERSEAS, REGION_OF_DEPARTMENT, gazetteer
 
 log = logging.getLogger(__name__)
 GEOCODER_ACTOR = "geocodeur"
-ADDRESS_CHANGES = ("address.street", "address.postal_code", "address.city", "address.country")
+# The event of a location found (or not) for the current address: routing key account.located,
+# type crm.account.located.v1, at the record's version (derived data does not change it).
+LOCATED = "located"
+# Marks the event as the system's computation about the record's current version (the audit
+# trail chains it after that version's entry).
+DERIVED_CONTEXT = {"derived": "location"}
 
 # The derived location's columns, beside the record's (migrations 0002 and 0005): the coordinates,
 # where they come from, the outcome, the address they were computed for and since when the
@@ -195,12 +201,14 @@ class NominatimGeocoder:
 
 
 class GeocoderChain:
-    """Tries each provider in turn; an unreachable provider is skipped, not fatal."""
+    """Tries each provider in turn; an unreachable provider is skipped, not fatal. None when the
+    providers that answered found nothing; GeocoderUnavailable when none answered."""
 
     def __init__(self, providers: Sequence[Geocoder]) -> None:
         self.providers = list(providers)
 
     async def locate(self, address: Mapping[str, Any]) -> Location | None:
+        answered = not self.providers
         for provider in self.providers:
             try:
                 found = await provider.locate(address)
@@ -209,6 +217,9 @@ class GeocoderChain:
                 continue
             if found is not None:
                 return found
+            answered = True
+        if not answered:
+            raise GeocoderUnavailable(", ".join(p.name for p in self.providers))
         return None
 
 
@@ -216,46 +227,151 @@ def has_address(address: Mapping[str, Any]) -> bool:
     return bool(address.get("street") or address.get("postal_code") or address.get("city"))
 
 
-def address_changed(event: CloudEvent) -> bool:
-    """Whether ``event`` gives an account an address to locate (any other is left alone)."""
-    address = event.data.record.get("address")
-    return (
-        event.data.entity == domain.ENTITY
-        and any(k in event.data.changes for k in ADDRESS_CHANGES)
-        and isinstance(address, dict)
-        and has_address(address)
+class GeocoderUnavailable(Exception):
+    """No provider of the chain answered (each one failed): the address stays pending."""
+
+
+# The geocoder's own SQL. Rows are read whole (the record is built from them by the caller's
+# ``to_record``); the location is written beside the record: never its version, updated_at or
+# updated_by.
+SELECT_ACCOUNT_ROW = "SELECT * FROM accounts WHERE id = $1"
+LOCK_ACCOUNT_ROW = "SELECT * FROM accounts WHERE id = $1 FOR UPDATE"
+SET_LOCATION = """
+UPDATE accounts SET lat = $2, lon = $3, location_precision = $4, location_source = $5,
+    location_status = $6, located_address = $7, location_requested_at = NULL
+WHERE id = $1 RETURNING *
+"""
+# An address no provider could reach waits another sweep period (not retried in a loop).
+POSTPONE_LOCATION = "UPDATE accounts SET location_requested_at = now() WHERE id = $1"
+# Accounts left waiting for a location for more than $1 seconds, oldest first, $2 at most.
+SELECT_WAITING = """
+SELECT id FROM accounts
+WHERE location_status = 'pending'
+  AND coalesce(location_requested_at, updated_at) < now() - $1 * interval '1 second'
+ORDER BY coalesce(location_requested_at, updated_at) LIMIT $2
+"""
+
+ToRecord = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+def needs_location(row: Mapping[str, Any]) -> bool:
+    """Whether the row's location does not match its current address: an address never located
+    (or located before it changed), or a location left behind by an address now empty."""
+    address = address_of(row)
+    if not has_address(address):
+        return row["location_status"] != "none" or row["located_address"] is not None
+    return row["located_address"] != address or row["location_status"] not in (
+        "found",
+        "not_found",
     )
 
 
-async def locate_account(
+def wants_location(event: CloudEvent) -> bool:
+    """Whether an account event may leave its record to locate: an address without a location,
+    or a location without an address (the row decides; a located record with its address, the
+    usual case after the first event, is left alone)."""
+    record = event.data.record
+    address = record.get("address")
+    located = record.get("location") is not None
+    return not isinstance(address, Mapping) or has_address(address) != located
+
+
+async def relocate(
     conn: asyncpg.Connection,
     source: str,
     chain: GeocoderChain,
-    event: CloudEvent,
-    to_record: Callable[[Mapping[str, Any]], dict[str, Any]],
+    account_id: Any,
+    to_record: ToRecord,
+) -> bool:
+    """Make the account's location match its current address, trashed or not; True when its
+    record changed (a located event was enqueued). Locates from the row, not from an event: the
+    provider is asked without the row locked, and the result stored under the lock only if the
+    address is still the one located (one changed meanwhile is left pending: the write that
+    changed it has its own event, and the sweep is there if that one is lost). Call inside a
+    transaction."""
+    row = await conn.fetchrow(SELECT_ACCOUNT_ROW, account_id)
+    if row is None or not needs_location(row):
+        return False
+    address = address_of(row)
+    try:
+        found = await chain.locate(address) if has_address(address) else None
+    except GeocoderUnavailable:
+        await conn.execute(POSTPONE_LOCATION, row["id"])
+        return False
+    row = await conn.fetchrow(LOCK_ACCOUNT_ROW, account_id)
+    if row is None or not needs_location(row) or address_of(row) != address:
+        return False
+    return await _store(conn, source, row, address, found, to_record)
+
+
+async def _store(
+    conn: asyncpg.Connection,
+    source: str,
+    row: Mapping[str, Any],
+    address: dict[str, Any],
+    found: Location | None,
+    to_record: ToRecord,
+) -> bool:
+    """Write the location of ``address`` beside the locked ``row``, and its event."""
+    if not has_address(address):
+        values: tuple[Any, ...] = (None, None, None, None, "none", None)
+    elif found is None:
+        values = (None, None, None, None, "not_found", address)
+    else:
+        values = (found.lat, found.lon, found.precision, found.source, "found", address)
+    new_row = await conn.fetchrow(SET_LOCATION, row["id"], *values)
+    old, record = _event_record(row, to_record), _event_record(new_row, to_record)
+    changes = diff(old, record)
+    if changes:
+        await enqueue(
+            conn,
+            make_event(
+                source=source, entity=domain.ENTITY, change=LOCATED, record=record,
+                actor=GEOCODER_ACTOR, changes=changes, context=DERIVED_CONTEXT,
+            ),
+        )  # fmt: skip
+    return bool(changes)
+
+
+def _event_record(row: Mapping[str, Any], to_record: ToRecord) -> dict[str, Any]:
+    record = to_record(row)
+    if row["deleted_at"] is not None:
+        record["deleted_at"] = row["deleted_at"]
+    return record
+
+
+async def sweep(
+    pool: asyncpg.Pool,
+    source: str,
+    chain: GeocoderChain,
+    to_record: ToRecord,
+    older_than: float,
+    batch: int = 100,
+) -> int:
+    """Locate the accounts left pending for more than ``older_than`` seconds (an event lost,
+    refused or still on its way); how many were located."""
+    located = 0
+    for account in await pool.fetch(SELECT_WAITING, older_than, batch):
+        async with pool.acquire() as conn, conn.transaction():
+            located += await relocate(conn, source, chain, account["id"], to_record)
+    return located
+
+
+async def sweep_forever(
+    task: SupervisedTask,
+    pool: asyncpg.Pool,
+    source: str,
+    chain: GeocoderChain,
+    to_record: ToRecord,
+    period: float = 5.0,
 ) -> None:
-    """Event handler: (re)locate an account whose address was set or changed."""
-    if not address_changed(event):
-        return
-    row = await conn.fetchrow(sql.LOCK_ACCOUNT, event.data.id)
-    if row is None or row["deleted_at"] is not None:
-        return
-    address = {f: row[f] for f in ("street", "postal_code", "city", "country")}
-    if address != event.data.record.get("address") or not has_address(address):
-        return  # the address changed again since: its own event will locate it
-    found = await chain.locate(address)
-    status = "found" if found else "not_found"
-    values = (
-        (found.lat, found.lon, found.precision, found.source) if found else (None, None, None, None)
-    )
-    current = (row["lat"], row["lon"], row["location_precision"], row["location_source"])
-    if status == row["location_status"] and values == current:
-        return
-    new_row = await conn.fetchrow(sql.SET_LOCATION, row["id"], *values, status, GEOCODER_ACTOR)
-    await record_change(
-        conn, source=source, entity=domain.ENTITY, change="updated", record=to_record(new_row),
-        old=to_record(row), actor=GEOCODER_ACTOR,
-    )  # fmt: skip
+    """The supervised sweep: every ``period`` seconds, the accounts pending longer than that."""
+    while True:
+        located = await sweep(pool, source, chain, to_record, older_than=period)
+        task.mark_up()
+        if located:
+            log.info("geocoder sweep: %d account(s) left pending located", located)
+        await asyncio.sleep(period)
 
 
 def map_of(account: Mapping[str, Any], status: str) -> dict[str, Any]:
