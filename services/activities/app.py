@@ -8,7 +8,7 @@ from services.common import crud
 from services.common.replica_app import create_replica_app
 from services.common.settings import ServiceSettings
 
-from .consumers import BINDINGS, make_handler
+from .consumers import make_handlers
 from .service import SPECS
 from .web import routes
 
@@ -17,8 +17,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app = create_replica_app(
         settings,
         Path(__file__).parent / "migrations",
-        bindings=BINDINGS,
-        handler=make_handler(settings.source),
+        handlers=make_handlers(settings.source),
     )
     app.router.add_routes(routes)
     app.router.add_routes(crud.record_routes(SPECS))

@@ -1,19 +1,76 @@
-"""What activities consumes: its replica of accounts and contacts, and accepted quotes, which
-win their opportunity."""
+"""What activities consumes, one function per event type: its copy of accounts and contacts
+(what actions, opportunities and projects reference), and accepted quotes, which win their
+opportunity. The queue's bindings are the handlers' patterns."""
 
 from __future__ import annotations
 
-import asyncpg
+import uuid
+from typing import Any
 
-from services.common.consumer import Handler
+import asyncpg
+from pydantic import BaseModel
+
 from services.common.events import CloudEvent
+from services.common.handlers import Handlers
 from services.common.outbox import record_change
 from services.common.replica import keep_reference
 
 from . import domain
 from .service import OPPORTUNITIES
 
-BINDINGS = ("account.*", "contact.*", "quote.accepted")
+
+class AccountCopy(BaseModel):
+    """What activities keeps of an account: that it exists, whether it is in the trash (from
+    the event's change) and its name."""
+
+    name: str
+
+
+class ContactCopy(BaseModel):
+    """What activities keeps of a contact: its name and the account it belongs to (a record
+    given only a contact takes its account; a contact of another account is refused)."""
+
+    last_name: str
+    account_id: uuid.UUID | None = None
+
+
+class AcceptedQuote(BaseModel):
+    """What winning an opportunity needs of an accepted quote."""
+
+    opportunity_id: uuid.UUID | None = None
+    number: str | None = None
+
+
+def make_handlers(source: str) -> Handlers:
+    """The service's reactions to events; ``source`` is the CloudEvents source of the events
+    they write."""
+    handlers = Handlers()
+    handlers.on("account.*")(copy_account)
+    handlers.on("contact.*")(copy_contact)
+
+    @handlers.on("quote.accepted")
+    async def quote_accepted(
+        conn: asyncpg.Connection, event: CloudEvent, quote: AcceptedQuote
+    ) -> None:
+        await win_opportunity(conn, source, event, quote)
+
+    return handlers
+
+
+async def copy_account(conn: asyncpg.Connection, event: CloudEvent, account: AccountCopy) -> None:
+    await keep_reference(conn, _with_record(event, account))
+
+
+async def copy_contact(conn: asyncpg.Connection, event: CloudEvent, contact: ContactCopy) -> None:
+    await keep_reference(conn, _with_record(event, contact))
+
+
+def _with_record(event: CloudEvent, copy: BaseModel) -> CloudEvent:
+    """The event with only the record's fields this service keeps."""
+    record: dict[str, Any] = copy.model_dump(mode="json")
+    return event.model_copy(update={"data": event.data.model_copy(update={"record": record})})
+
+
 LOCK_OPPORTUNITY = f"SELECT {OPPORTUNITIES.columns} FROM opportunities WHERE id = $1 FOR UPDATE"  # noqa: S608
 WIN = """
 UPDATE opportunities SET stage = $2, probability = $3, closed_at = now(), updated_at = now(),
@@ -22,22 +79,13 @@ WHERE id = $1 RETURNING {columns}
 """
 
 
-def make_handler(source: str) -> Handler:
-    async def handle(conn: asyncpg.Connection, event: CloudEvent) -> None:
-        if event.data.entity == "quote":
-            await win_opportunity(conn, source, event)
-        else:
-            await keep_reference(conn, event)
-
-    return handle
-
-
-async def win_opportunity(conn: asyncpg.Connection, source: str, event: CloudEvent) -> None:
+async def win_opportunity(
+    conn: asyncpg.Connection, source: str, event: CloudEvent, quote: AcceptedQuote
+) -> None:
     """An accepted quote moves its opportunity to Gagnée (unless it is already closed)."""
-    opportunity_id = event.data.record.get("opportunity_id")
-    if not opportunity_id:
+    if quote.opportunity_id is None:
         return
-    row = await conn.fetchrow(LOCK_OPPORTUNITY, opportunity_id)
+    row = await conn.fetchrow(LOCK_OPPORTUNITY, quote.opportunity_id)
     if row is None or row["deleted_at"] is not None or domain.STAGES[row["stage"]].closed:
         return
     won = domain.STAGES[domain.WON]
@@ -57,5 +105,5 @@ async def win_opportunity(conn: asyncpg.Connection, source: str, event: CloudEve
         record=OPPORTUNITIES.record(new_row),
         old=OPPORTUNITIES.record(row),
         actor=actor,
-        context={"quote_accepted": event.data.record.get("number")},
+        context={"quote_accepted": quote.number},
     )

@@ -12,7 +12,7 @@ import asyncpg
 from services.common import crud
 from services.common.errors import FieldError
 from services.common.identity import Identity
-from services.common.replica import check_account_and_contact, uuid_filter
+from services.common.replica import changed, check_account_and_contact, uuid_filter
 
 from . import domain
 from .schemas import ActionFields, CallRecord, OpportunityFields, ProjectFields
@@ -27,10 +27,6 @@ def _one_of(*allowed: str) -> crud.FilterParser:
     return parse
 
 
-def _changed(values: Mapping[str, Any], old: Mapping[str, Any] | None, field: str) -> bool:
-    return values.get(field) is not None and (old is None or values[field] != old.get(field))
-
-
 async def _same_account(
     conn: asyncpg.Connection,
     values: dict[str, Any],
@@ -38,8 +34,8 @@ async def _same_account(
     field: str,
     table: str,
 ) -> list[FieldError]:
-    if not _changed(values, old, field) and not (
-        values.get(field) and _changed(values, old, "account_id")
+    if not changed(values, old, field) and not (
+        values.get(field) and changed(values, old, "account_id")
     ):
         return []
     owner = await conn.fetchrow(
