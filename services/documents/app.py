@@ -8,11 +8,11 @@ from aiohttp import web
 from prometheus_client import Gauge
 
 from services.common import crud
-from services.common.replica_app import REFERENCED, create_replica_app
+from services.common.replica_app import create_replica_app
 from services.common.settings import ServiceSettings
 from services.common.web import READINESS_KEY, REGISTRY_KEY
 
-from . import mailmerge
+from . import consumers, mailmerge
 from .converter import Converters
 from .renderer import Renderer
 from .settings import DocumentsSettings
@@ -24,7 +24,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app = create_replica_app(
         settings,
         Path(__file__).parent / "migrations",
-        bindings=(*REFERENCED, "opportunity.*"),
+        handlers=consumers.handlers,
         max_body_bytes=settings.template_max_bytes + 64 * 1024,
     )
     app[SETTINGS_KEY] = settings
