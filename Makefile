@@ -32,6 +32,7 @@ packages:
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache  # the architecture contract: pyproject.toml
 
 types: install
 	$(VENV)/bin/mypy

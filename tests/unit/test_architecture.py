@@ -1,0 +1,103 @@
+"""The architecture contract (import-linter, configured in pyproject.toml; `make lint` runs it
+too): no service imports another service's package, services.common imports none of them."""
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from importlinter.cli import lint_imports
+
+ROOT = Path(__file__).resolve().parents[2]
+PYPROJECT = ROOT / "pyproject.toml"
+CONFIG: dict[str, Any] = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]
+# Packages under services/ that are not services: the shared code and the operators' tool.
+NOT_SERVICES = {"common", "admin"}
+
+
+def contract(contract_id: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [c for c in CONFIG["contracts"] if c["id"] == contract_id]
+    assert len(found) == 1, contract_id
+    return found[0]
+
+
+def check(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """import-linter's exit code and its report, with lines unwrapped (rich wraps them)."""
+    code = lint_imports(config_filename=str(config), no_cache=True, no_logo=True)
+    return code, " ".join(capsys.readouterr().out.split())
+
+
+def test_no_service_imports_another_and_common_imports_none(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, report = check(PYPROJECT, capsys)
+    assert code == 0, report
+
+
+def test_every_service_package_is_under_the_contract() -> None:
+    """A new service is independent from the start: its package is listed in the contract."""
+    packages = {p.parent.name for p in (ROOT / "services").glob("*/__init__.py")}
+    services = sorted(packages - NOT_SERVICES)
+    assert contract("independent-services")["modules"] == [f"services.{s}" for s in services]
+    forbidden = contract("common-imports-no-service")["forbidden_modules"]
+    assert forbidden == sorted(f"services.{p}" for p in packages - {"common"})
+
+
+def fixture_tree(root: Path, name: str, imports: dict[str, str]) -> None:
+    """A package ``name`` shaped like services/ (every package of the real one), each module
+    importing what ``imports`` says."""
+    package = root / name
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for sub in (ROOT / "services").glob("*/__init__.py"):
+        (package / sub.parent.name).mkdir()
+        (package / sub.parent.name / "__init__.py").write_text("")
+        (package / sub.parent.name / "module.py").write_text(imports.get(sub.parent.name, ""))
+
+
+def config_for(root: Path, name: str) -> Path:
+    """The contract of pyproject.toml, every ``services`` renamed ``name``."""
+    lines = ["[tool.importlinter]", f"root_packages = [{json.dumps(name)}]"]
+    for item in CONFIG["contracts"]:
+        lines.append("[[tool.importlinter.contracts]]")
+        for key, value in item.items():
+            renamed = json.dumps(value).replace('"services.', f'"{name}.')
+            lines.append(f"{key} = {renamed}")
+    config = root / "pyproject.toml"
+    config.write_text("\n".join(lines) + "\n")
+    return config
+
+
+def test_the_contract_fails_when_a_service_imports_another_or_common_imports_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "architecture_fixture_services"
+    fixture_tree(
+        tmp_path,
+        name,
+        {
+            "gateway": f"from {name}.accounts import module\n",
+            "common": f"import {name}.audit.module\n",
+            "admin": f"from {name}.gateway import module\nfrom {name}.audit import module as a\n",
+            "documents": f"from {name}.common import module\n",
+        },
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, report = check(config_for(tmp_path, name), capsys)
+    assert code == 1
+    assert f"{name}.gateway is not allowed to import {name}.accounts" in report
+    assert f"{name}.common.module -> {name}.audit.module (l.1)" in report
+    assert "admin" not in report.split("Broken contracts")[1]  # the operators' tool may
+
+
+def test_the_contract_holds_for_services_that_only_share_common(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "architecture_fixture_clean"
+    fixture_tree(
+        tmp_path, name, {s: f"from {name}.common import module\n" for s in ("gateway", "audit")}
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, report = check(config_for(tmp_path, name), capsys)
+    assert code == 0, report
