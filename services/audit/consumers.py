@@ -16,7 +16,7 @@ from services.common.events import CloudEvent
 from services.common.handlers import Handlers
 
 from . import repository as sql
-from .domain import GENESIS_HASH, entry_from_event, version_refusal
+from .domain import GENESIS_HASH, entry_from_event, is_derived, version_refusal
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ async def record_change(conn: asyncpg.Connection, event: CloudEvent) -> None:
     await conn.execute(sql.LOCK_RECORD_CHAIN, entity, record_id)
     head = await conn.fetchrow(sql.SELECT_CHAIN_HEAD, entity, record_id)
     last_version = head["version"] if head else None
-    refusal = version_refusal(last_version, event.data.version)
+    refusal = version_refusal(last_version, event.data.version, is_derived(event.data.context))
     if refusal is not None:
         log.warning("audit: event %s of %s %s refused: %s", event.id, entity, record_id, refusal)
         await conn.execute(
@@ -57,10 +57,12 @@ async def record_change(conn: asyncpg.Connection, event: CloudEvent) -> None:
         prev_hash = await _append(conn, event, seq, prev_hash)
         # An event refused because it came just before its predecessor (one retried after an
         # error comes back behind the next) follows now: it is chained in its place. A far
-        # jump (more than HOLD_WINDOW versions: a forged 99 after 1) is never chained.
+        # jump (more than HOLD_WINDOW versions: a forged 99 after 1) is never chained. Derived
+        # data computed about this version, if it came first, follows it before the next one.
+        version = event.data.version
         held = await conn.fetchrow(
-            sql.SELECT_HELD, entity, record_id, event.data.version + 1, HOLD_WINDOW
-        )
+            sql.SELECT_HELD_DERIVED, entity, record_id, version
+        ) or await conn.fetchrow(sql.SELECT_HELD, entity, record_id, version + 1, HOLD_WINDOW)
         if held is None:
             return
         event = CloudEvent.model_validate(held["event"])

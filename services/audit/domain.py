@@ -73,12 +73,27 @@ def entry_from_event(event: CloudEvent, seq: int, prev_hash: str) -> Entry:
     )
 
 
-def version_refusal(last_version: int | None, version: int) -> str | None:
+def is_derived(context: dict[str, Any] | None) -> bool:
+    """Whether an event (or entry) with ``context`` is the system's own computation about the
+    record's current version (``{"derived": "location"}``: the geocoder's), which does not
+    change the version: it follows the entry of the version it was computed for."""
+    return bool(context and context.get("derived"))
+
+
+def version_refusal(last_version: int | None, version: int, derived: bool = False) -> str | None:
     """Why an event of ``version`` cannot follow the record's chain whose last entry has
     ``last_version`` (None: no entry yet, any version starts the chain); None when it can.
 
     Every change of a record raises its version by exactly one and publishes one event (edits,
-    trash and restore, the geocoder's writes, issuing an invoice...), delivered in order."""
+    trash and restore, issuing an invoice...), delivered in order. Derived data (``derived``:
+    the geocoder's location) keeps the version: it follows an entry of the same version, and
+    waits for it when it comes first."""
+    if derived:
+        if version == last_version:
+            return None
+        if last_version is None or version > last_version:
+            return f"calcul sur la version {version} arrivé avant cette version"
+        return f"calcul sur la version {version} déjà dépassée : la dernière est {last_version}"
     if last_version is None or version == last_version + 1:
         return None
     if version <= last_version:
@@ -108,7 +123,8 @@ def verify_chain(entries: list[tuple[Entry, str]]) -> ChainCheck:
             return ChainCheck(False, len(entries), entry.seq, "chaînage rompu")
         if entry.hash != stored_hash:
             return ChainCheck(False, len(entries), entry.seq, "contenu modifié")
-        if previous_version is not None and entry.version != previous_version + 1:
+        follows = previous_version is None or entry.version == previous_version + 1
+        if not follows and not (is_derived(entry.context) and entry.version == previous_version):
             reason = f"saut de version : {entry.version} après {previous_version}"
             return ChainCheck(False, len(entries), entry.seq, reason)
         previous, previous_version = stored_hash, entry.version

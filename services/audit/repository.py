@@ -19,11 +19,21 @@ WHERE r.entity = $1 AND r.record_id = $2
   AND NOT EXISTS (SELECT 1 FROM audit_entries e WHERE e.event_id = r.event_id)
 ORDER BY r.id
 """
+# Derived data (the geocoder's location) keeps the record's version: "event.data.context.derived".
+_DERIVED = "coalesce(r.event #>> '{data,context,derived}', '') <> ''"
 # A refused event that now follows the chain (version $3), if it was refused for a short jump.
-SELECT_HELD = """
+SELECT_HELD = f"""
 SELECT r.event FROM audit_rejections r
 WHERE r.entity = $1 AND r.record_id = $2 AND r.version = $3
-  AND r.last_version IS NOT NULL AND r.version - r.last_version <= $4
+  AND r.last_version IS NOT NULL AND r.version - r.last_version <= $4 AND NOT {_DERIVED}
+  AND NOT EXISTS (SELECT 1 FROM audit_entries e WHERE e.event_id = r.event_id)
+ORDER BY r.id LIMIT 1
+"""
+# A derived event refused because it came before the entry of its version $3, now chained.
+SELECT_HELD_DERIVED = f"""
+SELECT r.event FROM audit_rejections r
+WHERE r.entity = $1 AND r.record_id = $2 AND r.version = $3
+  AND (r.last_version IS NULL OR r.last_version < r.version) AND {_DERIVED}
   AND NOT EXISTS (SELECT 1 FROM audit_entries e WHERE e.event_id = r.event_id)
 ORDER BY r.id LIMIT 1
 """
