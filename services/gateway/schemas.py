@@ -1,18 +1,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from services.common.entities import Blank
 from services.common.validation import IsoDatetime
 
 from .domain import password_problem
-
-
-def _blank_to_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
 
 
 def _email(value: str | None) -> str | None:
@@ -26,11 +23,11 @@ def _email(value: str | None) -> str | None:
         raise ValueError(f"Adresse e-mail invalide : {exc}") from exc
 
 
-Email = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_email)]
+Email = Annotated[str | None, Blank, AfterValidator(_email)]
 Extension = Annotated[
     # An empty string clears it, like null.
     Annotated[str, Field(pattern=r"^([0-9*#+]{1,20})?$")] | None,
-    BeforeValidator(_blank_to_none),
+    Blank,
 ]
 DisplayName = Annotated[str, Field(max_length=150)]
 
@@ -95,9 +92,7 @@ class CallRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     contact_id: uuid.UUID | None = None
-    number: Annotated[
-        Annotated[str, Field(max_length=40)] | None, BeforeValidator(_blank_to_none)
-    ] = None
+    number: Annotated[Annotated[str, Field(max_length=40)] | None, Blank] = None
 
 
 class TelephonyEvent(BaseModel):
