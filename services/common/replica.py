@@ -7,16 +7,23 @@ overwrites a newer one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 
-from .errors import FieldError
+from .errors import FieldError, ServiceUnavailable
 from .events import CloudEvent
+from .versions import SEEN_HEADER, Seen, parse_seen
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MIGRATIONS = ("replica", Path(__file__).parent / "replica_migrations")
 DELETED_CHANGES = frozenset({"deleted"})
@@ -53,10 +60,44 @@ async def keep_reference(conn: asyncpg.Connection, event: CloudEvent) -> None:
     )
 
 
-SELECT_REF = "SELECT deleted, record FROM record_refs WHERE entity = $1 AND id = $2"
 # How long a reference the replica does not know yet is waited for (the event latency is
 # milliseconds): an action for an account created just before through the API succeeds.
 REFERENCE_WAIT_SECONDS = 2.0
+# How long a version the caller has seen (X-CRM-Seen) is waited for before a 503: the owner has
+# committed it, its event is on its way (or the broker is down, and retrying later is right).
+SEEN_WAIT_SECONDS = 5.0
+SEEN_RETRY_AFTER_SECONDS = 2
+SELECT_REFS = (
+    "SELECT id, version, deleted, record FROM record_refs "
+    "WHERE entity = $1 AND id = ANY($2::uuid[])"
+)
+# French, for the 503: what is being synchronised.
+REFERENCE_LABELS = {
+    "account": "Le compte référencé",
+    "contact": "Le contact référencé",
+    "opportunity": "L'affaire référencée",
+    "project": "Le projet référencé",
+    "user": "L'utilisateur référencé",
+}
+
+# The versions the current request says its caller has seen (set by ``seen_versions``).
+_SEEN: ContextVar[Seen | None] = ContextVar("seen_versions", default=None)
+
+
+@web.middleware
+async def seen_versions(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Keeps the request's X-CRM-Seen versions for the reference checks it leads to."""
+    token = _SEEN.set(parse_seen(request.headers.get(SEEN_HEADER)))
+    try:
+        return await handler(request)
+    finally:
+        _SEEN.reset(token)
+
+
+def seen_version(entity: str, record_id: uuid.UUID) -> int | None:
+    """The version of a record the current request's caller has seen, if it said so."""
+    seen = _SEEN.get()
+    return None if seen is None else seen.get((entity, record_id))
 
 
 @dataclass(frozen=True)
@@ -70,23 +111,18 @@ async def find_reference(
     entity: str,
     record_id: uuid.UUID,
     wait_seconds: float = REFERENCE_WAIT_SECONDS,
+    *,
+    min_version: int | None = None,
 ) -> Reference | None:
-    """The replica's copy of a record, waiting up to ``wait_seconds`` for it to arrive."""
-    deadline = asyncio.get_running_loop().time() + wait_seconds
-    delay = 0.02
-    while True:
-        row = await conn.fetchrow(SELECT_REF, entity, record_id)
-        if row is not None:
-            return Reference(row["deleted"], row["record"])
-        if asyncio.get_running_loop().time() >= deadline:
-            return None
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.2)
+    """The replica's copy of a record, waiting up to ``wait_seconds`` for it to arrive.
 
-
-SELECT_REFS = (
-    "SELECT id, deleted, record FROM record_refs WHERE entity = $1 AND id = ANY($2::uuid[])"
-)
+    With ``min_version`` (by default the version the request's X-CRM-Seen names), waits until
+    the copy is at least that version, up to SEEN_WAIT_SECONDS, then raises ServiceUnavailable
+    (503, Retry-After): the caller is never answered from an older copy than it has seen."""
+    record_id = uuid.UUID(str(record_id))
+    versions = None if min_version is None else {record_id: min_version}
+    found = await find_references(conn, entity, [record_id], wait_seconds, min_versions=versions)
+    return found.get(record_id)
 
 
 async def find_references(
@@ -94,22 +130,57 @@ async def find_references(
     entity: str,
     record_ids: list[uuid.UUID],
     wait_seconds: float = REFERENCE_WAIT_SECONDS,
+    *,
+    min_versions: Mapping[uuid.UUID, int] | None = None,
 ) -> dict[uuid.UUID, Reference]:
-    """Many records at once; those the replica lacks are waited for once, together."""
-    wanted = set(record_ids)
-    found: dict[uuid.UUID, Reference] = {}
-    deadline = asyncio.get_running_loop().time() + wait_seconds
-    delay = 0.02
+    """Many records at once; those the replica lacks are waited for once, together, and so are
+    those older than the version seen (``min_versions``, by default from X-CRM-Seen)."""
+    wanted = {uuid.UUID(str(i)) for i in record_ids}
+    if min_versions is None:
+        min_versions = {
+            i: version for i in wanted if (version := seen_version(entity, i)) is not None
+        }
+    kept: dict[uuid.UUID, tuple[int, Reference]] = {}
+    clock = asyncio.get_running_loop().time
+    started, delay = clock(), 0.02
     while True:
-        for row in await conn.fetch(SELECT_REFS, entity, list(wanted - set(found))):
-            found[row["id"]] = Reference(row["deleted"], row["record"])
-        if wanted <= set(found) or asyncio.get_running_loop().time() >= deadline:
-            return found
+        pending = [i for i in wanted if not _current(kept.get(i), min_versions.get(i))]
+        if pending:
+            for row in await conn.fetch(SELECT_REFS, entity, pending):
+                kept[row["id"]] = (row["version"], Reference(row["deleted"], row["record"]))
+        behind = [i for i in pending if not _current(kept.get(i), min_versions.get(i))]
+        seen_behind = [i for i in behind if i in min_versions]
+        waited = clock() - started
+        if not seen_behind and (not behind or waited >= wait_seconds):
+            return {i: reference for i, (_, reference) in kept.items()}
+        if seen_behind and waited >= SEEN_WAIT_SECONDS:
+            raise _not_synchronised(entity, seen_behind, min_versions, kept)
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.2)
 
 
-def _changed(values: Mapping[str, Any], old: Mapping[str, Any] | None, field: str) -> bool:
+def _current(kept: tuple[int, Reference] | None, min_version: int | None) -> bool:
+    return kept is not None and (min_version is None or kept[0] >= min_version)
+
+
+def _not_synchronised(
+    entity: str,
+    behind: list[uuid.UUID],
+    min_versions: Mapping[uuid.UUID, int],
+    kept: Mapping[uuid.UUID, tuple[int, Reference]],
+) -> ServiceUnavailable:
+    late = [(i, min_versions[i], kept[i][0] if i in kept else None) for i in behind]
+    log.warning("replica of %s behind the versions seen (id, seen, held): %s", entity, late)
+    label = REFERENCE_LABELS.get(entity, "La fiche référencée")
+    return ServiceUnavailable(
+        f"{label} est en cours de synchronisation entre les services ; "
+        "réessayez dans quelques secondes.",
+        retry_after=SEEN_RETRY_AFTER_SECONDS,
+    )
+
+
+def changed(values: Mapping[str, Any], old: Mapping[str, Any] | None, field: str) -> bool:
+    """``field`` is given and differs from the record's former value (any value when new)."""
     return values.get(field) is not None and (old is None or values[field] != old.get(field))
 
 
@@ -124,14 +195,14 @@ async def check_account_and_contact(
     """
     errors: list[FieldError] = []
     contact = None
-    if _changed(values, old, "contact_id") or (
-        values.get("contact_id") is not None and _changed(values, old, "account_id")
+    if changed(values, old, "contact_id") or (
+        values.get("contact_id") is not None and changed(values, old, "account_id")
     ):
         contact = await find_reference(conn, "contact", values["contact_id"])
         if contact is None or contact.deleted:
             errors.append(FieldError("contact_id", "Aucun contact ne porte cet identifiant."))
             contact = None
-    if _changed(values, old, "account_id"):
+    if changed(values, old, "account_id"):
         account = await find_reference(conn, "account", values["account_id"])
         if account is None:
             errors.append(FieldError("account_id", "Aucun compte ne porte cet identifiant."))
