@@ -4,7 +4,7 @@ the event consumers, each owned by the application's cleanup context."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ RELAY_KEY = web.AppKey("outbox_relay", OutboxRelay)
 CONSUMERS_KEY = web.AppKey("event_consumers", list[EventConsumer])
 # Every background task of the service runs under it (see supervisor.py).
 SUPERVISOR_KEY = web.AppKey("supervisor", Supervisor)
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,13 @@ def install_runtime(
     migrations: Path,
     subscription: Handlers | Subscription | None = None,
     extra_migrations: Sequence[tuple[str, Path]] = (),
+    contexts: Sequence[CleanupContext] = (),
 ) -> None:
-    """Add the pool, the relay and the consumer to ``app``; started and stopped with it."""
+    """Add the pool, the relay and the consumer to ``app``; started and stopped with it.
+
+    ``contexts`` (the service's own resources: clients, pools, workers) start once the database
+    is migrated and its pool open, before the relay and the consumer, whose handlers may need
+    them; they stop after those, in reverse order."""
     registry = app[REGISTRY_KEY]
     supervisor = app[SUPERVISOR_KEY] = Supervisor(registry)
     app[READINESS_KEY].append(supervisor.readiness)
@@ -122,7 +128,7 @@ def install_runtime(
         for task in tasks:
             await task.stop()
 
-    app.cleanup_ctx.extend([database, relay, consumers])
+    app.cleanup_ctx.extend([database, *contexts, relay, consumers])
 
 
 def _consumer(
