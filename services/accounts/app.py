@@ -11,6 +11,7 @@ from services.common import crud, replica
 from services.common.db import create_pool
 from services.common.runtime import POOL_KEY, SUPERVISOR_KEY, install_runtime
 from services.common.settings import ServiceSettings
+from services.common.versions import Table, versions_routes
 from services.common.web import make_app
 
 from .consumers import make_handlers, sweep_locations
@@ -80,4 +81,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app.cleanup_ctx.append(list_pool)
     app.router.add_routes(routes)
     app.router.add_routes(crud.record_routes({"contacts": CONTACTS}))
+    app.router.add_routes(
+        versions_routes({"accounts": Table("account", "accounts"), "contacts": CONTACTS})
+    )
     return app

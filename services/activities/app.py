@@ -7,6 +7,7 @@ from aiohttp import web
 from services.common import crud
 from services.common.replica_app import create_replica_app
 from services.common.settings import ServiceSettings
+from services.common.versions import versions_routes
 
 from .consumers import make_handlers
 from .service import SPECS
@@ -21,4 +22,5 @@ def create_app(settings: ServiceSettings) -> web.Application:
     )
     app.router.add_routes(routes)
     app.router.add_routes(crud.record_routes(SPECS))
+    app.router.add_routes(versions_routes(SPECS))
     return app

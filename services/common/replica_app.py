@@ -29,6 +29,7 @@ def create_replica_app(
     ``handlers`` when given (they register ``replica.keep_reference`` themselves), else the
     former ``bindings`` and ``handler``."""
     app = make_app(settings.service, settings.internal_secret.get_secret_value(), max_body_bytes)
+    app.middlewares.append(replica.seen_versions)  # reference checks wait for X-CRM-Seen
     install_runtime(
         app,
         settings,

@@ -14,6 +14,7 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -32,6 +33,14 @@ _ITEM = re.compile(r"([a-z][a-z_]*)=([0-9a-fA-F-]{32,36}):([0-9]{1,10})")
 
 # (entity, id) -> the version the caller has seen
 Seen = dict[tuple[str, uuid.UUID], int]
+
+
+@dataclass(frozen=True)
+class Table:
+    """An entity kept in ``table`` that has no record spec (yet)."""
+
+    entity: str
+    table: str
 
 
 class Versioned(Protocol):

@@ -10,6 +10,7 @@ from prometheus_client import Gauge
 from services.common import crud
 from services.common.replica_app import create_replica_app
 from services.common.settings import ServiceSettings
+from services.common.versions import versions_routes
 from services.common.web import READINESS_KEY, REGISTRY_KEY
 
 from . import consumers, mailmerge
@@ -33,6 +34,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     _export(app)
     app.router.add_routes(routes)
     app.router.add_routes(crud.record_routes(SPECS))
+    app.router.add_routes(versions_routes(SPECS))
     return app
 
 

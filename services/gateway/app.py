@@ -12,7 +12,9 @@ from services.common.settings import ServiceSettings
 from services.common.web import REGISTRY_KEY, make_app, refuse_nul
 
 from . import service
+from .consistency import read_your_writes
 from .proxy import Upstreams
+from .registry import REGISTRY_KEY as META_KEY
 from .sessions import SessionCheck
 from .settings import GatewaySettings
 from .telephony import AsteriskTelephony, HttpTelephony, Telephony, TelephonyLink
@@ -51,6 +53,14 @@ def create_app(settings: ServiceSettings) -> web.Application:
         int(settings.view_cache_mb * 1024 * 1024), settings.view_cache_ttl_seconds
     )
     app.middlewares.append(drop_views_on_write(cache))
+
+    # Read your writes: a write naming other services' records carries their versions.
+    def owner_url(service: str) -> str:
+        return str(getattr(settings, f"{service}_url"))
+
+    app.middlewares.append(
+        read_your_writes(lambda: app.get(META_KEY), lambda: app[UPSTREAMS_KEY], owner_url)
+    )
     app[SETTINGS_KEY] = settings
     install_runtime(app, settings, Path(__file__).parent / "migrations")
 

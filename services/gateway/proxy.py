@@ -16,6 +16,9 @@ from yarl import URL
 
 from services.common.errors import ServiceUnavailable
 from services.common.identity import HEADER, Identity, IdentitySigner
+from services.common.versions import SEEN_HEADER
+
+from .consistency import SEEN_KEY
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,9 @@ class Upstreams:
             if name in request.headers
         }
         headers[HEADER] = self._sign(identity)
-        raw = await request.read() if request.can_read_body else None
+        if SEEN_KEY in request:  # the versions of the records the write names (consistency.py)
+            headers[SEEN_HEADER] = request[SEEN_KEY]
+        raw = await request.read() if request.body_exists else None  # read before: cached
         keyed = "Idempotency-Key" in headers
         keyed_creation = (
             keyed and request.method == "POST" and KEYED_CREATIONS.fullmatch(path) is not None
