@@ -1,9 +1,12 @@
 """The conventions every record follows, once: create, read, merge-patch with If-Match, trash
-and restore, keyset lists; each change committed with its event.
+and restore, duplicate, keyset lists; each change committed with its event.
 
-A service describes an entity with a ``RecordSpec`` (table, columns, Pydantic model, sorts,
-filters, and a hook checking rules that need the database); SQL is built from the spec's
-constant names only, values always travel as parameters.
+A service describes an entity with a ``RecordSpec``, best built from its declaration with
+``spec_for(entity, table, **hooks)``: the model, the label, the written and read-only columns
+come from the declaration (an address field is kept as its four columns and read back as one
+object), the hooks give what only the service knows (rules that need the database, values it
+computes, its list's search and filters). SQL is built from the spec's constant names only,
+values always travel as parameters.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel
 
+from .entities import Entity
 from .errors import Conflict, FieldError, NotFound, ValidationFailed
 from .idempotency import Answer, Keyed, json_answer, respond
 from .identity import Identity
@@ -37,6 +41,11 @@ Check = Callable[
     [asyncpg.Connection, dict[str, Any], Mapping[str, Any] | None, Identity],
     Awaitable[list[FieldError]],
 ]
+# rules(values, bad) -> errors between fields, without I/O: ``values`` are the validated fields
+# (``bad`` is empty), or the raw data of a body that failed validation with the names of its bad
+# fields (dotted: "address.postal_code"), to report at once what can still be judged.
+Rules = Callable[[Mapping[str, Any], frozenset[str]], list[FieldError]]
+# derive(values, old record) -> columns the system computes from them (written with the fields).
 Derive = Callable[[dict[str, Any], Mapping[str, Any] | None], dict[str, Any]]
 FilterParser = Callable[[str], Any]
 # guard(old row): raise (e.g. Conflict) when the record may no longer change or go to the trash.
@@ -44,9 +53,25 @@ Guard = Callable[[Mapping[str, Any]], None]
 Shape = Callable[[dict[str, Any]], dict[str, Any]]
 # Values set when a record is created, inside its transaction (e.g. a number from a sequence).
 Prepare = Callable[[asyncpg.Connection, dict[str, Any]], Awaitable[dict[str, Any]]]
+# A read-only field computed from the row (its columns are the spec's ``hidden`` ones).
+Compute = Callable[[Mapping[str, Any]], Any]
+# defaults(identity) -> values a creation takes for the fields its body leaves out.
+Defaults = Callable[[Identity], dict[str, Any]]
+# param(value) -> its placeholder ("$3"): how a list hook passes a value to its SQL.
+Param = Callable[[Any], str]
+# search(text of ?q=, param) -> SQL conditions; ValueError names what is wrong with the text.
+Search = Callable[[str, Param], list[str]]
+# sort_of(query) -> the list's default sort for this query (the spec's default_sort otherwise).
+SortOf = Callable[[Mapping[str, str]], str]
+# copy(fields of the original, as a client writes them) -> the body that creates the duplicate.
+Copy = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 async def _no_check(*_args: Any) -> list[FieldError]:
+    return []
+
+
+def _no_rules(_values: Mapping[str, Any], _bad: frozenset[str]) -> list[FieldError]:
     return []
 
 
@@ -56,6 +81,10 @@ def _no_derive(_values: dict[str, Any], _old: Mapping[str, Any] | None) -> dict[
 
 def _no_guard(_row: Mapping[str, Any]) -> None:
     return None
+
+
+def _no_defaults(_identity: Identity) -> dict[str, Any]:
+    return {}
 
 
 def _as_is(record: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +109,21 @@ class RecordSpec:
     shape: Shape = _as_is  # what a reader sees, e.g. a status that depends on today
     list_conditions: tuple[str, ...] = ()  # always part of a list's WHERE
     prepare: Prepare | None = None  # values set at creation (e.g. a number from a sequence)
+    declaration: Entity | None = None  # the entity it was built from (``spec_for``)
+    # A written field kept as several columns and read back as one object: address -> columns.
+    nested: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    computed: Mapping[str, Compute] = field(default_factory=dict)  # read-only, from the row
+    # Columns read for the computed fields and written by ``derive`` only, never shown as such
+    # (a derive result names them when it sets them; absent, they keep their value).
+    hidden: tuple[str, ...] = ()
+    rules: Rules = _no_rules
+    defaults: Defaults = _no_defaults
+    search: Search | None = None  # what ``?q=`` searches
+    sort_of: SortOf | None = None
+    trash_listed: bool = False  # ``?trashed=true`` lists the trash instead of the live records
+    not_found_text: str = ""  # the 404's message, when "Aucune fiche <label>..." reads badly
+    not_in_trash_text: str = ""  # the 409's message of a restore of a live record
+    copy: Copy | None = None  # the record can be duplicated: how its copy differs
 
     # Computed once per spec (the record of every row read uses them).
     @cached_property
@@ -88,32 +132,156 @@ class RecordSpec:
 
     @cached_property
     def written(self) -> tuple[str, ...]:
-        return (*self.editable, *self.derived)
+        """The columns a write sets from the client's fields and ``derive``."""
+        columns: list[str] = []
+        for name in self.editable:
+            columns.extend(self.nested.get(name, (name,)))
+        return (*columns, *self.derived)
 
     @cached_property
     def shown(self) -> tuple[str, ...]:
-        return ("id", *self.written, *self.read_only_extra, *SYSTEM_COLUMNS)
+        """The record's keys, in the declaration's order when there is one."""
+        if self.declaration is not None:
+            return ("id", *(f.name for f in self.declaration.fields), *SYSTEM_COLUMNS)
+        fields = (*self.editable, *self.derived, *self.read_only_extra, *self.computed)
+        return ("id", *fields, *SYSTEM_COLUMNS)
+
+    @cached_property
+    def read_only(self) -> tuple[str, ...]:
+        """What a client reads but may not write (echoing it back unchanged is allowed)."""
+        return (*READ_ONLY, *self.derived, *self.read_only_extra, *self.computed)
 
     @cached_property
     def columns(self) -> str:
-        return ", ".join((*self.shown, "deleted_at"))
+        """The SELECT list of a record's row."""
+        selected = ("id", *self.written, *self.read_only_extra, *self.hidden, *SYSTEM_COLUMNS)
+        return ", ".join((*selected, "deleted_at"))
+
+    @cached_property
+    def _layout(self) -> tuple[tuple[str, Any], ...]:
+        """How each key of the record is read: None (its column), columns (a nested object) or
+        a function of the row."""
+        return tuple((key, self.nested.get(key) or self.computed.get(key)) for key in self.shown)
+
+    @cached_property
+    def _flat(self) -> bool:
+        return not (self.nested or self.computed)
 
     def record(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        return self.shape({name: row[name] for name in self.shown})
+        if self._flat:
+            return self.shape({name: row[name] for name in self.shown})
+        record: dict[str, Any] = {}
+        for key, how in self._layout:
+            if how is None:
+                record[key] = row[key]
+            elif isinstance(how, tuple):
+                record[key] = {column: row[column] for column in how}
+            else:
+                record[key] = how(row)
+        return self.shape(record)
+
+    def row_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The columns a write sets, from validated (and derived) values."""
+        columns: dict[str, Any] = {}
+        for name in self.editable:
+            parts = self.nested.get(name)
+            if parts is None:
+                columns[name] = values[name]
+            else:
+                columns.update({part: values[name][part] for part in parts})
+        columns.update({name: values[name] for name in self.derived})
+        columns.update({name: values[name] for name in self.hidden if name in values})
+        return columns
 
     def not_found(self) -> NotFound:
-        return NotFound(f"Aucune fiche {self.label} ne porte cet identifiant.")
+        return NotFound(
+            self.not_found_text or f"Aucune fiche {self.label} ne porte cet identifiant."
+        )
+
+    def not_in_trash(self) -> Conflict:
+        return Conflict(
+            self.not_in_trash_text or f"Cette fiche {self.label} n'est pas dans la corbeille."
+        )
+
+
+_SORT_KINDS: dict[str, ColumnKind] = {
+    "number": "int",
+    "percent": "int",
+    "decimal": "numeric",
+    "money": "numeric",
+    "date": "timestamptz",
+    "datetime": "timestamptz",
+}
+
+
+def sortable_of(entity: Entity) -> dict[str, tuple[str, ColumnKind]]:
+    """The sorts of a declaration whose column is the field itself (or a system time)."""
+    sortable: dict[str, tuple[str, ColumnKind]] = {}
+    for name in entity.sorts:
+        if name in ("created_at", "updated_at"):
+            sortable[name] = (name, "timestamptz")
+        else:
+            sortable[name] = (name, _SORT_KINDS.get(entity.field(name).kind, "text"))
+    return sortable
+
+
+def spec_for(entity: Entity, table: str, **hooks: Any) -> RecordSpec:
+    """The kernel's spec of a declared entity.
+
+    From the declaration: the event entity, the label of messages (the entity's, lower case),
+    the model, the default sort, the list of the trash (a filter named "trashed"), the nested
+    columns of address fields, and the read-only fields: computed ones (``computed``: name ->
+    function of the row, reading the ``hidden`` columns), ``derived`` ones (columns ``derive``
+    writes) and the rest as read-only columns. ``hooks`` are the other RecordSpec fields
+    (check, rules, derive, defaults, search, sortable, sort_of, filters, copy...); ``sortable``
+    defaults to the declared sorts on columns of the same name."""
+    computed: Mapping[str, Compute] = hooks.pop("computed", {})
+    derived: tuple[str, ...] = tuple(hooks.pop("derived", ()))
+    declared = {f.name for f in entity.fields}
+    unknown = [name for name in (*computed, *derived) if name not in declared]
+    if unknown:
+        raise ValueError(f"{entity.name}: {unknown} are not declared fields")
+    if any(f.kind == "address" and f.read_only for f in entity.fields):
+        raise ValueError(f"{entity.name}: an address is written by clients")
+    read_only = tuple(f.name for f in entity.read_only if f.name not in (*computed, *derived))
+    hooks.setdefault("sortable", sortable_of(entity))
+    hooks.setdefault("default_sort", entity.default_sort)
+    hooks.setdefault("label", entity.label.lower())
+    return RecordSpec(
+        entity=entity.name,
+        table=table,
+        model=entity.model,
+        derived=derived,
+        read_only_extra=read_only,
+        declaration=entity,
+        nested={f.name: f.columns for f in entity.writable if f.kind == "address"},
+        computed=computed,
+        trash_listed=any(f.name == "trashed" for f in entity.filters),
+        **hooks,
+    )
 
 
 def as_json(value: Any) -> Any:
-    """A value as a client writes it back: ids, money and dates as strings."""
+    """A value as a client writes it back (and as the API shows it): ids, money and dates as
+    strings, nested objects and lists value by value. The one conversion of the kernel."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
-    return value
+    if isinstance(value, Mapping):
+        return {str(k): as_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_json(v) for v in value]
+    return str(value)
+
+
+def writable_doc(spec: RecordSpec, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of ``record`` a client may write, as JSON values, the empty ones left out."""
+    return {k: as_json(record[k]) for k in spec.editable if record.get(k) is not None}
 
 
 async def _validated(
@@ -125,14 +293,19 @@ async def _validated(
 ) -> dict[str, Any]:
     fields, errors = try_validate(spec.model, data)
     if fields is None:
-        if spec.check_raw and isinstance(data, dict):  # report the data's errors too, at once
-            bad = {error.field.split(".")[0] for error in errors}
-            raw = {k: v for k, v in data.items() if k not in bad}
-            errors += [e for e in await spec.check(conn, raw, old, identity) if e.field not in bad]
+        if isinstance(data, dict):  # report what can still be judged, at once
+            bad = frozenset(error.field for error in errors)
+            errors += spec.rules(data, bad)
+            if spec.check_raw:
+                tops = {name.split(".")[0] for name in bad}
+                raw = {k: v for k, v in data.items() if k not in tops}
+                checked = await spec.check(conn, raw, old, identity)
+                errors += [e for e in checked if e.field not in tops]
         raise ValidationFailed(errors)
     values = fields.model_dump()
+    errors = spec.rules(values, frozenset())
     values.update(spec.derive(values, old))
-    errors = await spec.check(conn, values, old, identity)
+    errors += await spec.check(conn, values, old, identity)
     if errors:
         raise ValidationFailed(errors)
     return values
@@ -153,6 +326,8 @@ async def create(
     """Insert a record; ``extra`` and ``prepare`` set read-only columns (a call id, a number).
     ``keyed``: made under an Idempotency-Key, claimed first and answered with the change."""
     extra = dict(extra or {})
+    if isinstance(data, dict):
+        data = {**spec.defaults(identity), **data}
     async with pool.acquire() as conn, conn.transaction():
         if keyed is not None:
             await keyed.claim(conn)  # raises Replay when the key was used
@@ -160,15 +335,14 @@ async def create(
         for step in (spec.prepare, prepare):
             if step is not None:
                 extra.update(await step(conn, values))
-        names = (*spec.written, *extra)
-        placeholders = ", ".join(f"${i}" for i in range(2, len(names) + 2))
+        columns = {**spec.row_values(values), **extra}
+        placeholders = ", ".join(f"${i}" for i in range(2, len(columns) + 2))
+        actor = f"${len(columns) + 2}"
         statement = (
-            f"INSERT INTO {spec.table} (id, {', '.join(names)}, created_by, updated_by) "
-            f"VALUES ($1, {placeholders}, ${len(names) + 2}, ${len(names) + 2}) "
-            f"RETURNING {spec.columns}"
+            f"INSERT INTO {spec.table} (id, {', '.join(columns)}, created_by, updated_by) "
+            f"VALUES ($1, {placeholders}, {actor}, {actor}) RETURNING {spec.columns}"
         )
-        args = [values[n] for n in spec.written] + list(extra.values())
-        row = await conn.fetchrow(statement, uuid.uuid4(), *args, identity.username)
+        row = await conn.fetchrow(statement, uuid.uuid4(), *columns.values(), identity.username)
         record = spec.record(row)
         await record_change(
             conn,
@@ -184,14 +358,30 @@ async def create(
     return record
 
 
-async def get(pool: asyncpg.Pool, spec: RecordSpec, record_id: str) -> dict[str, Any]:
-    row = await pool.fetchrow(
+def _record_id(spec: RecordSpec, record_id: str | uuid.UUID) -> uuid.UUID:
+    if isinstance(record_id, uuid.UUID):
+        return record_id
+    try:
+        return parse_record_id(record_id, f"fiche {spec.label}")
+    except NotFound as exc:
+        raise spec.not_found() if spec.not_found_text else exc from None
+
+
+async def fetch_live(
+    conn: asyncpg.Pool | asyncpg.Connection, spec: RecordSpec, record_id: str | uuid.UUID
+) -> asyncpg.Record:
+    """The row of a record out of the trash (404 otherwise)."""
+    row = await conn.fetchrow(
         f"SELECT {spec.columns} FROM {spec.table} WHERE id = $1 AND deleted_at IS NULL",
-        parse_record_id(record_id, f"fiche {spec.label}"),
+        _record_id(spec, record_id),
     )
     if row is None:
         raise spec.not_found()
-    return spec.record(row)
+    return row
+
+
+async def get(pool: asyncpg.Pool, spec: RecordSpec, record_id: str) -> dict[str, Any]:
+    return spec.record(await fetch_live(pool, spec, record_id))
 
 
 async def lock(
@@ -201,7 +391,7 @@ async def lock(
     ``live``)."""
     row = await conn.fetchrow(
         f"SELECT {spec.columns} FROM {spec.table} WHERE id = $1 FOR UPDATE",
-        parse_record_id(record_id, f"fiche {spec.label}"),
+        _record_id(spec, record_id),
     )
     if row is None or (live and row["deleted_at"] is not None):
         raise spec.not_found()
@@ -249,19 +439,19 @@ async def apply_change(
 
 
 def _patched(spec: RecordSpec, current: dict[str, Any], patch: Any) -> dict[str, Any]:
+    """The document after ``patch``; read-only fields may be echoed back unchanged, not changed."""
     if not isinstance(patch, dict):
         raise ValidationFailed([FieldError("body", "Doit être un objet JSON (merge patch).")])
-    read_only = (*READ_ONLY, *spec.derived, *spec.read_only_extra)
-    refuse_unknown_fields(patch, (*spec.editable, *read_only))
+    refuse_unknown_fields(patch, (*spec.editable, *spec.read_only))
     errors = [
         FieldError(name, "Champ en lecture seule.")
-        for name in read_only
+        for name in spec.read_only
         if name in patch and patch[name] != as_json(current.get(name))
     ]
     if errors:
         raise ValidationFailed(errors)
-    doc = {k: as_json(current[k]) for k in spec.editable if current.get(k) is not None}
-    return merge_patch(doc, {k: v for k, v in patch.items() if k not in read_only})  # type: ignore[no-any-return]
+    writable = {k: v for k, v in patch.items() if k not in spec.read_only}
+    return merge_patch(writable_doc(spec, current), writable)  # type: ignore[no-any-return]
 
 
 async def update(
@@ -281,9 +471,9 @@ async def update(
         old = spec.record(row)
         values = await _validated(conn, spec, _patched(spec, old, patch), old, identity)
         check_if_match(if_match, row["version"])  # a bad request is a 422 whatever the version
-        if all(values[n] == row[n] for n in spec.written):
+        sets = spec.row_values(values)
+        if all(sets[n] == row[n] for n in spec.written):
             return old  # nothing changed: no new version, no event
-        sets = {n: values[n] for n in spec.written}
         return await apply_change(conn, spec, source, identity, row, "updated", sets)
 
 
@@ -301,7 +491,7 @@ async def _set_trashed(
         if trashed and row["deleted_at"] is not None:
             raise spec.not_found()
         if not trashed and row["deleted_at"] is None:
-            raise Conflict(f"Cette fiche {spec.label} n'est pas dans la corbeille.")
+            raise spec.not_in_trash()
         check_if_match(if_match, row["version"])
         if trashed:
             spec.guard(row)
@@ -327,6 +517,35 @@ async def restore(
     return await _set_trashed(pool, spec, source, identity, record_id, False)
 
 
+async def duplicate(
+    pool: asyncpg.Pool,
+    spec: RecordSpec,
+    source: str,
+    identity: Identity,
+    record_id: str,
+    *,
+    keyed: Keyed | None = None,
+) -> dict[str, Any]:
+    """A new record made of the fields of a live one, as ``spec.copy`` adjusts them; its
+    creation's event names the original (context ``duplicated_from``)."""
+    original = await get(pool, spec, record_id)
+    body = writable_doc(spec, original)
+    if spec.copy is not None:
+        body = spec.copy(body)
+    context = {"duplicated_from": str(original["id"])}
+    return await create(pool, spec, source, identity, body, context=context, keyed=keyed)
+
+
+def _trash_condition(spec: RecordSpec, query: Mapping[str, str]) -> tuple[str, list[FieldError]]:
+    if not spec.trash_listed:
+        return "deleted_at IS NULL", []
+    trashed = query.get("trashed", "false").lower()
+    errors = []
+    if trashed not in ("true", "false", "1", "0"):
+        errors.append(FieldError("trashed", "Doit valoir true ou false."))
+    return ("deleted_at IS NOT NULL" if trashed in ("true", "1") else "deleted_at IS NULL"), errors
+
+
 async def list_records(
     pool: asyncpg.Pool,
     spec: RecordSpec,
@@ -334,20 +553,32 @@ async def list_records(
     *,
     extra_conditions: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """A keyset page of live records, with the spec's equality filters (422 names a bad one)."""
-    page = parse_page(query, spec.sortable, default_sort=spec.default_sort)
-    conditions = ["deleted_at IS NULL", *spec.list_conditions, *extra_conditions]
+    """A keyset page of live records (or of the trash, ``?trashed=true``, when the spec lists
+    it), searched with ``?q=`` by the spec's search and filtered by its filters (422 names each
+    bad one)."""
+    default_sort = spec.sort_of(query) if spec.sort_of is not None else spec.default_sort
+    page = parse_page(query, spec.sortable, default_sort=default_sort)
+    trash_condition, errors = _trash_condition(spec, query)
+    conditions = [trash_condition, *spec.list_conditions, *extra_conditions]
     params: list[Any] = []
-    errors: list[FieldError] = []
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    if spec.search is not None and "q" in query:
+        try:
+            conditions += spec.search(query["q"], param)
+        except ValueError as exc:
+            errors.append(FieldError("q", str(exc) or "Valeur invalide."))
     for name, (column, parse) in spec.filters.items():
         if name not in query:
             continue
         try:
-            params.append(parse(query[name]))
+            placeholder = param(parse(query[name]))
         except ValueError as exc:
             errors.append(FieldError(name, str(exc) or "Valeur invalide."))
             continue
-        placeholder = f"${len(params)}"
         # A filter is "column op" (the value follows) or a template using {p} for the value.
         conditions.append(
             column.format(p=placeholder) if "{p}" in column else f"{column} {placeholder}"
@@ -402,10 +633,15 @@ async def section(
     }
 
 
-def record_routes(specs: Mapping[str, RecordSpec]) -> list[web.RouteDef]:
+def record_routes(
+    specs: Mapping[str, RecordSpec], *, list_pool: web.AppKey[asyncpg.Pool] | None = None
+) -> list[web.RouteDef]:
     """The conventional routes of each collection: create, list, read, merge-patch, trash,
-    restore (``/api/v1/<collection>[/{id}[/restore]]``)."""
+    restore (``/api/v1/<collection>[/{id}[/restore]]``), and duplicate (``/{id}/duplicate``)
+    for the specs that say how a copy differs. ``list_pool``: the app's pool the lists read
+    from, when not its main one."""
     collection = "/api/v1/{collection:" + "|".join(specs) + "}"
+    copied = [name for name, spec in specs.items() if spec.copy is not None]
 
     def spec_of(request: web.Request) -> RecordSpec:
         return specs[request.match_info["collection"]]
@@ -433,9 +669,8 @@ def record_routes(specs: Mapping[str, RecordSpec]) -> list[web.RouteDef]:
         return await respond(request, pool, run, lambda record: answer(request, record, 201))
 
     async def list_all(request: web.Request) -> web.Response:
-        return json_response(
-            await list_records(request.app[POOL_KEY], spec_of(request), request.query)
-        )
+        pool = request.app[list_pool if list_pool is not None else POOL_KEY]
+        return json_response(await list_records(pool, spec_of(request), request.query))
 
     async def read_one(request: web.Request) -> web.Response:
         return one(
@@ -475,6 +710,20 @@ def record_routes(specs: Mapping[str, RecordSpec]) -> list[web.RouteDef]:
         )
         return one(request, record)
 
+    async def duplicate_one(request: web.Request) -> web.Response:
+        source, identity, pool = (
+            request.app[SOURCE_KEY],
+            identity_of(request),
+            request.app[POOL_KEY],
+        )
+
+        async def run(keyed: Keyed | None) -> dict[str, Any]:
+            spec, record_id = spec_of(request), request.match_info["id"]
+            return await duplicate(pool, spec, source, identity, record_id, keyed=keyed)
+
+        return await respond(request, pool, run, lambda record: answer(request, record, 201))
+
+    duplicates = "/api/v1/{collection:" + "|".join(copied) + "}/{id}/duplicate"
     return [
         web.post(collection, create_one),
         web.get(collection, list_all),
@@ -482,4 +731,5 @@ def record_routes(specs: Mapping[str, RecordSpec]) -> list[web.RouteDef]:
         web.patch(collection + "/{id}", patch_one),
         web.delete(collection + "/{id}", trash_one),
         web.post(collection + "/{id}/restore", restore_one),
+        *([web.post(duplicates, duplicate_one)] if copied else []),
     ]
