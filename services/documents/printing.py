@@ -60,90 +60,22 @@ async def commercial_pdf(
     return await render_pdf("commercial.html", context)
 
 
-FIELD_LABELS: dict[str, list[tuple[str, str]]] = {
-    "account": [
-        ("name", "Raison sociale"),
-        ("account_type", "Type de compte"),
-        ("industry", "Secteur d'activité"),
-        ("phone", "Téléphone"),
-        ("email", "E-mail"),
-        ("website", "Site web"),
-        ("address", "Adresse"),
-        ("siren", "SIREN"),
-        ("siret", "SIRET"),
-        ("vat_number", "TVA intracommunautaire"),
-        ("owner", "Responsable"),
-        ("employees", "Effectif"),
-        ("annual_revenue", "Chiffre d'affaires"),
-        ("description", "Description"),
-    ],
-    "contact": [
-        ("civility", "Civilité"),
-        ("first_name", "Prénom"),
-        ("last_name", "Nom"),
-        ("job_title", "Fonction"),
-        ("email", "E-mail"),
-        ("phone", "Téléphone"),
-        ("mobile", "Mobile"),
-        ("description", "Description"),
-    ],
-    "opportunity": [
-        ("name", "Affaire"),
-        ("stage", "Étape"),
-        ("amount", "Montant"),
-        ("probability", "Probabilité (%)"),
-        ("expected_close_date", "Clôture prévue"),
-        ("source", "Origine"),
-        ("closed_at", "Clôturée le"),
-        ("description", "Description"),
-    ],
-    "project": [
-        ("name", "Projet"),
-        ("status", "Statut"),
-        ("start_date", "Début"),
-        ("end_date", "Fin"),
-        ("budget", "Budget"),
-        ("description", "Description"),
-    ],
-}
-HEADINGS = {
-    "account": "Compte",
-    "contact": "Contact",
-    "opportunity": "Affaire",
-    "project": "Projet",
-}
-SECTION_TITLES = {
-    "contacts": "Contacts",
-    "actions": "Actions",
-    "opportunities": "Affaires",
-    "projects": "Projets",
-    "quotes": "Devis",
-    "invoices": "Factures",
-}
-MONEY_FIELDS = {"annual_revenue", "amount", "budget", "total_gross"}
-DATE_FIELDS = {
-    "expected_close_date",
-    "closed_at",
-    "start_date",
-    "end_date",
-    "occurred_at",
-    "due_at",
-}
-
-
-def _value(field: str, value: Any) -> str:
+def _value(kind: str, value: Any) -> str:
+    """A field's value on paper, written as its kind asks."""
     if value is None or value == "":
         return "—"
-    if field == "address" and isinstance(value, dict):
+    if kind == "address" and isinstance(value, dict):
         parts = [
             value.get("street"),
             " ".join(p for p in (value.get("postal_code"), value.get("city")) if p),
         ]
         return ", ".join(p for p in [*parts, value.get("country")] if p) or "—"
-    if field in MONEY_FIELDS:
+    if kind == "money":
         return money(value)
-    if field in DATE_FIELDS:
+    if kind in ("date", "datetime"):
         return french_date(value)
+    if kind == "boolean" and isinstance(value, bool):
+        return "Oui" if value else "Non"
     return str(value)
 
 
@@ -169,10 +101,10 @@ def _row(section: str, item: dict[str, Any]) -> list[str]:
 
 
 async def record_pdf(request: PrintRequest) -> bytes:
+    """The record as its service declares it printed: the gateway sends the heading, the fields
+    with their labels and kinds, and the sections' titles with the record and its tabs."""
     record = request.record
-    fields = [
-        (label, _value(field, record.get(field))) for field, label in FIELD_LABELS[request.kind]
-    ]
+    fields = [(f.label, _value(f.kind, record.get(f.name))) for f in request.fields]
     system = [
         ("Créée le", french_date(record.get("created_at"))),
         ("Créée par", record.get("created_by") or "—"),
@@ -186,18 +118,17 @@ async def record_pdf(request: PrintRequest) -> bytes:
         more = " et plus" if page.get("next_cursor") else ""
         sections.append(
             {
-                "title": SECTION_TITLES.get(name, name),
+                "title": request.titles.get(name, name),
                 "count_label": f"{len(items)}{more}",
                 "rows": [_row(name, item) for item in items],
             }
         )
-    heading = f"{HEADINGS[request.kind]} : {record.get('name') or record.get('last_name') or ''}"
     context = {
-        "heading": heading,
+        "heading": f"{request.heading} : {record.get(request.title_field) or ''}",
         "fields": fields,
         "system": system,
         "sections": sections,
-        "unavailable": [SECTION_TITLES.get(s, s) for s in request.unavailable],
+        "unavailable": [request.titles.get(s, s) for s in request.unavailable],
         "printed_at": datetime.now(UTC).strftime("%d/%m/%Y %H:%M UTC"),
     }
     return await render_pdf("record.html", context)

@@ -5,7 +5,7 @@ The models of quotes and invoices are derived from their declarations (entities.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,12 +25,27 @@ class Payment(BaseModel):
     paid_at: IsoDatetime | None = None
 
 
-class PrintRequest(BaseModel):
-    """What the gateway composed for a printed record (internal)."""
+class PrintedField(BaseModel):
+    """A field on paper, as its entity's declaration prints it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["account", "contact", "opportunity", "project"]
+    name: str
+    label: str
+    kind: str = "text"
+
+
+class PrintRequest(BaseModel):
+    """What the gateway composed for a printed record (internal), with the layout its entity
+    declares: heading, fields and their labels, section titles."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(pattern=r"^[a-z][a-z_]{0,49}$")  # the entity: "account"
+    heading: str  # "Compte"
+    title_field: str = "name"
+    fields: list[PrintedField]
+    titles: dict[str, str] = Field(default_factory=dict)  # section (collection) -> title
     record: dict[str, Any]
     sections: dict[str, dict[str, Any]] = Field(default_factory=dict)
     unavailable: list[str] = Field(default_factory=list)

@@ -1,10 +1,18 @@
 """Imprimer: the gateway gathers a record and the tabs of its form from the services that own
 them, concurrently, and the documents service lays them out as a PDF. A tab whose service is
-down is named as unavailable on the page instead of failing the print."""
+down is named as unavailable on the page instead of failing the print.
+
+What is printable, and how, comes from the entities the services declare (the gateway's
+Registry): an entity with a ``printing`` layout is printable; its heading, its printed fields
+with their labels and kinds, and its sections (related collections, each with the field that
+points back to the record, titled by the related entity's tab label or plural) are sent to the
+documents service with the record, which keeps no labels of other services."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -17,48 +25,91 @@ from .proxy import Upstreams
 from .settings import GatewaySettings
 
 SECTION_ROWS = "10"
-# kind -> (owning service, collection, {section: (service, collection, filter field)})
-PRINTABLE: dict[str, tuple[str, str, dict[str, tuple[str, str, str]]]] = {
-    "account": (
-        "accounts",
-        "accounts",
-        {
-            "contacts": ("accounts", "contacts", "account_id"),
-            "actions": ("activities", "actions", "account_id"),
-            "opportunities": ("activities", "opportunities", "account_id"),
-            "projects": ("activities", "projects", "account_id"),
-            "quotes": ("documents", "quotes", "account_id"),
-            "invoices": ("documents", "invoices", "account_id"),
-        },
-    ),
-    "contact": ("accounts", "contacts", {"actions": ("activities", "actions", "contact_id")}),
-    "opportunity": (
-        "activities",
-        "opportunities",
-        {
-            "actions": ("activities", "actions", "opportunity_id"),
-            "projects": ("activities", "projects", "opportunity_id"),
-        },
-    ),
-    "project": ("activities", "projects", {"actions": ("activities", "actions", "project_id")}),
-}
-KIND_OF_COLLECTION = {collection: kind for kind, (_, collection, _) in PRINTABLE.items()}
+
+
+@dataclass(frozen=True)
+class PrintSection:
+    """A related collection printed as a tab: its rows are those whose ``link`` names the
+    record; ``service`` is None when no service declares the collection (unavailable)."""
+
+    collection: str
+    link: str
+    title: str
+    service: str | None
+
+
+@dataclass(frozen=True)
+class PrintPlan:
+    """How a record of ``collection`` prints."""
+
+    kind: str  # the entity's name
+    collection: str
+    service: str
+    heading: str
+    title_field: str
+    fields: tuple[dict[str, str], ...]  # {"name", "label", "kind"}, in print order
+    sections: tuple[PrintSection, ...]
+
+
+def printable(entities: Sequence[Mapping[str, Any]]) -> dict[str, PrintPlan]:
+    """Collection -> its print plan, for every entity declared with a print layout."""
+    return {
+        e["collection"]: print_plan(e, entities) for e in entities if e.get("printing") is not None
+    }
+
+
+def print_plan(entity: Mapping[str, Any], entities: Sequence[Mapping[str, Any]]) -> PrintPlan:
+    layout = entity["printing"]
+    kinds = {field["name"]: field["kind"] for field in entity["fields"]}
+    by_collection = {e["collection"]: e for e in entities}
+    sections = []
+    for section in layout["sections"]:
+        related = by_collection.get(section["collection"])
+        sections.append(
+            PrintSection(
+                collection=section["collection"],
+                link=section["link"],
+                title=section_title(related) if related else section["collection"],
+                service=related["service"] if related else None,
+            )
+        )
+    return PrintPlan(
+        kind=entity["name"],
+        collection=entity["collection"],
+        service=entity["service"],
+        heading=layout["heading"],
+        title_field=entity["title_field"],
+        fields=tuple(
+            {"name": f["name"], "label": f["label"], "kind": kinds.get(f["name"], "text")}
+            for f in layout["fields"]
+        ),
+        sections=tuple(sections),
+    )
+
+
+def section_title(entity: Mapping[str, Any]) -> str:
+    """A related collection's title on paper: its 360° tab's label, else its plural."""
+    tab = entity.get("tab")
+    return str(tab["label"] if tab else entity["plural"])
 
 
 async def print_record(
     upstreams: Upstreams,
     settings: GatewaySettings,
     identity: Identity,
+    entities: Sequence[Mapping[str, Any]],
     collection: str,
     record_id: str,
 ) -> web.Response:
+    plan = printable(entities).get(collection)
+    if plan is None:
+        raise NotFound("Cette fiche ne s'imprime pas.")
     record_id = str(parse_record_id(record_id))
-    kind = KIND_OF_COLLECTION[collection]
-    owner, _, sections = PRINTABLE[kind]
 
     def url(service: str) -> str:
         return str(getattr(settings, f"{service}_url"))
 
+    owner = plan.service
     status, record = await upstreams.call_json(
         "GET", url(owner), f"/api/v1/{collection}/{record_id}", identity, owner
     )
@@ -67,20 +118,27 @@ async def print_record(
     if status != 200:
         raise ServiceUnavailable(f"Le service {owner} n'a pas rendu la fiche.")
 
-    async def section(service: str, path: str, field: str) -> Any:
-        params = {field: str(record["id"]), "limit": SECTION_ROWS}
+    async def section(item: PrintSection) -> Any:
+        if item.service is None:
+            raise ServiceUnavailable(item.collection)
+        params = {item.link: str(record["id"]), "limit": SECTION_ROWS}
         status, page = await upstreams.call_json(
-            "GET", url(service), f"/api/v1/{path}", identity, service, params=params
+            "GET",
+            url(item.service),
+            f"/api/v1/{item.collection}",
+            identity,
+            item.service,
+            params=params,
         )
         if status != 200:
-            raise ServiceUnavailable(service)
+            raise ServiceUnavailable(item.service)
         return page
 
-    names = list(sections)
+    names = [item.collection for item in plan.sections]
     results = await asyncio.gather(
         *(
-            asyncio.wait_for(section(*sections[name]), settings.upstream_timeout_seconds)
-            for name in names
+            asyncio.wait_for(section(item), settings.upstream_timeout_seconds)
+            for item in plan.sections
         ),
         return_exceptions=True,
     )
@@ -91,7 +149,11 @@ async def print_record(
         ):
             raise result
     body = {
-        "kind": kind,
+        "kind": plan.kind,
+        "heading": plan.heading,
+        "title_field": plan.title_field,
+        "fields": list(plan.fields),
+        "titles": {item.collection: item.title for item in plan.sections},
         "record": record,
         "sections": pages,
         "unavailable": [n for n in names if n not in pages],

@@ -7,7 +7,10 @@ An entry is dropped as soon as a change may concern its account:
   a write touched);
 - through the event stream for any other change (another gateway copy, a service's own change
   such as a geocoded address, a won opportunity): the gateway follows ``crm.events`` on a private
-  queue bound to the entities the view shows, and drops the accounts each event names.
+  queue bound to the events of the entities the view shows, as the services declare them (the
+  account and every entity with a 360° tab, derived events included), and drops the accounts
+  each event names. When the declarations change, the queue is bound again and every view
+  dropped; until then no view is served or kept from the cache.
 
 While that feed is not connected the cache is not used (nothing would drop stale entries), and it
 starts empty at each (re)connection. A generation number, bumped by every drop and remembered per
@@ -24,10 +27,11 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import orjson
-from aio_pika.abc import AbstractChannel
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
 from services.common.broker import (
     declare_events_exchange,
@@ -39,22 +43,49 @@ from services.common.supervisor import SupervisedTask, Supervisor, close_quietly
 
 log = logging.getLogger(__name__)
 
-# The entities a 360° view shows; their events may change a view.
-BINDINGS = tuple(
-    f"{entity}.*"
-    for entity in ("account", "contact", "action", "opportunity", "project", "quote", "invoice")
-)
+ACCOUNT = "account"  # the entity whose 360° view is composed
 
 
-def accounts_named(body: bytes) -> set[str] | None:
-    """The accounts whose view an event may change; None when it cannot tell (drop them all)."""
+class Declarations(Protocol):
+    """What the feed reads of the gateway's Registry."""
+
+    @property
+    def version(self) -> int: ...
+
+    def entities(self) -> list[dict[str, Any]]: ...
+
+    def on_change(self, listener: Callable[[], None]) -> None: ...
+
+
+def bindings(entities: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The routing keys of the events that may change a view: every event of the account and of
+    each entity with a 360° tab, derived ones included (a geocoded address: account.located)."""
+    keys: dict[str, None] = {}
+    for entity in entities:
+        if entity["name"] == ACCOUNT or entity.get("tab"):
+            for event in (*entity["events"], *entity.get("derived_events", ())):
+                keys[f"{entity['name']}.{event}"] = None
+    return tuple(keys)
+
+
+def account_links(entities: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Entity -> the field of its records that names their account (its tab's link)."""
+    return {e["name"]: e["tab"]["link"] for e in entities if e.get("tab")}
+
+
+def accounts_named(body: bytes, links: Mapping[str, str]) -> set[str] | None:
+    """The accounts whose view an event may change; None when it cannot tell (drop them all).
+    ``links``: entity -> the field that names the account (``account_links``)."""
     try:
         data = orjson.loads(body)["data"]
         entity, record, changes = data["entity"], data["record"], data.get("changes") or {}
-        if entity == "account":
+        if entity == ACCOUNT:
             return {str(data["id"])}
-        named = {record.get("account_id")}
-        moved = changes.get("account_id")
+        link = links.get(entity)
+        if link is None:  # an entity declared since the feed was bound
+            return None
+        named = {record.get(link)}
+        moved = changes.get(link)
         if isinstance(moved, dict):  # a record moved from one account to another
             named |= {moved.get("old"), moved.get("new")}
         return {str(a) for a in named if a}
@@ -74,14 +105,27 @@ class ViewCache:
         self.hits = 0
         self.misses = 0
         self._connected = False
+        # The declarations the feed is bound to (none: not following, as in unit tests).
+        self._registry: Declarations | None = None
+        self._bound_version = -1
+        self._declarations_changed = asyncio.Event()  # set by the registry, cleared when bound
+        self._bound: tuple[str, ...] = ()  # the queue's routing keys
+        self._links: dict[str, str] = {}  # entity -> the field naming its account
         # account id -> {per_tab: (expires at, body)}, least recently used first
         self._entries: OrderedDict[str, dict[int, tuple[float, bytes]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def usable(self) -> bool:
+        """The feed is connected and bound to the declarations views are composed from."""
+        return self.active and (
+            self._registry is None or self._registry.version == self._bound_version
+        )
+
     def get(self, account_id: str, per_tab: int) -> bytes | None:
-        if not self.active:
+        if not self.usable:
             return None
         views = self._entries.get(account_id)
         entry = views.get(per_tab) if views else None
@@ -96,7 +140,7 @@ class ViewCache:
         """Keep ``body``, composed from data read after ``generation`` was current (unless the
         account's views were dropped since: the body may predate that change)."""
         if (
-            not self.active
+            not self.usable
             or self._all_dropped_at > generation
             or self._dropped_at.get(account_id, -1) > generation
             or len(body) > self.capacity_bytes
@@ -131,31 +175,35 @@ class ViewCache:
         self.drop()
         self.active = active
 
-    async def follow(self, amqp_url: str, exchange: str) -> None:
+    async def follow(self, amqp_url: str, exchange: str, registry: Declarations) -> None:
         """Follow the event stream until cancelled, supervised (reconnecting with a backoff)."""
         supervisor = Supervisor()
-        self.supervise(supervisor, amqp_url, exchange).start()
+        self.supervise(supervisor, amqp_url, exchange, registry).start()
         try:
             await asyncio.Future()  # until cancelled
         finally:
             await supervisor.stop()
 
-    def supervise(self, supervisor: Supervisor, amqp_url: str, exchange: str) -> SupervisedTask:
+    def supervise(
+        self, supervisor: Supervisor, amqp_url: str, exchange: str, registry: Declarations
+    ) -> SupervisedTask:
         """The feed's task, added to ``supervisor`` (not started). Not critical: while it is
         down every view is composed, which is slower but true."""
+        registry.on_change(self._declarations_changed.set)
 
         async def follow_connected(task: SupervisedTask) -> None:
-            await self.follow_connected(task, amqp_url, exchange)
+            await self.follow_connected(task, amqp_url, exchange, registry)
 
         return supervisor.add(
             "view-feed", "flux d'événements des vues 360°", follow_connected, critical=False
         )
 
     async def follow_connected(
-        self, task: SupervisedTask, amqp_url: str, exchange_name: str
+        self, task: SupervisedTask, amqp_url: str, exchange_name: str, registry: Declarations
     ) -> None:
-        """Follow the stream until the connection is lost (then raise: the supervisor retries).
-        Whatever ends it, the cache is unused until the feed is back."""
+        """Follow the stream until the connection is lost (then raise: the supervisor retries),
+        bound again whenever the declarations change. Whatever ends it, the cache is unused
+        until the feed is back."""
         connection = await open_connection(amqp_url)
         channel: AbstractChannel | None = None
         try:
@@ -165,20 +213,52 @@ class ViewCache:
             channel.close_callbacks.add(lambda *_args: lost.set())
             exchange = await declare_events_exchange(channel, exchange_name)
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-            for key in BINDINGS:
-                await queue.bind(exchange, routing_key=key)
+            self._registry, self._bound = registry, ()  # a new queue, bound to nothing yet
+            await self._bind(queue, exchange, registry)
 
             async def on_event(message: Any) -> None:
-                self.drop(accounts_named(message.body))
+                self.drop(accounts_named(message.body, self._links))
 
             await queue.consume(on_event, no_ack=True)
             self._connected = True
             self.activate(True)
             task.mark_up()
-            await lost.wait()
-            raise ConnectionError("the broker connection was lost")
+            while True:
+                await _wait_any(lost, self._declarations_changed)
+                if lost.is_set():
+                    raise ConnectionError("the broker connection was lost")
+                await self._bind(queue, exchange, registry)
         finally:
             self._connected = False
             self.activate(False)
             task.mark_down()
             await close_quietly(channel, connection)
+
+    async def _bind(
+        self, queue: AbstractQueue, exchange: AbstractExchange, registry: Declarations
+    ) -> None:
+        """Bind ``queue`` to the events of the declarations as they are now, unbind what is no
+        longer shown, and forget every view (each was composed from the older declarations,
+        and events of a newly shown entity were not heard until now)."""
+        self._declarations_changed.clear()
+        version, entities = registry.version, registry.entities()
+        keys = bindings(entities)
+        for key in keys:
+            if key not in self._bound:
+                await queue.bind(exchange, routing_key=key)
+        for key in self._bound:
+            if key not in keys:
+                await queue.unbind(exchange, routing_key=key)
+        self._bound, self._links = keys, account_links(entities)
+        self._bound_version = version
+        self.drop()
+
+
+async def _wait_any(*events: asyncio.Event) -> None:
+    """Until one of ``events`` is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,11 +1,18 @@
 """The 360° view of an account: the gateway asks the owning services concurrently, each call
 with its own timeout; a service that is down or slow does not fail the view, its sections are
-named in ``unavailable``. The account itself is needed: without it, 404 or 503."""
+named in ``unavailable``. The account itself is needed: without it, 404 or 503.
+
+Which services are asked, and for which sections, comes from the entities the services declare
+(the gateway's Registry): every entity with a 360° tab is a section, answered by its service;
+the account's own service answers the account and its sections first.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -16,15 +23,33 @@ from services.common.records import parse_record_id
 from services.common.views import STATEMENTS_HEADER, per_tab
 
 from .proxy import Upstreams
+from .registry import REGISTRY_KEY
 from .settings import GatewaySettings
-from .view_cache import ViewCache
+from .view_cache import ACCOUNT, ViewCache
 
 CACHE_HEADER = "X-View-Cache"  # hit, or miss: composed for this request
 
-SECTIONS = {
-    "activities": ("actions", "opportunities", "projects"),
-    "documents": ("quotes", "invoices"),
-}
+@dataclass(frozen=True)
+class ViewLayout:
+    """Who answers a view: ``main`` answers the account (and its own tabs); each of ``others``
+    answers its tabs, named in ``unavailable`` when it cannot."""
+
+    main: str | None  # None: no service has declared the account yet
+    others: dict[str, tuple[str, ...]]  # service -> its tabs' collections, in tab order
+
+
+def view_layout(entities: Sequence[Mapping[str, Any]]) -> ViewLayout:
+    """The services of a view and their sections, in the order of the tabs (a service comes
+    where its first tab comes)."""
+    main = next((e["service"] for e in entities if e["name"] == ACCOUNT), None)
+    tabs = sorted(
+        ((e["tab"]["order"], e["collection"], e["service"]) for e in entities if e.get("tab")),
+    )
+    others: dict[str, tuple[str, ...]] = {}
+    for _, collection, service in tabs:
+        if service != main:
+            others[service] = (*others.get(service, ()), collection)
+    return ViewLayout(main, others)
 
 
 async def account_view(
@@ -58,10 +83,13 @@ async def account_view(
             limit_seconds=settings.view_timeout_seconds,  # a late service: ServiceUnavailable
         )
 
-    names = ["accounts", *SECTIONS]
+    layout = view_layout(request.app[REGISTRY_KEY].entities())
+    if layout.main is None:
+        raise ServiceUnavailable("Le service des comptes ne répond pas ; réessayez.")
+    names = [layout.main, *layout.others]
     results = await asyncio.gather(*(ask(name) for name in names), return_exceptions=True)
     answers = dict(zip(names, results, strict=True))
-    main = answers.pop("accounts")
+    main = answers.pop(layout.main)
     if isinstance(main, BaseException):
         if isinstance(main, ProblemError | TimeoutError):
             raise ServiceUnavailable("Le service des comptes ne répond pas ; réessayez.") from main
@@ -76,7 +104,7 @@ async def account_view(
     parts = [payload.strip()[1:-1]]
     statements = int(headers.get(STATEMENTS_HEADER, 0))
     unavailable: list[str] = []
-    for service, sections in SECTIONS.items():
+    for service, sections in layout.others.items():
         answer = answers[service]
         if isinstance(answer, BaseException) and not isinstance(
             answer, ProblemError | TimeoutError

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
@@ -15,6 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from services.common.identity import HEADER as IDENTITY_HEADER
 from services.common.identity import Identity, sign_identity
+from services.common.meta import META_PATH
 from services.gateway.app import create_app as gateway_app
 from services.gateway.settings import GatewaySettings
 from tests.platform import Platform
@@ -130,44 +132,68 @@ async def test_the_number_of_statements_does_not_grow_with_the_data(
     assert counts == [7, 7]
 
 
-class SlowService:
-    """Answers after the view's timeout, as an overloaded service would."""
+class FailingService:
+    """Stands for a service whose part of the view fails: it gives the gateway the service's
+    real declarations (GET /internal/meta, read from the service), then answers a view after
+    the view's timeout (``slow``) or drops the connection without an answer (down)."""
 
-    def __init__(self) -> None:
+    def __init__(self, http: aiohttp.ClientSession, real_url: str, *, slow: bool) -> None:
+        self.http, self.real_url, self.slow = http, real_url, slow
         self.server: TestServer | None = None
 
     async def start(self) -> str:
         app = web.Application()
-        app.router.add_get("/api/v1/views/accounts/{id}", self._slow)
+        app.router.add_get(META_PATH, self._meta)
+        app.router.add_get("/api/v1/views/accounts/{id}", self._view)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
         return str(self.server.make_url("")).rstrip("/")
 
-    async def _slow(self, _request: web.Request) -> web.Response:
-        await asyncio.sleep(5)
+    async def _meta(self, request: web.Request) -> web.Response:
+        headers = {IDENTITY_HEADER: request.headers[IDENTITY_HEADER]}
+        async with self.http.get(self.real_url + META_PATH, headers=headers) as response:
+            return web.Response(
+                body=await response.read(), status=response.status, content_type="application/json"
+            )
+
+    async def _view(self, request: web.Request) -> web.Response:
+        if self.slow:
+            await asyncio.sleep(5)
+        else:
+            assert request.transport is not None
+            request.transport.close()  # down: the connection is lost before any answer
         return web.json_response({})
 
 
 @pytest.fixture
 async def degraded_gateway(platform: Platform) -> AsyncIterator[str]:
-    """A gateway whose activities service is down and whose documents service is slow."""
-    slow = SlowService()
-    slow_url = await slow.start()
+    """A gateway whose activities service is down and whose documents service is slow, once
+    it has read what each service declares."""
+    down = FailingService(platform.http, platform.urls["activities"], slow=False)
+    slow = FailingService(platform.http, platform.urls["documents"], slow=True)
     settings = platform.settings["gateway"]
     assert isinstance(settings, GatewaySettings)
     degraded = settings.model_copy(
         update={
-            "activities_url": "http://127.0.0.1:9",
-            "documents_url": slow_url,
+            "activities_url": await down.start(),
+            "documents_url": await slow.start(),
             "view_timeout_seconds": 0.5,
         }
     )
     server = TestServer(gateway_app(degraded), host="127.0.0.1")
     await server.start_server()
-    yield str(server.make_url("")).rstrip("/")
+    url = str(server.make_url("")).rstrip("/")
+
+    async def ready() -> bool:
+        async with platform.http.get(f"{url}/readyz") as response:
+            return response.status == 200
+
+    await eventually(ready)
+    yield url
     await server.close()
-    assert slow.server is not None
-    await slow.server.close()
+    for stub in (down, slow):
+        assert stub.server is not None
+        await stub.server.close()
 
 
 async def test_a_service_down_or_slow_does_not_fail_the_view(

@@ -13,6 +13,7 @@ from services.common.events import diff, encode, make_event
 from services.gateway.view_cache import ViewCache, accounts_named
 
 A, B, X = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())  # X: a record id
+LINKS = {"contact": "account_id", "action": "account_id"}  # entity -> the field naming its account
 
 
 def active(capacity_bytes: int = 1000, ttl: float = 60.0) -> ViewCache:
@@ -109,4 +110,4 @@ def event(entity: str, record: dict[str, Any], old: dict[str, Any] | None = None
 def test_an_event_names_the_accounts_whose_views_it_may_change(
     body: bytes, named: set[str] | None
 ) -> None:
-    assert accounts_named(body) == named
+    assert accounts_named(body, LINKS) == named
