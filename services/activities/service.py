@@ -10,12 +10,14 @@ from typing import Any
 import asyncpg
 
 from services.common import crud
+from services.common.entities import Entity
 from services.common.errors import FieldError
 from services.common.identity import Identity
 from services.common.replica import changed, check_account_and_contact, uuid_filter
 
 from . import domain
-from .schemas import ActionFields, CallRecord, OpportunityFields, ProjectFields
+from .entities import ACTION, ENTITIES, OPPORTUNITY, PROJECT
+from .schemas import CallRecord
 
 
 def _one_of(*allowed: str) -> crud.FilterParser:
@@ -99,67 +101,44 @@ async def check_project(
     return errors
 
 
-ACTIONS = crud.RecordSpec(
-    entity="action",
-    table="actions",
-    label="action",
-    model=ActionFields,
-    read_only_extra=("call_id",),
-    sortable={
-        "occurred_at": ("sort_at", "timestamptz"),
-        "created_at": ("created_at", "timestamptz"),
-        "updated_at": ("updated_at", "timestamptz"),
-    },
-    default_sort="-occurred_at",
-    filters={
-        "account_id": ("account_id =", uuid_filter),
-        "contact_id": ("contact_id =", uuid_filter),
-        "opportunity_id": ("opportunity_id =", uuid_filter),
-        "project_id": ("project_id =", uuid_filter),
-        "type": ("type =", _one_of(*domain.codes(domain.ACTION_TYPES))),
-        "status": ("status =", _one_of(*domain.codes(domain.ACTION_STATUSES))),
-        "direction": ("direction =", _one_of("in", "out")),
-    },
+def declared_filters(entity: Entity) -> dict[str, tuple[str, crud.FilterParser]]:
+    """The list filters of ``entity``, from its declaration: a connection takes an id, a list
+    one of its field's codes."""
+    filters: dict[str, tuple[str, crud.FilterParser]] = {}
+    for item in entity.filters:
+        if item.kind == "connection":
+            filters[item.name] = (f"{item.name} =", uuid_filter)
+        else:
+            codes = [code for code, _ in entity.field(item.name).choices]
+            filters[item.name] = (f"{item.name} =", _one_of(*codes))
+    return filters
+
+
+ACTIONS = crud.spec_for(
+    ACTION,
+    "actions",
+    # When it happened or is due (its creation when it has neither date): a stored column.
+    sortable={**crud.sortable_of(ACTION), "occurred_at": ("sort_at", "timestamptz")},
+    filters=declared_filters(ACTION),
     check=check_action,
     derive=derive_action,
 )
-OPPORTUNITIES = crud.RecordSpec(
-    entity="opportunity",
-    table="opportunities",
-    label="affaire",
-    model=OpportunityFields,
+OPPORTUNITIES = crud.spec_for(
+    OPPORTUNITY,
+    "opportunities",
     derived=("closed_at",),
-    sortable={
-        "created_at": ("created_at", "timestamptz"),
-        "updated_at": ("updated_at", "timestamptz"),
-        "name": ("name", "text"),
-    },
-    filters={
-        "account_id": ("account_id =", uuid_filter),
-        "contact_id": ("contact_id =", uuid_filter),
-        "stage": ("stage =", _one_of(*domain.STAGES)),
-    },
+    filters=declared_filters(OPPORTUNITY),
     check=check_opportunity,
     derive=derive_opportunity,
 )
-PROJECTS = crud.RecordSpec(
-    entity="project",
-    table="projects",
-    label="projet",
-    model=ProjectFields,
-    sortable={
-        "created_at": ("created_at", "timestamptz"),
-        "updated_at": ("updated_at", "timestamptz"),
-        "name": ("name", "text"),
-    },
-    filters={
-        "account_id": ("account_id =", uuid_filter),
-        "opportunity_id": ("opportunity_id =", uuid_filter),
-        "status": ("status =", _one_of(*domain.codes(domain.PROJECT_STATUSES))),
-    },
-    check=check_project,
+PROJECTS = crud.spec_for(
+    PROJECT, "projects", filters=declared_filters(PROJECT), check=check_project
 )
-SPECS = {"actions": ACTIONS, "opportunities": OPPORTUNITIES, "projects": PROJECTS}
+SPECS = {
+    ACTION.collection: ACTIONS,
+    OPPORTUNITY.collection: OPPORTUNITIES,
+    PROJECT.collection: PROJECTS,
+}
 
 SELECT_CALL_ACTION = f"SELECT {ACTIONS.columns} FROM actions WHERE call_id = $1"
 
@@ -197,8 +176,13 @@ async def record_call(
 async def account_view(
     conn: asyncpg.Connection, account_id: uuid.UUID, per_tab: int
 ) -> dict[str, Any]:
-    """The activities service's part of the 360° view: three tabs, three statements."""
-    return {
-        name: await crud.section(conn, spec, "account_id", account_id, per_tab)
-        for name, spec in SPECS.items()
-    }
+    """The activities service's part of the 360° view: three tabs, three statements, each
+    as its declaration's tab says (the field naming the account, the order)."""
+    sections: dict[str, Any] = {}
+    for entity in ENTITIES:
+        if entity.tab is not None:
+            spec = SPECS[entity.collection]
+            sections[entity.collection] = await crud.section(
+                conn, spec, entity.tab.link, account_id, per_tab, entity.tab.sort
+            )
+    return sections

@@ -13,6 +13,7 @@ from services.activities import domain
 from services.activities.consumers import AcceptedQuote, ContactCopy, make_handlers
 from services.activities.entities import ACTION, ENTITIES, OPPORTUNITY, PROJECT
 from services.activities.schemas import ActionFields, OpportunityFields, ProjectFields
+from services.activities.service import SPECS
 from services.common.events import CloudEvent, make_event
 from services.common.handlers import EventRefused, read_payload
 from services.common.validation import try_validate
@@ -206,3 +207,22 @@ async def test_an_account_event_without_a_name_is_refused_before_any_write() -> 
     untouched = cast(asyncpg.Connection, object())  # any use of it would raise
     with pytest.raises(EventRefused):
         await handlers.handle(untouched, event("account", "updated"))
+
+
+def test_the_record_specs_are_built_from_the_declarations_as_the_lists_offered() -> None:
+    actions, deals, projects = (SPECS[e.collection] for e in ENTITIES)
+    assert [s.declaration for s in (actions, deals, projects)] == list(ENTITIES)
+    assert (actions.label, deals.label, projects.label) == ("action", "affaire", "projet")
+    assert actions.sortable["occurred_at"] == ("sort_at", "timestamptz")
+    assert actions.default_sort == "-occurred_at"
+    assert list(deals.sortable) == ["created_at", "updated_at", "name"]
+    assert actions.read_only_extra == ("call_id",)
+    assert deals.derived == ("closed_at",)
+    assert list(projects.filters) == ["account_id", "opportunity_id", "status"]
+    column, parse = deals.filters["stage"]
+    assert column == "stage ="
+    assert parse("gagnee") == "gagnee"
+    with pytest.raises(ValueError, match="Valeurs possibles : prospection, qualification"):
+        parse("won")
+    with pytest.raises(ValueError, match="UUID"):
+        actions.filters["project_id"][1]("42")
