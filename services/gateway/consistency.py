@@ -6,11 +6,12 @@ A write the gateway acknowledged (restoring a contact, trashing an account) is t
 next call whatever the event's latency: the gateway asks the owner, which answers from its own
 table, after the acknowledged commit. See services.common.versions for the service's part.
 
-Only a creation (``POST /api/v1/<collection>``) or a merge patch (``PATCH .../<id>``) with a JSON
-body is looked at, and only its connection fields (from the collection's public declaration)
-that point to another service's entity. An owner that cannot answer in time is left out, with a
-warning: the write goes on as before (the replica waits for a record it lacks, not for a
-version).
+A creation (``POST /api/v1/<collection>``) or a merge patch (``PATCH .../<id>``) with a JSON body
+is looked at for its connection fields (from the collection's public declaration) that point to
+another service's entity; a write on ``/api/v1/<collection>/<id>/<action>`` served by another
+service than the record's owner (an account's mail merge, by documents) for that record. An
+owner that cannot answer in time is left out, with a warning: the write goes on as before (the
+replica waits for a record it lacks, not for a version).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ SEEN_KEY = web.RequestKey("seen_versions", str)
 VERSIONS_TIMEOUT_SECONDS = 2.0
 JSON_TYPES = frozenset({"application/json", "application/merge-patch+json"})
 _WRITE_PATH = re.compile(r"/api/v1/([a-z][a-z0-9_-]*)(?:/([^/]+))?")
+_RECORD_ACTION_PATH = re.compile(r"/api/v1/([a-z][a-z0-9_-]*)/([^/]+)/[^/]+")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # service -> entity -> ids (as UUID strings)
@@ -52,6 +55,8 @@ class Declarations(Protocol):
     def entity(self, collection: str) -> Mapping[str, Any] | None: ...
 
     def entity_named(self, name: str) -> Mapping[str, Any] | None: ...
+
+    def service_of_path(self, path: str) -> str | None: ...
 
 
 class Upstream(Protocol):
@@ -86,6 +91,20 @@ def written_declaration(
     if (method, record_id is None) not in (("POST", True), ("PATCH", False)):
         return None
     return declarations.entity(collection)
+
+
+def record_in_path(path: str, declarations: Declarations) -> Wanted:
+    """A record a write names in its path and another service serves (the mail merge of an
+    account, served by documents): ``/api/v1/<collection>/<id>/<action>``."""
+    match = _RECORD_ACTION_PATH.fullmatch(path)
+    declaration = declarations.entity(match[1]) if match is not None else None
+    if match is None or declaration is None:
+        return {}
+    record_id, owner = _uuid(match[2]), declaration.get("service")
+    serving = declarations.service_of_path(path)
+    if record_id is None or not owner or serving is None or serving == owner:
+        return {}  # not an id, or the owner's own route (it reads its own table)
+    return {str(owner): {str(declaration["name"]): [record_id]}}
 
 
 def connections(declaration: Mapping[str, Any]) -> dict[str, str]:
@@ -200,46 +219,31 @@ def read_your_writes(
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         known = declarations()
-        if (
-            request.method in ("POST", "PATCH")
-            and request.content_type in JSON_TYPES
-            and IDENTITY_KEY in request
-            and known is not None
-        ):
-            declaration = written_declaration(request.method, request.path, known)
-            if declaration is not None:
-                seen = await _seen_for(
-                    request, declaration, known, upstream(), base_url, limit_seconds
-                )
-                if seen:
+        if request.method in WRITE_METHODS and IDENTITY_KEY in request and known is not None:
+            wanted = await _wanted(request, known)
+            if wanted:
+                owners, identity = upstream(), request[IDENTITY_KEY]
+
+                async def ask(service: str, asked: Mapping[str, list[str]]) -> Versions:
+                    url = base_url(service)
+                    return await ask_versions(owners, url, service, identity, asked, limit_seconds)
+
+                if seen := format_seen(await seen_versions(wanted, ask)):
                     request[SEEN_KEY] = seen
         return await handler(request)
 
     return middleware
 
 
-async def _seen_for(
-    request: web.Request,
-    declaration: Mapping[str, Any],
-    known: Declarations,
-    upstream: Upstream,
-    base_url: Callable[[str], str],
-    limit_seconds: float,
-) -> str:
-    if not connections(declaration):
-        return ""
+async def _wanted(request: web.Request, known: Declarations) -> Wanted:
+    """Other services' records the write names: in its body's connections, or in its path."""
+    declaration = written_declaration(request.method, request.path, known)
+    if declaration is None:
+        return record_in_path(request.path, known)
+    if request.content_type not in JSON_TYPES or not connections(declaration):
+        return {}
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
-        return ""  # the service says what is wrong with it
-    wanted = referenced(declaration, body, known)
-    if not wanted:
-        return ""
-    identity = request[IDENTITY_KEY]
-
-    async def ask(service: str, asked: Mapping[str, list[str]]) -> Versions:
-        return await ask_versions(
-            upstream, base_url(service), service, identity, asked, limit_seconds
-        )
-
-    return format_seen(await seen_versions(wanted, ask))
+        return {}  # the service says what is wrong with it
+    return referenced(declaration, body, known)

@@ -26,6 +26,7 @@ from services.gateway.consistency import (
     ask_versions,
     connections,
     read_your_writes,
+    record_in_path,
     referenced,
     seen_versions,
     written_declaration,
@@ -70,6 +71,14 @@ class StandIn:
 
     def entity_named(self, name: str) -> Mapping[str, Any] | None:
         return next((e for e in ENTITIES if e["name"] == name), None)
+
+    def service_of_path(self, path: str) -> str | None:
+        if path.endswith("/mail-merge"):
+            return "documents"
+        if path.endswith("/call"):
+            return None  # the gateway's own route
+        collection = path.split("/")[3]
+        return next((str(e["service"]) for e in ENTITIES if e["collection"] == collection), None)
 
 
 # -- the header ------------------------------------------------------------------------------
@@ -159,6 +168,18 @@ def test_the_records_of_other_services_the_body_names_are_grouped_by_owner() -> 
     assert referenced(ACTIONS, {"account_id": "pas-un-uuid", "contact_id": None}, StandIn()) == {}
     assert referenced(ACTIONS, {"account_id": 12}, StandIn()) == {}
     assert referenced(ACTIONS, [A], StandIn()) == {}
+
+
+def test_a_record_in_the_path_is_asked_when_another_service_serves_the_write() -> None:
+    known = StandIn()
+    assert record_in_path(f"/api/v1/accounts/{A.upper()}/mail-merge", known) == {
+        "accounts": {"account": [A]}
+    }
+    assert record_in_path(f"/api/v1/accounts/{A}/restore", known) == {}  # the owner's route
+    assert record_in_path(f"/api/v1/accounts/{A}/call", known) == {}  # the gateway's
+    assert record_in_path("/api/v1/accounts/pas-un-uuid/mail-merge", known) == {}
+    assert record_in_path(f"/api/v1/calls/{A}/action", known) == {}  # not an entity
+    assert record_in_path(f"/api/v1/accounts/{A}", known) == {}
 
 
 def test_the_answer_keeps_only_what_was_asked() -> None:
@@ -278,6 +299,10 @@ async def test_the_gateway_adds_the_versions_to_a_write_and_keeps_its_body() -> 
         )
         assert (await response.json())["seen"] == f"account={A}:3"
         assert len(upstream.calls) == 2
+
+        response = await client.post(f"/api/v1/accounts/{A}/mail-merge", json={"template_id": C})
+        assert (await response.json())["seen"] == f"account={A}:3"
+        assert upstream.calls[-1][2] == {"account": [A]}
 
 
 async def test_the_gateway_asks_nothing_for_other_calls() -> None:
