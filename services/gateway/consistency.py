@@ -225,7 +225,10 @@ def read_your_writes(
                 owners, identity = upstream(), request[IDENTITY_KEY]
 
                 async def ask(service: str, asked: Mapping[str, list[str]]) -> Versions:
-                    url = base_url(service)
+                    try:
+                        url = base_url(service)
+                    except (AttributeError, KeyError) as exc:  # the gateway's own, say
+                        raise VersionsUnavailable(f"no address for {service}") from exc
                     return await ask_versions(owners, url, service, identity, asked, limit_seconds)
 
                 if seen := format_seen(await seen_versions(wanted, ask)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -259,7 +259,13 @@ async def test_owners_that_do_not_answer_are_left_out_with_a_warning(
 # -- the two ends, over HTTP -----------------------------------------------------------------
 
 
-def gateway_app(upstream: FakeUpstream) -> web.Application:
+def no_address(service: str) -> str:
+    raise AttributeError(f"no {service}_url")
+
+
+def gateway_app(
+    upstream: FakeUpstream, base_url: Callable[[str], str] = lambda s: f"http://{s}"
+) -> web.Application:
     """An identity as the authentication leaves it, the middleware, and a handler that shows
     what the forwarding would send (the seen versions and the body, still readable)."""
 
@@ -275,7 +281,7 @@ def gateway_app(upstream: FakeUpstream) -> web.Application:
     app = web.Application(
         middlewares=[
             signed_in,
-            read_your_writes(StandIn, lambda: upstream, lambda service: f"http://{service}"),
+            read_your_writes(StandIn, lambda: upstream, base_url),
         ]
     )
     app.router.add_route("*", "/api/v1/{tail:.*}", forward)
@@ -321,8 +327,14 @@ async def test_the_gateway_asks_nothing_for_other_calls() -> None:
         assert upstream.calls == []
 
 
-async def test_the_gateway_forwards_without_versions_when_the_owner_is_down() -> None:
-    async with TestClient(TestServer(gateway_app(FakeUpstream(fails=True)))) as client:
+@pytest.mark.parametrize(
+    "app",
+    [gateway_app(FakeUpstream(fails=True)), gateway_app(FakeUpstream(), base_url=no_address)],
+)
+async def test_the_gateway_forwards_without_versions_when_the_owner_cannot_answer(
+    app: web.Application,
+) -> None:
+    async with TestClient(TestServer(app)) as client:
         response = await client.post("/api/v1/actions", json={"account_id": A})
         assert response.status == 200
         assert (await response.json())["seen"] is None
