@@ -41,6 +41,7 @@ import asyncpg
 
 from services.common import replica
 from services.common.broker import (
+    announcement_key,
     dead_letter_exchange,
     dead_letter_queue,
     owned_entities,
@@ -273,14 +274,18 @@ def broker_definitions(plan: Plan) -> dict[str, Any]:
                 "read": queues_and_exchanges,
             }
         )
+        # Its entities' events, and the announcement of its meta (services.common.meta).
         entities = owned_entities(service)
+        announcement = f"^{re.escape(announcement_key(service))}$"
         topic_permissions.append(
             {
                 "user": user,
                 "vhost": "/",
                 "exchange": exchange,
                 "write": (
-                    _alternatives(entities).replace(")$", r")\.[a-z_]+$") if entities else "^$"
+                    _alternatives(entities).replace(")$", r")\.[a-z_]+$") + "|" + announcement
+                    if entities
+                    else announcement
                 ),
                 "read": ".*",
             }

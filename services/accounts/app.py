@@ -9,11 +9,13 @@ from aiohttp import web
 
 from services.common import crud, replica
 from services.common.db import create_pool
+from services.common.meta import install_meta
 from services.common.runtime import POOL_KEY, SUPERVISOR_KEY, install_runtime
 from services.common.settings import ServiceSettings
 from services.common.versions import Table, versions_routes
 from services.common.web import make_app
 
+from . import operations
 from .consumers import make_handlers, sweep_locations
 from .contacts import CONTACTS
 from .geocoding import BanGeocoder, Geocoder, GeocoderChain, NominatimGeocoder, OfflineGeocoder
@@ -84,4 +86,5 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app.router.add_routes(
         versions_routes({"accounts": Table("account", "accounts"), "contacts": CONTACTS})
     )
+    install_meta(app, settings, (), operations.operations, operations.events)
     return app

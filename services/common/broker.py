@@ -100,6 +100,21 @@ def lost_signal(connection: AbstractConnection) -> asyncio.Event:
     return lost
 
 
+# A service announces its meta version (services.common.meta) on the events exchange under
+# ``meta.<service>.announced``: three words, no entity event. Consumers of entity events that
+# bind every key ("#") let it pass without a word (see ``is_announcement``).
+ANNOUNCEMENT_PREFIX = "meta."
+
+
+def announcement_key(service: str) -> str:
+    return f"{ANNOUNCEMENT_PREFIX}{service}.announced"
+
+
+def is_announcement(routing_key: str | None) -> bool:
+    """True for a service's announcement, which is never an entity event."""
+    return bool(routing_key) and str(routing_key).startswith(ANNOUNCEMENT_PREFIX)
+
+
 # Who may publish each entity's events: the service that owns its records. Consumers refuse an
 # event whose message was not published by that service's broker user (``user_id``, which
 # RabbitMQ checks against the connection's user), and provisioning lets each user publish only

@@ -32,6 +32,7 @@ from .broker import (
     declare_dead_letter_exchange,
     declare_events_exchange,
     ensure_exchanges,
+    is_announcement,
     lost_signal,
     message_copy,
     open_connection,
@@ -302,6 +303,9 @@ class EventConsumer:
     ) -> None:
         async with queue.iterator() as messages:
             async for message in messages:
+                if is_announcement(message.routing_key):  # a service's meta, not an event
+                    await message.ack()
+                    continue
                 try:
                     event = decode(message.body)
                 except (ValidationError, ValueError) as exc:

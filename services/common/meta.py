@@ -25,7 +25,12 @@ import orjson
 from aiohttp import web
 from yarl import URL
 
-from .broker import declare_events_exchange, ensure_exchanges, open_connection
+from .broker import (
+    announcement_key,
+    declare_events_exchange,
+    ensure_exchanges,
+    open_connection,
+)
 from .entities import Entity
 from .event_schemas import entity_schemas
 from .openapi import Op, entity_record, fragment
@@ -37,21 +42,10 @@ from .web import READINESS_KEY, json_response
 log = logging.getLogger(__name__)
 
 META_PATH = "/internal/meta"
-# Routing keys of the announcements: three words, so no entity binding ("account.*") matches.
-ANNOUNCEMENT_PREFIX = "meta."
-ANNOUNCEMENTS = "meta.*.announced"
+ANNOUNCEMENTS = "meta.*.announced"  # three words: no entity binding ("account.*") matches
 VIEW_PREFIX = "/api/v1/views/"
 Events = Callable[[], Mapping[str, dict[str, Any]]]
 _PARAMETER = re.compile(r"\{([^{}:]+)(?::((?:[^{}]|\{[^{}]*\})*))?\}")
-
-
-def announcement_key(service: str) -> str:
-    return f"{ANNOUNCEMENT_PREFIX}{service}.announced"
-
-
-def is_announcement(routing_key: str | None) -> bool:
-    """True for a service's announcement (never an entity event)."""
-    return bool(routing_key) and str(routing_key).startswith(ANNOUNCEMENT_PREFIX)
 
 
 def pattern_regex(pattern: str) -> re.Pattern[str]:
@@ -67,23 +61,33 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
-def _sample(path: str) -> str:
-    """An operation's path with each parameter filled: what a request to it looks like."""
-    return _PARAMETER.sub("x", path)
+# Values of an operation's path parameters that a route's own expression should accept.
+_SAMPLES = ("x", "00000000-0000-4000-8000-000000000000")
+
+
+def _served(resource: web.AbstractResource, path: str) -> bool:
+    """Whether ``resource`` serves ``path`` (an operation's path, its parameters filled)."""
+    info = resource.get_info()
+    if "path" in info:
+        return bool(info["path"] == path)
+    pattern = info.get("pattern")
+    return pattern is not None and pattern.fullmatch(path) is not None
 
 
 def public_routes(app: web.Application, ops: Sequence[Op]) -> list[str]:
-    """The path patterns of ``app`` that serve at least one of the documented ``ops``: the public
-    ``/api/v1/...`` routes, without views (composed by the gateway) and internal calls."""
-    samples = [_sample(op.path) for op in ops]
+    """The documented paths of ``ops`` that a route of ``app`` serves, as path patterns
+    ("/api/v1/quotes/{id}/send"): its public ``/api/v1/...`` routes, without views (composed
+    by the gateway) or internal calls, which no operation documents."""
+    resources = [
+        r
+        for r in app.router.resources()
+        if r.canonical.startswith("/api/v1/") and not r.canonical.startswith(VIEW_PREFIX)
+    ]
     found: list[str] = []
-    for resource in app.router.resources():
-        canonical = resource.canonical
-        if not canonical.startswith("/api/v1/") or canonical.startswith(VIEW_PREFIX):
-            continue
-        regex = pattern_regex(canonical)
-        if canonical not in found and any(regex.fullmatch(sample) for sample in samples):
-            found.append(canonical)
+    for path in dict.fromkeys(op.path for op in ops):
+        samples = [_PARAMETER.sub(sample, path) for sample in _SAMPLES]
+        if any(_served(r, sample) for r in resources for sample in samples):
+            found.append(path)
     return found
 
 

@@ -107,9 +107,12 @@ def entity_record(entity: Entity, **extra: Any) -> type[BaseModel]:
     null), its read-only fields (their annotation, else their kind's type) and the system's;
     ``extra`` overrides or adds fields (an address read as one object, totals...)."""
     fields: dict[str, Any] = {}
-    for item in entity.read_only:
-        annotation = item.annotation if item.annotation is not None else json_type(item.kind)
-        fields[item.name] = (annotation | None, None)
+    for item in entity.fields:
+        if item.kind in ("money", "decimal"):  # read as decimal strings: "1234.50"
+            fields[item.name] = (str | None, None)
+        elif item.read_only:
+            annotation = item.annotation if item.annotation is not None else json_type(item.kind)
+            fields[item.name] = (annotation | None, None)
     fields.update(extra)
     name = "".join(part.title() for part in entity.name.split("_"))
     return record_model(name, entity.model, **fields)
@@ -187,7 +190,26 @@ class ChainCheck(Open):
     rejected: list[RejectedEvent] = []
 
 
+class PicklistValue(Open):
+    code: str
+    label: str
+    active: bool
+    position: int
+
+
+class Picklist(Open):
+    name: str
+    values: list[PicklistValue]
+
+
 # -- Operations -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An answer described by a component schema another fragment (or the merger) provides."""
+
+    name: str
 
 
 @dataclass(frozen=True)
@@ -198,7 +220,8 @@ class Op:
     tag: str
     body: type[BaseModel] | None = None
     status: int = 200
-    answer: type[BaseModel] | str | None = None  # a model, a media type, or nothing (204)
+    # A model, a media type, a component described elsewhere, or nothing (204).
+    answer: type[BaseModel] | str | Ref | None = None
     query: tuple[str, ...] = ()
     public: bool = False
     body_type: str = "application/json"
@@ -275,6 +298,11 @@ def crud_ops(
     ]
 
 
+def picklist_read(tag: str = "Listes") -> Op:
+    """GET /api/v1/picklists/{name}: every service that keeps picklists serves it alike."""
+    return Op("get", "/api/v1/picklists/{name}", "Valeurs d'une liste", tag, answer=Picklist)
+
+
 def list_filters(entity: Entity) -> tuple[str, ...]:
     """The query parameters of the entity's list besides paging: ``q`` when it has a search,
     then its declared filters."""
@@ -327,6 +355,9 @@ def _operation(op: Op, refs: Any) -> dict[str, Any]:
                 "schema": {"type": "array", "items": schema} if op.list_of else schema
             }
         }
+    elif isinstance(op.answer, Ref):
+        schema = {"$ref": f"#/components/schemas/{op.answer.name}"}
+        success["content"] = {"application/json": {"schema": schema}}
     elif isinstance(op.answer, str):
         binary = {"schema": {"type": "string", "format": "binary"}}
         success["content"] = {media: binary for media in (op.answer, *op.also)}
@@ -374,15 +405,15 @@ class FragmentConflict(ValueError):
 
 def merge(fragments: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """One fragment of several: their paths and their component schemas. An operation described
-    twice, or a component schema named alike but different, is refused."""
+    twice in different ways, or a component schema named alike but different, is refused."""
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     for part in fragments:
         for path, methods in part.get("paths", {}).items():
             known = paths.setdefault(path, {})
             for method, operation in methods.items():
-                if method in known:
-                    raise FragmentConflict(f"{method.upper()} {path} is described twice")
+                if method in known and known[method] != operation:
+                    raise FragmentConflict(f"{method.upper()} {path} is described two ways")
                 known[method] = operation
         for name, schema in part.get("components", {}).get("schemas", {}).items():
             if name in schemas and schemas[name] != schema:

@@ -8,13 +8,15 @@ from aiohttp import web
 from prometheus_client import Gauge
 
 from services.common import crud
+from services.common.meta import install_meta
 from services.common.replica_app import create_replica_app
 from services.common.settings import ServiceSettings
 from services.common.versions import versions_routes
 from services.common.web import READINESS_KEY, REGISTRY_KEY
 
-from . import consumers, mailmerge
+from . import consumers, mailmerge, operations
 from .converter import Converters
+from .entities import ENTITIES
 from .renderer import Renderer
 from .settings import DocumentsSettings
 from .web import SETTINGS_KEY, SPECS, WORKERS_KEY, routes
@@ -35,6 +37,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app.router.add_routes(routes)
     app.router.add_routes(crud.record_routes(SPECS))
     app.router.add_routes(versions_routes(SPECS))
+    install_meta(app, settings, ENTITIES, operations.operations, operations.events)
     return app
 
 

@@ -1,25 +1,33 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from prometheus_client import Gauge
 
+from services.common.errors import ProblemError
+from services.common.identity import Identity
+from services.common.meta import META_PATH
 from services.common.runtime import POOL_KEY, SUPERVISOR_KEY, install_runtime
 from services.common.settings import ServiceSettings
-from services.common.web import REGISTRY_KEY, make_app, refuse_nul
+from services.common.web import READINESS_KEY, REGISTRY_KEY, make_app, refuse_nul
 
 from . import service
 from .consistency import read_your_writes
-from .proxy import Upstreams
+from .entities import public_entities
+from .openapi import Documents
+from .proxy import KeyedCreations, Upstreams
 from .registry import REGISTRY_KEY as META_KEY
+from .registry import MetaUnavailable, Registry
 from .sessions import SessionCheck
 from .settings import GatewaySettings
 from .telephony import AsteriskTelephony, HttpTelephony, Telephony, TelephonyLink
 from .view_cache import ViewCache
 from .web import (
+    DOCUMENTS_KEY,
     SESSION_CHECK_KEY,
     SETTINGS_KEY,
     TELEPHONY_KEY,
@@ -63,6 +71,9 @@ def create_app(settings: ServiceSettings) -> web.Application:
     )
     app[SETTINGS_KEY] = settings
     install_runtime(app, settings, Path(__file__).parent / "migrations")
+    registry = app[META_KEY] = Registry(meta_reader(app, settings), own=public_entities())
+    app[DOCUMENTS_KEY] = Documents(registry)
+    app[READINESS_KEY].append(registry.readiness)
 
     async def bootstrap(app: web.Application) -> AsyncIterator[None]:
         password = settings.admin_password.get_secret_value() if settings.admin_password else None
@@ -76,6 +87,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
                 session,
                 settings.internal_secret.get_secret_value(),
                 settings.upstream_timeout_seconds,
+                keyed_creation=KeyedCreations(registry),
             )
             async with aiohttp.ClientSession() as telephony_session:
                 app[TELEPHONY_KEY].adapter = telephony_adapter(settings, telephony_session)
@@ -90,18 +102,53 @@ def create_app(settings: ServiceSettings) -> web.Application:
         task = None
         if settings.view_cache_mb > 0:
             amqp_url = settings.amqp_url.get_secret_value()
-            task = cache.supervise(app[SUPERVISOR_KEY], amqp_url, settings.exchange)
+            task = cache.supervise(app[SUPERVISOR_KEY], amqp_url, settings.exchange, registry)
             task.start()
         yield
         if task is not None:
             await task.stop()
 
+    async def learn(app: web.Application) -> AsyncIterator[None]:
+        """Read every service's meta (after the upstreams: the reading uses them), then follow
+        their announcements."""
+        amqp_url = settings.amqp_url.get_secret_value()
+        tasks = registry.supervise(app[SUPERVISOR_KEY], amqp_url, settings.exchange)
+        for task in tasks:
+            task.start()
+        yield
+        for task in reversed(tasks):
+            await task.stop()
+
     app[TELEPHONY_KEY] = TelephonyLink()
-    app.cleanup_ctx.extend([bootstrap, upstreams, view_feed])
+    app.cleanup_ctx.extend([bootstrap, upstreams, learn, view_feed])
     app.router.add_routes(routes)
     add_forwarded_routes(app)
     add_docs_assets(app)
     return app
+
+
+# Who asks the services for their meta: the gateway itself (read-only).
+GATEWAY_IDENTITY = Identity("00000000-0000-0000-0000-000000000000", "passerelle", "readonly")
+
+
+def meta_reader(
+    app: web.Application, settings: GatewaySettings
+) -> Callable[[str], Awaitable[Mapping[str, Any]]]:
+    """How the registry reads a service's ``/internal/meta``."""
+
+    async def fetch(service: str) -> Mapping[str, Any]:
+        base_url = str(getattr(settings, f"{service}_url"))
+        try:
+            status, meta = await app[UPSTREAMS_KEY].call_json(
+                "GET", base_url, META_PATH, GATEWAY_IDENTITY, service
+            )
+        except ProblemError as exc:
+            raise MetaUnavailable(exc.detail) from exc
+        if status != 200 or not isinstance(meta, dict):
+            raise MetaUnavailable(f"{service} answered {status}")
+        return meta
+
+    return fetch
 
 
 def telephony_adapter(

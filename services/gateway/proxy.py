@@ -7,6 +7,7 @@ import io
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -16,9 +17,11 @@ from yarl import URL
 
 from services.common.errors import ServiceUnavailable
 from services.common.identity import HEADER, Identity, IdentitySigner
+from services.common.meta import pattern_regex
 from services.common.versions import SEEN_HEADER
 
 from .consistency import SEEN_KEY
+from .registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +54,33 @@ KEYED_RETRY_BUDGET_SECONDS = 10.0
 RETRIED_ERRORS = (aiohttp.ClientConnectionError,)
 NOT_RETRIED_ERRORS = (aiohttp.ServerTimeoutError,)  # a ClientConnectionError, but a timeout
 NEVER_SENT_ERRORS = (aiohttp.ClientConnectorError,)
-KEYED_CREATIONS = re.compile(
-    r"/api/v1/(?:accounts|contacts|actions|opportunities|projects|quotes|invoices)"
-    r"|/api/v1/accounts/[^/]+/duplicate"
-)
+KeyedCreation = Callable[[str], bool]  # is a POST to this path a creation that honours keys?
+
+
+class KeyedCreations:
+    """The creations whose service honours Idempotency-Key: the POST operations whose service
+    documents the header (its OpenAPI fragment, read by the registry)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._known: tuple[int, list[re.Pattern[str]]] = (-1, [])
+
+    def __call__(self, path: str) -> bool:
+        version = self._registry.version
+        if self._known[0] != version:
+            self._known = (version, self._patterns())
+        return any(pattern.fullmatch(path) for pattern in self._known[1])
+
+    def _patterns(self) -> list[re.Pattern[str]]:
+        return [
+            pattern_regex(path)
+            for part in self._registry.fragments()
+            for path, methods in part.get("paths", {}).items()
+            if any(
+                p.get("name") == "Idempotency-Key"
+                for p in methods.get("post", {}).get("parameters", [])
+            )
+        ]
 
 
 class Upstreams:
@@ -66,11 +92,13 @@ class Upstreams:
         secret: str,
         timeout: float,
         retry_pauses: tuple[float, ...] = KEYED_RETRY_PAUSES,
+        keyed_creation: KeyedCreation = lambda _path: False,
     ) -> None:
         self._session = session
         self._sign = IdentitySigner(secret)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._retry_pauses = retry_pauses
+        self._keyed_creation = keyed_creation
 
     async def forward(
         self,
@@ -91,9 +119,7 @@ class Upstreams:
             headers[SEEN_HEADER] = request[SEEN_KEY]
         raw = await request.read() if request.body_exists else None  # read before: cached
         keyed = "Idempotency-Key" in headers
-        keyed_creation = (
-            keyed and request.method == "POST" and KEYED_CREATIONS.fullmatch(path) is not None
-        )
+        keyed_creation = keyed and request.method == "POST" and self._keyed_creation(path)
         started = time.monotonic()
         attempt = 0
         while True:

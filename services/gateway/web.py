@@ -12,8 +12,16 @@ import swagger_ui_bundle
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from services.common.errors import FieldError, Forbidden, Unauthorized, ValidationFailed
+from services.common.errors import (
+    FieldError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    ValidationFailed,
+)
 from services.common.identity import Identity
+from services.common.meta import pattern_regex
 from services.common.records import etag, parse_record_id, refuse_unknown_fields
 from services.common.runtime import POOL_KEY
 from services.common.validation import parse_json, validate
@@ -28,6 +36,7 @@ from services.common.web import (
 
 from . import calls, domain, openapi, printing, service, views
 from .proxy import Upstreams
+from .registry import REGISTRY_KEY, Registry
 from .schemas import (
     CallRequest,
     LoginBody,
@@ -44,6 +53,7 @@ from .view_cache import ViewCache
 
 SETTINGS_KEY = web.AppKey("gateway_settings", GatewaySettings)
 UPSTREAMS_KEY = web.AppKey("upstreams", Upstreams)
+DOCUMENTS_KEY = web.AppKey("openapi_documents", openapi.Documents)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Routes of /api/v1 reachable without a bearer token.
@@ -158,18 +168,30 @@ def cors_headers(
     return on_prepare
 
 
-# The audit trail is kept per entity; a public collection name maps to its entity.
-AUDITED_COLLECTIONS = {
-    "accounts": "account",
-    "contacts": "contact",
-    "users": "user",
-    "actions": "action",
-    "opportunities": "opportunity",
-    "projects": "project",
-    "quotes": "quote",
-    "invoices": "invoice",
-    "templates": "template",
-}
+LEARNING_SECONDS = 5.0  # how long a request waits for the services' meta as the gateway starts
+
+
+async def learnt(request: web.Request) -> Registry:
+    """The registry, once every service has described itself: a request that comes while the
+    gateway is still starting waits for it (a few seconds), then gets 503 with Retry-After."""
+    registry = request.app[REGISTRY_KEY]
+    if not registry.loaded.is_set():
+        try:
+            await asyncio.wait_for(registry.loaded.wait(), LEARNING_SECONDS)
+        except TimeoutError as exc:
+            raise ServiceUnavailable(
+                "La passerelle démarre : les services ne se sont pas encore tous décrits ("
+                + ", ".join(registry.missing())
+                + ")."
+            ) from exc
+    return registry
+
+
+def audited_collections(registry: Registry) -> dict[str, str]:
+    """Public collection -> entity, of every entity whose trail is kept (its declaration says
+    ``audited``): its trail is served at ``/api/v1/{collection}/{id}/audit``."""
+    return {e["collection"]: e["name"] for e in registry.entities() if e.get("audited")}
+
 
 routes = web.RouteTableDef()
 
@@ -400,59 +422,54 @@ def _forward(request: web.Request, service_name: str, path: str) -> Awaitable[we
     )
 
 
-# Public routes served as they are by the owning service.
-FORWARDED_ROUTES = {
-    "accounts": (
-        "/api/v1/accounts",
-        "/api/v1/accounts/{id}",
-        "/api/v1/accounts/{id}/restore",
-        "/api/v1/accounts/{id}/duplicate",
-        "/api/v1/accounts/{id}/map",
-        "/api/v1/contacts",
-        "/api/v1/contacts/{id}",
-        "/api/v1/contacts/{id}/restore",
-        "/api/v1/picklists/{name}/{code}",
-    ),
-    "activities": tuple(
-        path
-        for collection in ("actions", "opportunities", "projects")
-        for path in (
-            f"/api/v1/{collection}",
-            f"/api/v1/{collection}/{{id}}",
-            f"/api/v1/{collection}/{{id}}/restore",
-        )
-    ),
-}
-FORWARDED_ROUTES["documents"] = (
-    "/api/v1/quotes",
-    "/api/v1/quotes/{id}",
-    "/api/v1/quotes/{id}/restore",
-    "/api/v1/quotes/{id}/{action:send|accept|refuse|invoice|pdf}",
-    "/api/v1/invoices",
-    "/api/v1/invoices/{id}",
-    "/api/v1/invoices/{id}/restore",
-    "/api/v1/invoices/{id}/{action:issue|pay|credit-note|pdf}",
-    "/api/v1/templates",
-    "/api/v1/templates/{id}",
-    "/api/v1/accounts/{id}/mail-merge",
-)
-# Each service serves its own lists; the others are the accounts service's.
-ACTIVITIES_PICKLISTS = frozenset(
-    {"action_type", "action_status", "action_direction", "opportunity_stage", "project_status"}
-)
+def picklist_owner(registry: Registry, name: str) -> str:
+    """The service that keeps picklist ``name``: one whose entities' lists use it and that
+    serves picklists; the accounts service keeps every other one."""
+    sample = f"/api/v1/picklists/{name}"
+    for entity in registry.entities():
+        service = entity.get("service")
+        if service in (None, "gateway"):
+            continue
+        uses = any(f.get("picklist") == name for f in entity["fields"])
+        if uses and _serves(registry, str(service), sample):
+            return str(service)
+    return "accounts"
 
 
-def _forwarder(service_name: str) -> Handler:
-    async def forward(request: web.Request) -> web.Response:
-        return await _forward(request, service_name, request.rel_url.raw_path)
+def _serves(registry: Registry, service: str, path: str) -> bool:
+    meta = registry.meta(service)
+    return meta is not None and any(
+        pattern_regex(pattern).fullmatch(path) for pattern in meta.get("routes", [])
+    )
 
-    return forward
+
+async def forward_to_owner(request: web.Request) -> web.StreamResponse:
+    """The last route: a public path a service serves (its /internal/meta says which) is
+    forwarded to it as it is; any other is answered here (405 naming the methods of a path the
+    gateway serves itself, else 404)."""
+    path = request.path
+    owner = (await learnt(request)).service_of_path(path)
+    if owner is not None:
+        return await _forward(request, owner, request.rel_url.raw_path)
+    allowed: set[str] = set()
+    for route in request.app.router.routes():
+        resource = route.resource
+        if resource is None or resource.name == FORWARDED:
+            continue
+        if pattern_regex(resource.canonical).fullmatch(path):
+            allowed.add(route.method)
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
+    raise web.HTTPNotFound()
+
+
+FORWARD_ALL = "/api/v1/{path:.*}"
+FORWARDED = "forwarded"  # the name of that route
 
 
 def add_forwarded_routes(app: web.Application) -> None:
-    for service_name, paths in FORWARDED_ROUTES.items():
-        for path in paths:
-            app.router.add_route("*", path, _forwarder(service_name))
+    """After every route of the gateway's own: what the services serve."""
+    app.router.add_route("*", FORWARD_ALL, forward_to_owner, name=FORWARDED)
 
 
 @routes.post("/api/v1/accounts/{id}/call")
@@ -486,6 +503,7 @@ async def telephony_event(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/accounts/{id}/view")
 async def account_view(request: web.Request) -> web.Response:
+    await learnt(request)  # the view's sections are the declared tabs
     return await views.account_view(
         request,
         request.app[UPSTREAMS_KEY],
@@ -495,12 +513,13 @@ async def account_view(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/api/v1/{collection:accounts|contacts|opportunities|projects}/{id}/print")
+@routes.get("/api/v1/{collection}/{id}/print")
 async def print_record(request: web.Request) -> web.Response:
     return await printing.print_record(
         request.app[UPSTREAMS_KEY],
         request.app[SETTINGS_KEY],
         identity_of(request),
+        (await learnt(request)).entities(),
         request.match_info["collection"],
         request.match_info["id"],
     )
@@ -564,14 +583,14 @@ async def _account_ids(request: web.Request, filters: dict[str, str]) -> list[st
 
 @routes.route("*", "/api/v1/picklists/{name}")
 async def picklist(request: web.Request) -> web.Response:
-    owner = "activities" if request.match_info["name"] in ACTIVITIES_PICKLISTS else "accounts"
+    owner = picklist_owner(await learnt(request), request.match_info["name"])
     return await _forward(request, owner, request.rel_url.raw_path)
 
 
-def _audited(request: web.Request) -> tuple[str, uuid.UUID]:
+async def _audited(request: web.Request) -> tuple[str, uuid.UUID]:
     """The entity and record id of an audit trail the caller may read: a user's trail is for
     admins and for that user only (ids compared as UUIDs, whatever their case)."""
-    entity = AUDITED_COLLECTIONS.get(request.match_info["collection"])
+    entity = audited_collections(await learnt(request)).get(request.match_info["collection"])
     if entity is None:
         raise web.HTTPNotFound()
     record_id = parse_record_id(request.match_info["id"])
@@ -585,19 +604,41 @@ def _audited(request: web.Request) -> tuple[str, uuid.UUID]:
 
 @routes.get("/api/v1/{collection}/{id}/audit")
 async def audit_trail(request: web.Request) -> web.Response:
-    entity, record_id = _audited(request)
+    entity, record_id = await _audited(request)
     return await _forward(request, "audit", f"/api/v1/audit/{entity}/{record_id}")
 
 
 @routes.get("/api/v1/{collection}/{id}/audit/verify")
 async def audit_verify(request: web.Request) -> web.Response:
-    entity, record_id = _audited(request)
+    entity, record_id = await _audited(request)
     return await _forward(request, "audit", f"/api/v1/audit/{entity}/{record_id}/verify")
 
 
 @routes.get("/api/v1/openapi.json")
-async def openapi_document(_request: web.Request) -> web.Response:
-    return json_response(openapi.document())
+async def openapi_document(request: web.Request) -> web.Response:
+    await learnt(request)
+    return json_response(request.app[DOCUMENTS_KEY].document())
+
+
+@routes.get("/api/v1/meta/entities")
+async def meta_entities(request: web.Request) -> web.Response:
+    """Every entity the services declare (and the gateway's own users), for the web interface
+    and integrators."""
+    return json_response({"items": (await learnt(request)).entities()})
+
+
+@routes.get("/api/v1/meta/entities/{collection}")
+async def meta_entity(request: web.Request) -> web.Response:
+    entity = (await learnt(request)).entity(request.match_info["collection"])
+    if entity is None:
+        raise NotFound("Aucune entité ne porte ce nom de collection.")
+    return json_response(entity)
+
+
+@routes.get("/api/v1/meta/events")
+async def meta_events(request: web.Request) -> web.Response:
+    """The event catalogue: the JSON Schema of every event type, keyed by type."""
+    return json_response((await learnt(request)).events())
 
 
 @routes.get("/api/docs")

@@ -5,8 +5,10 @@ document)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.platform import Platform
 
@@ -38,6 +40,50 @@ async def test_the_document_covers_every_public_route_with_its_errors_and_auth(
     patch_headers = [p["name"] for p in paths["/api/v1/accounts/{id}"]["patch"]["parameters"]]
     assert "Idempotency-Key" not in patch_headers
     assert document["security"] == [{"bearer": []}]
+
+
+async def _document(platform: Platform) -> dict[str, Any]:
+    async with platform.http.get(f"{platform.gateway}/api/v1/openapi.json") as response:
+        assert response.status == 200
+        document: dict[str, Any] = await response.json()
+    return document
+
+
+async def test_no_operation_of_the_document_before_the_gateway_learnt_it_is_lost(
+    platform: Platform,
+) -> None:
+    """The document is merged from the services' fragments since the gateway imports none of
+    them: every operation the gateway described itself before is still there, alike (its id,
+    success status, parameters, body and answer media types, answer headers)."""
+    paths = (await _document(platform))["paths"]
+    before = json.loads((Path(__file__).parent / "openapi_operations.json").read_text())
+    assert len(before) == 97
+    for was in before:
+        where = f"{was['method'].upper()} {was['path']}"
+        now = paths.get(was["path"], {}).get(was["method"])
+        assert now is not None, f"{where} is no longer described"
+        assert now["operationId"] == was["operationId"], where
+        success = [code for code in now["responses"] if code.startswith("2")]
+        assert success == was["success"], where
+        parameters = {f"{p['in']}:{p['name']}" for p in now.get("parameters", [])}
+        assert set(was["parameters"]) <= parameters, where
+        assert sorted(now.get("requestBody", {}).get("content", {})) == was["body"], where
+        answer = now["responses"][success[0]]
+        assert sorted(answer.get("content", {})) == was["answer"], where
+        assert set(was["headers"]) <= set(answer.get("headers", {})), where
+
+
+async def test_every_reference_of_the_merged_document_resolves(platform: Platform) -> None:
+    document = await _document(platform)
+    schemas = document["components"]["schemas"]
+    text = json.dumps(document)
+    prefix = '"$ref": "#/components/schemas/'
+    names = {part.split('"', 1)[0] for part in text.split(prefix)[1:]}
+    assert names, "no reference at all"
+    assert names <= set(schemas), sorted(names - set(schemas))
+    # The 360° view lists a tab per declared tab, each a page of that entity's records.
+    view = schemas["AccountView"]["properties"]
+    assert {"account", "actions", "quotes", "unavailable"} <= set(view)
 
 
 async def test_the_reference_is_served_with_local_assets(platform: Platform) -> None:

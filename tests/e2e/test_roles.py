@@ -12,8 +12,15 @@ from typing import Any, Literal
 import pytest
 from aiohttp import web
 
+from services.accounts.app import create_app as accounts_app
+from services.accounts.operations import operations as accounts_operations
+from services.activities.app import create_app as activities_app
+from services.activities.operations import operations as activities_operations
+from services.common.meta import public_routes
+from services.documents.app import create_app as documents_app
+from services.documents.operations import operations as documents_operations
 from services.gateway.app import create_app
-from services.gateway.web import AUDITED_COLLECTIONS
+from services.gateway.web import FORWARDED as FORWARDED_ROUTE
 from tests.platform import Platform
 
 Headers = dict[str, str]
@@ -54,6 +61,21 @@ def _crud(path: str, writes: Rule = WRITERS) -> dict[tuple[str, str], Rule]:
     return {("GET", path): SIGNED_IN} | {(method, path): writes for method in WRITE_METHODS}
 
 
+# The collections whose audit trail the gateway serves (their declarations say ``audited``):
+# checked against what the gateway learnt from the services, below.
+AUDITED_COLLECTIONS = (
+    "users",
+    "accounts",
+    "contacts",
+    "actions",
+    "opportunities",
+    "projects",
+    "quotes",
+    "invoices",
+    "templates",
+)
+# Served by the services, forwarded by the gateway's last route: checked against the routes the
+# services publish at /internal/meta, below.
 FORWARDED = [
     "/api/v1/accounts",
     "/api/v1/accounts/{id}",
@@ -105,8 +127,12 @@ TABLE: dict[tuple[str, str], Rule | str] = {
     ("DELETE", "/api/v1/users/{id}/sessions/{session_id}"): SELF_OR_ADMIN,
     ("POST", "/api/v1/accounts/{id}/call"): WRITERS,
     ("GET", "/api/v1/accounts/{id}/view"): SIGNED_IN,
-    **{("GET", f"/api/v1/{c}/{{id}}/print"): SIGNED_IN for c in ("accounts", "contacts")},
-    **{("GET", f"/api/v1/{c}/{{id}}/print"): SIGNED_IN for c in ("opportunities", "projects")},
+    # Any collection: those without a print layout answer 404.
+    **{("GET", f"/api/v1/{c}/{{id}}/print"): SIGNED_IN for c in AUDITED_COLLECTIONS},
+    # The declarations, for everyone signed in.
+    ("GET", "/api/v1/meta/entities"): SIGNED_IN,
+    **{("GET", f"/api/v1/meta/entities/{c}"): SIGNED_IN for c in AUDITED_COLLECTIONS},
+    ("GET", "/api/v1/meta/events"): SIGNED_IN,
     ("POST", "/api/v1/mail-merge"): WRITERS,
     # Audit trails: any record's for everyone signed in, a user's for that user and admins.
     **{
@@ -144,7 +170,9 @@ def _cases(app: web.Application) -> Iterator[Case]:
         resource = route.resource
         assert resource is not None
         info = resource.get_info()
-        if "prefix" in info:  # static files
+        if resource.name == FORWARDED_ROUTE:  # what the services serve
+            templates = [*FORWARDED, "/api/v1/picklists/{name}/{code}"]
+        elif "prefix" in info:  # static files
             templates = [resource.canonical]
         elif "pattern" in info:
             templates = [""]
@@ -190,6 +218,26 @@ async def _fresh_token(platform: Platform, who: Who) -> Headers:
         "user": ("claire", "Claire-mot-de-passe-1"),
     }
     return await platform.login(*credentials[who]) if who in credentials else await platform.login()
+
+
+async def test_every_route_the_services_publish_and_every_audited_collection_has_a_rule(
+    platform: Platform, admin: Headers
+) -> None:
+    """The table names what the gateway learns at run time: the services' public routes (from
+    their own routers) and the audited collections (from their declarations)."""
+    published: set[str] = set()
+    for factory, operations, name in (
+        (accounts_app, accounts_operations, "accounts"),
+        (activities_app, activities_operations, "activities"),
+        (documents_app, documents_operations, "documents"),
+    ):
+        published |= set(public_routes(factory(platform.settings[name]), operations()))
+    own = {"/api/v1/picklists/{name}", "/api/v1/mail-merge"}  # the gateway's own routes first
+    assert published - own == {*FORWARDED, "/api/v1/picklists/{name}/{code}"}
+    status, entities, _ = await platform.call("GET", "/api/v1/meta/entities", admin)
+    assert status == 200
+    audited = {e["collection"] for e in entities["items"] if e["audited"]}
+    assert audited == set(AUDITED_COLLECTIONS)
 
 
 def test_every_route_of_the_gateway_has_a_rule(platform: Platform) -> None:

@@ -80,7 +80,13 @@ async def gateway() -> AsyncIterator[Gateway]:
     service = DroppingService(drops=2)
     await service.start()
     async with aiohttp.ClientSession() as upstream_session, aiohttp.ClientSession() as http:
-        upstreams = Upstreams(upstream_session, SECRET, 5.0, retry_pauses=(0.01, 0.02, 0.05))
+        upstreams = Upstreams(
+            upstream_session,
+            SECRET,
+            5.0,
+            retry_pauses=(0.01, 0.02, 0.05),
+            keyed_creation=lambda path: path == "/api/v1/accounts",
+        )
 
         async def forward(request: web.Request) -> web.Response:
             base = f"http://127.0.0.1:{service.port}"
