@@ -12,13 +12,14 @@ from typing import Any
 import asyncpg
 
 from services.common import crud
+from services.common.entities import Entity
 from services.common.errors import Conflict, FieldError, NotFound, ValidationFailed
 from services.common.identity import Identity
 from services.common.outbox import record_change
 from services.common.records import parse_record_id
 from services.common.replica import check_account_and_contact, find_reference, uuid_filter
 
-from . import domain
+from . import domain, entities
 from .entities import INVOICE, QUOTE, LineIn
 
 SELECT_NEXT_NUMBER = """
@@ -102,46 +103,30 @@ def shape_quote(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-TOTALS = ("total_net", "total_vat", "total_gross", "vat_breakdown")
-QUOTES = crud.RecordSpec(
-    entity="quote",
-    table="quotes",
-    label="devis",
-    model=QUOTE.model,
+TOTALS = tuple(field.name for field in entities.TOTALS)
+
+
+def connection_filters(entity: Entity) -> dict[str, tuple[str, crud.FilterParser]]:
+    """The list filters of ``entity``: each names a connection, ``?account_id=<uuid>``."""
+    return {f.name: (f"{f.name} =", uuid_filter) for f in entity.filters}
+
+
+QUOTES = crud.spec_for(
+    QUOTE,
+    "quotes",
     derived=TOTALS,
-    read_only_extra=("number", "status", "sent_at", "decided_at"),
-    sortable={
-        "created_at": ("created_at", "timestamptz"),
-        "updated_at": ("updated_at", "timestamptz"),
-    },
-    filters={"account_id": ("account_id =", uuid_filter)},
+    filters=connection_filters(QUOTE),
     check=check_parties,
     derive=derive_totals,
     guard=only_drafts,
     shape=shape_quote,
     prepare=number_quote,
 )
-INVOICES = crud.RecordSpec(
-    entity="invoice",
-    table="invoices",
-    label="facture",
-    model=INVOICE.model,
+INVOICES = crud.spec_for(
+    INVOICE,
+    "invoices",
     derived=TOTALS,
-    read_only_extra=(
-        "kind",
-        "number",
-        "status",
-        "issue_date",
-        "paid_at",
-        "quote_id",
-        "credited_invoice_id",
-        "seller",
-    ),
-    sortable={
-        "created_at": ("created_at", "timestamptz"),
-        "updated_at": ("updated_at", "timestamptz"),
-    },
-    filters={"account_id": ("account_id =", uuid_filter)},
+    filters=connection_filters(INVOICE),
     check=check_parties,
     derive=derive_totals,
     guard=only_drafts,

@@ -20,15 +20,7 @@ from .entities import TEMPLATE
 from .settings import DocumentsSettings
 
 TemplateFields = TEMPLATE.model
-TEMPLATES = crud.RecordSpec(
-    entity="template",
-    table="templates",
-    label="modèle",
-    model=TemplateFields,
-    read_only_extra=("filename", "size", "variables"),
-    sortable={"created_at": ("created_at", "timestamptz"), "name": ("name", "text")},
-    default_sort="name",
-)
+TEMPLATES = crud.spec_for(TEMPLATE, "templates")
 
 
 async def upload(

@@ -137,14 +137,76 @@ def test_templates_accept_and_refuse_as_before(
     assert errors(TEMPLATE.model, data) == expected
 
 
+TOTALS = ("total_net", "total_vat", "total_gross", "vat_breakdown")
+TIMES = {"created_at": ("created_at", "timestamptz"), "updated_at": ("updated_at", "timestamptz")}
+
+
 @pytest.mark.parametrize(
-    ("spec", "entity"),
-    [(service.QUOTES, QUOTE), (service.INVOICES, INVOICE), (templates.TEMPLATES, TEMPLATE)],
+    ("spec", "entity", "label", "written", "read_only"),
+    [
+        (
+            service.QUOTES,
+            QUOTE,
+            "devis",
+            (
+                "account_id",
+                "contact_id",
+                "opportunity_id",
+                "valid_until",
+                "lines",
+                "notes",
+                *TOTALS,
+            ),
+            ("number", "status", "sent_at", "decided_at"),
+        ),
+        (
+            service.INVOICES,
+            INVOICE,
+            "facture",
+            ("account_id", "contact_id", "due_date", "lines", "notes", *TOTALS),
+            (
+                "kind",
+                "number",
+                "status",
+                "issue_date",
+                "paid_at",
+                "quote_id",
+                "credited_invoice_id",
+                "seller",
+            ),
+        ),
+        (
+            templates.TEMPLATES,
+            TEMPLATE,
+            "modèle",
+            ("name", "kind"),
+            ("filename", "size", "variables"),
+        ),
+    ],
 )
-def test_the_kernel_shows_exactly_the_declared_fields(spec: Any, entity: Any) -> None:
+def test_the_kernel_reads_and_writes_the_same_columns_as_before(
+    spec: Any, entity: Any, label: str, written: tuple[str, ...], read_only: tuple[str, ...]
+) -> None:
+    assert (spec.entity, spec.label) == (entity.name, label)
+    assert spec.written == written
+    assert spec.read_only_extra == read_only
     shown = [name for name in spec.shown if name not in ("id", *SYSTEM_COLUMNS)]
     assert shown == [field.name for field in entity.fields]
-    assert spec.entity == entity.name
+    assert sorted(shown) == sorted((*written, *read_only))
+
+
+def test_lists_sort_and_filter_as_before() -> None:
+    for spec in (service.QUOTES, service.INVOICES):
+        assert dict(spec.sortable) == TIMES
+        assert spec.default_sort == "-created_at"
+        assert list(spec.filters) == ["account_id"]
+        assert spec.filters["account_id"][0] == "account_id ="
+    assert dict(templates.TEMPLATES.sortable) == {
+        "created_at": ("created_at", "timestamptz"),
+        "name": ("name", "text"),
+    }
+    assert templates.TEMPLATES.default_sort == "name"
+    assert not templates.TEMPLATES.filters
 
 
 def test_the_tabs_follow_the_guide() -> None:
