@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deploy.docs import OPENAPI, openapi_text
 from tests.platform import Platform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +72,16 @@ async def test_no_operation_of_the_document_before_the_gateway_learnt_it_is_lost
         answer = now["responses"][success[0]]
         assert sorted(answer.get("content", {})) == was["answer"], where
         assert set(was["headers"]) <= set(answer.get("headers", {})), where
+
+
+def test_the_document_in_the_repository_is_current() -> None:
+    assert OPENAPI.read_text() == openapi_text(), "docs/api/openapi.json: python -m deploy.docs"
+
+
+async def test_the_gateway_serves_the_document_the_services_declare(platform: Platform) -> None:
+    """What the gateway merged from the services' /internal/meta at run time is what their code
+    declares (docs/api/openapi.json)."""
+    assert await _document(platform) == json.loads(OPENAPI.read_text())
 
 
 async def test_every_reference_of_the_merged_document_resolves(platform: Platform) -> None:
