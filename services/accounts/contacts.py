@@ -15,7 +15,7 @@ from services.common.replica import uuid_filter
 
 from . import domain
 from . import repository as sql
-from .schemas import ContactFields
+from .entities import CONTACT
 
 # Contacts of an account in the trash are hidden with it, and come back with it.
 OF_LIVE_ACCOUNTS = (
@@ -59,23 +59,25 @@ async def check_contact(
     return errors
 
 
-CONTACTS = crud.RecordSpec(
-    entity=domain.CONTACT_ENTITY,
-    table="contacts",
-    label="contact",
-    model=ContactFields,
+def search_names(text: str, param: crud.Param) -> list[str]:
+    """Contacts whose name starts with the text."""
+    return [f"sort_name LIKE {param(_name_prefix(text))}"]
+
+
+CONTACTS = crud.spec_for(
+    CONTACT,
+    "contacts",
     sortable={
         "name": ("sort_name", "text"),
         "created_at": ("created_at", "timestamptz"),
         "updated_at": ("updated_at", "timestamptz"),
     },
-    default_sort="name",
     filters={
         "account_id": ("account_id =", uuid_filter),
         # a phone or mobile number, as the telephony server gives it
         "phone": ("(phone = {p} OR mobile = {p})", _phone),
-        "q": ("sort_name LIKE {p}", _name_prefix),
     },
+    search=search_names,
     check=check_contact,
     check_raw=True,
     list_conditions=(OF_LIVE_ACCOUNTS,),

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 from aiohttp import web
 
-from services.common.idempotency import Answer, Keyed, json_answer, respond
-from services.common.records import etag
+from services.common import crud
 from services.common.runtime import POOL_KEY, SOURCE_KEY
 from services.common.views import account_view_handler
-from services.common.web import identity_of, json_response, read_body, read_json
+from services.common.web import identity_of, json_response, read_body
 
 from . import picklists, service
 from .schemas import PicklistValueCreate, PicklistValueUpdate
@@ -21,100 +18,15 @@ routes = web.RouteTableDef()
 LIST_POOL_KEY = web.AppKey("list_pool", asyncpg.Pool)
 
 
-def _answer(record: dict[str, Any], status: int = 200, collection: str = "accounts") -> Answer:
-    headers = {"ETag": etag(record["version"])}
-    if status == 201:
-        headers["Location"] = f"/api/v1/{collection}/{record['id']}"
-    return json_answer(record, status, headers)
-
-
-def _one(record: dict[str, Any], status: int = 200, collection: str = "accounts") -> web.Response:
-    return _answer(record, status, collection).response()
-
-
-def _created(record: dict[str, Any]) -> Answer:
-    return _answer(record, 201)
-
-
-# Accounts
-
-
-@routes.post("/api/v1/accounts")
-async def create_account(request: web.Request) -> web.Response:
-    data = await read_json(request)
-    pool, source, identity = request.app[POOL_KEY], request.app[SOURCE_KEY], identity_of(request)
-
-    async def run(keyed: Keyed | None) -> dict[str, Any]:
-        return await service.create_account(pool, source, identity, data, keyed=keyed)
-
-    return await respond(request, pool, run, _created)
-
-
-@routes.get("/api/v1/accounts")
-async def list_accounts(request: web.Request) -> web.Response:
-    return json_response(await service.list_accounts(request.app[LIST_POOL_KEY], request.query))
-
-
-@routes.get("/api/v1/accounts/{id}")
-async def get_account(request: web.Request) -> web.Response:
-    return _one(await service.get_account(request.app[POOL_KEY], request.match_info["id"]))
-
-
-@routes.patch("/api/v1/accounts/{id}")
-async def update_account(request: web.Request) -> web.Response:
-    patch = await read_json(request)
-    record = await service.update_account(
-        request.app[POOL_KEY],
-        request.app[SOURCE_KEY],
-        identity_of(request),
-        request.match_info["id"],
-        patch,
-        request.headers.get("If-Match"),
-    )
-    return _one(record)
-
-
-@routes.delete("/api/v1/accounts/{id}")
-async def trash_account(request: web.Request) -> web.Response:
-    await service.trash_account(
-        request.app[POOL_KEY],
-        request.app[SOURCE_KEY],
-        identity_of(request),
-        request.match_info["id"],
-        request.headers.get("If-Match"),
-    )
-    return web.Response(status=204)
-
-
-@routes.post("/api/v1/accounts/{id}/restore")
-async def restore_account(request: web.Request) -> web.Response:
-    record = await service.restore_account(
-        request.app[POOL_KEY],
-        request.app[SOURCE_KEY],
-        identity_of(request),
-        request.match_info["id"],
-    )
-    return _one(record)
-
-
-@routes.post("/api/v1/accounts/{id}/duplicate")
-async def duplicate_account(request: web.Request) -> web.Response:
-    pool, source, identity = request.app[POOL_KEY], request.app[SOURCE_KEY], identity_of(request)
-
-    async def run(keyed: Keyed | None) -> dict[str, Any]:
-        return await service.duplicate_account(
-            pool, source, identity, request.match_info["id"], keyed=keyed
-        )
-
-    return await respond(request, pool, run, _created)
+# Accounts: the record kernel's routes (create, list on the list view's pool, read, merge
+# patch, trash, restore, duplicate), then the map.
+for _route in crud.record_routes({"accounts": service.ACCOUNTS}, list_pool=LIST_POOL_KEY):
+    routes.route(_route.method, _route.path, **_route.kwargs)(_route.handler)
 
 
 @routes.get("/api/v1/accounts/{id}/map")
 async def account_map(request: web.Request) -> web.Response:
     return json_response(await service.account_map(request.app[POOL_KEY], request.match_info["id"]))
-
-
-# Contacts
 
 
 # Picklists

@@ -244,7 +244,8 @@ def spec_for(entity: Entity, table: str, **hooks: Any) -> RecordSpec:
     if any(f.kind == "address" and f.read_only for f in entity.fields):
         raise ValueError(f"{entity.name}: an address is written by clients")
     read_only = tuple(f.name for f in entity.read_only if f.name not in (*computed, *derived))
-    hooks.setdefault("sortable", sortable_of(entity))
+    if "sortable" not in hooks:
+        hooks["sortable"] = sortable_of(entity)
     hooks.setdefault("default_sort", entity.default_sort)
     hooks.setdefault("label", entity.label.lower())
     return RecordSpec(
@@ -361,10 +362,7 @@ async def create(
 def _record_id(spec: RecordSpec, record_id: str | uuid.UUID) -> uuid.UUID:
     if isinstance(record_id, uuid.UUID):
         return record_id
-    try:
-        return parse_record_id(record_id, f"fiche {spec.label}")
-    except NotFound as exc:
-        raise spec.not_found() if spec.not_found_text else exc from None
+    return parse_record_id(record_id, f"fiche {spec.label}")
 
 
 async def fetch_live(
