@@ -18,6 +18,7 @@ from services.common.web import READINESS_KEY, REGISTRY_KEY, make_app, refuse_nu
 from . import service
 from .consistency import read_your_writes
 from .entities import public_entities
+from .event_schemas import events as gateway_events
 from .openapi import Documents
 from .proxy import KeyedCreations, Upstreams
 from .registry import REGISTRY_KEY as META_KEY
@@ -71,7 +72,9 @@ def create_app(settings: ServiceSettings) -> web.Application:
     )
     app[SETTINGS_KEY] = settings
     install_runtime(app, settings, Path(__file__).parent / "migrations")
-    registry = app[META_KEY] = Registry(meta_reader(app, settings), own=public_entities())
+    registry = app[META_KEY] = Registry(
+        meta_reader(app, settings), own=public_entities(), own_events=gateway_events()
+    )
     app[DOCUMENTS_KEY] = Documents(registry)
     app[READINESS_KEY].append(registry.readiness)
 

@@ -52,11 +52,13 @@ class Registry:
         fetch: Fetch,
         services: Sequence[str] = SERVICES,
         own: Sequence[Mapping[str, Any]] = (),
+        own_events: Mapping[str, dict[str, Any]] | None = None,
         retry_pauses: Sequence[float] = RETRY_PAUSES,
     ) -> None:
         self._fetch = fetch
         self.services = tuple(services)
         self._own = [dict(entity) for entity in own]
+        self._own_events = dict(own_events or {})
         self._retry_pauses = tuple(retry_pauses)
         self._metas: dict[str, Mapping[str, Any]] = {}
         self._entities: list[dict[str, Any]] = list(self._own)
@@ -97,8 +99,8 @@ class Registry:
         return [self._metas[s]["openapi"] for s in self.services if s in self._metas]
 
     def events(self) -> dict[str, dict[str, Any]]:
-        """Event type -> JSON Schema, of every service."""
-        catalogue: dict[str, dict[str, Any]] = {}
+        """Event type -> JSON Schema, of the gateway's own events and every service's."""
+        catalogue: dict[str, dict[str, Any]] = dict(self._own_events)
         for service in self.services:
             catalogue.update(self._metas.get(service, {}).get("events", {}))
         return catalogue
