@@ -221,6 +221,12 @@ async def test_merge_patch_changes_only_what_it_names(platform: Platform, admin:
     _, current, _ = await platform.call("GET", path, admin)
     status, echoed = await patch(platform, admin, path, current)
     assert (status, echoed["version"]) == (200, current["version"])
+    # ...but the location is the geocoder's: a client may not change it.
+    status, problem = await patch(
+        platform, admin, path, {"location": {**current["location"], "lat": 0.0}}
+    )
+    assert (status, field_errors(problem)) == (422, {"location"})
+    assert problem["errors"][0]["message"] == "Champ en lecture seule."
 
 
 async def test_if_match_with_an_old_version_changes_nothing(
