@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer
 from services.accounts.geocoding import (
     BanGeocoder,
     GeocoderChain,
+    GeocoderUnavailable,
     Location,
     NominatimGeocoder,
     OfflineGeocoder,
@@ -107,4 +108,8 @@ async def test_the_chain_skips_a_provider_that_fails(
     assert found is not None
     assert (found.source, found.precision) == ("offline", "city")
     unreachable = BanGeocoder(session, "http://127.0.0.1:9", 1)  # nothing listens there
-    assert await GeocoderChain([unreachable]).locate(PARIS) is None
+    # No provider answered: not "not found" (the address stays pending, retried by the sweep).
+    with pytest.raises(GeocoderUnavailable, match="ban"):
+        await GeocoderChain([unreachable]).locate(PARIS)
+    # One that answered without finding: not found.
+    assert await GeocoderChain([unreachable, OfflineGeocoder()]).locate({"city": "Nulle"}) is None
