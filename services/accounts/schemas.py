@@ -3,7 +3,7 @@ their declarations; picklist values)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
@@ -11,8 +11,17 @@ from . import domain
 from .entities import ACCOUNT, CONTACT, Address
 
 # Derived from the declarations (entities.py): the names stay for the code that imports them.
-AccountFields = ACCOUNT.model
-ContactFields = CONTACT.model
+if TYPE_CHECKING:  # what the type checker sees: a model whose fields are only known at run time
+
+    class AccountFields(BaseModel):
+        def __getattr__(self, name: str) -> Any: ...
+
+    class ContactFields(BaseModel):
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    AccountFields = ACCOUNT.model
+    ContactFields = CONTACT.model
 __all__ = [
     "AccountFields",
     "Address",
