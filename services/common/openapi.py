@@ -93,7 +93,7 @@ def _nullable(written: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-def record_model(name: str, written: type[BaseModel], **extra: Any) -> type[BaseModel]:
+def record_model(name: str, written: type[BaseModel], /, **extra: Any) -> type[BaseModel]:
     """A record as read: the written fields (each may be null) plus the system's."""
     fields = _nullable(written)
     fields.update(extra)
@@ -102,7 +102,7 @@ def record_model(name: str, written: type[BaseModel], **extra: Any) -> type[Base
     return model
 
 
-def entity_record(entity: Entity, **extra: Any) -> type[BaseModel]:
+def entity_record(entity: Entity, /, **extra: Any) -> type[BaseModel]:
     """The record of ``entity`` as read, from its declaration: what clients write (each may be
     null), its read-only fields (their annotation, else their kind's type) and the system's;
     ``extra`` overrides or adds fields (an address read as one object, totals...)."""

@@ -3,48 +3,22 @@ quotes and invoices with their actions and PDFs, Word templates and mail merge."
 
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, create_model
 
-from services.common.entities import CRUD_EVENTS
-from services.common.event_schemas import record_schemas
-from services.common.openapi import (
-    DOCX,
-    PDF,
-    ZIP,
-    Op,
-    Open,
-    SystemFields,
-    crud_ops,
-    page_model,
-    record_model,
-)
+from services.common.event_schemas import entity_schemas
+from services.common.openapi import DOCX, PDF, ZIP, Op, crud_operations, entity_record, page_model
 
+from .entities import INVOICE, QUOTE, TEMPLATE, LineOut, VatRate
 from .mailmerge import MergeMany, MergeOne
-from .schemas import InvoiceFields, Payment, QuoteFields
+from .schemas import Payment
 
 Money = str  # decimal strings: "1234.50"
 LIST_PARAMS = ("limit", "cursor", "sort")
 
-
-class LineOut(Open):
-    description: str
-    quantity: Money
-    unit_price: Money
-    vat_rate: Money
-    discount_percent: Money
-    net: Money
-
-
-class VatRate(Open):
-    rate: Money
-    base: Money
-    vat: Money
-
-
+# Records as read, from their declarations; what the declaration does not say (how lines and
+# totals read back, which read-only fields are always there) is given here.
 _totals: dict[str, Any] = {
     "lines": (list[LineOut], ...),
     "total_net": (Money, ...),
@@ -52,47 +26,29 @@ _totals: dict[str, Any] = {
     "total_gross": (Money, ...),
     "vat_breakdown": (list[VatRate], ...),
 }
-Quote = record_model(
-    "Quote",
-    QuoteFields,
-    number=(str, ...),
-    status=(Literal["draft", "sent", "accepted", "refused", "expired"], ...),
-    sent_at=(datetime | None, None),
-    decided_at=(datetime | None, None),
+Quote = entity_record(
+    QUOTE, number=(str, ...), status=(QUOTE.field("status").annotation, ...), **_totals
+)
+Invoice = entity_record(
+    INVOICE,
+    kind=(INVOICE.field("kind").annotation, ...),
+    status=(INVOICE.field("status").annotation, ...),
     **_totals,
 )
-Invoice = record_model(
-    "Invoice",
-    InvoiceFields,
-    kind=(Literal["invoice", "credit_note"], ...),
-    number=(str | None, None),
-    status=(Literal["draft", "issued", "paid", "cancelled"], ...),
-    issue_date=(date | None, None),
-    paid_at=(datetime | None, None),
-    quote_id=(uuid.UUID | None, None),
-    credited_invoice_id=(uuid.UUID | None, None),
-    seller=(dict[str, str] | None, None),
-    **_totals,
+Template = entity_record(
+    TEMPLATE,
+    name=(str, ...),
+    kind=(str, ...),
+    filename=(str, ...),
+    size=(int, ...),
+    variables=(list[str], ...),
 )
-
-
-class Template(SystemFields):
-    name: str
-    kind: str
-    filename: str
-    size: int
-    variables: list[str]
-
-
-class TemplateUpload(BaseModel):
-    """multipart/form-data: the Word file, its name, and the kind of record it serves."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    kind: Literal["account", "contact", "opportunity", "project", "quote", "invoice"]
-    file: bytes
-
+TemplateUpload = create_model(
+    "TemplateUpload",
+    __base__=TEMPLATE.model,
+    __doc__="multipart/form-data: the Word file, its name, and the kind of record it serves.",
+    file=(bytes, ...),
+)
 
 RECORDS: dict[str, type[BaseModel]] = {"quote": Quote, "invoice": Invoice, "template": Template}
 
@@ -100,15 +56,15 @@ RECORDS: dict[str, type[BaseModel]] = {"quote": Quote, "invoice": Invoice, "temp
 def events() -> dict[str, dict[str, Any]]:
     """Event type -> schema, of the events the documents service publishes."""
     return {
-        **record_schemas("quote", Quote, (*CRUD_EVENTS, "sent", "accepted", "refused")),
-        **record_schemas("invoice", Invoice, (*CRUD_EVENTS, "issued", "paid", "cancelled")),
-        **record_schemas("template", Template, ("created", "deleted")),
+        **entity_schemas(QUOTE, Quote),
+        **entity_schemas(INVOICE, Invoice),
+        **entity_schemas(TEMPLATE, Template),
     }
 
 
 def operations() -> list[Op]:
     return [
-        *crud_ops("quotes", "Devis", QuoteFields, Quote, ("account_id",)),
+        *crud_operations(QUOTE, Quote),
         *(
             Op("post", f"/api/v1/quotes/{{id}}/{verb}", label, "Devis", answer=Quote)
             for verb, label in (
@@ -126,7 +82,7 @@ def operations() -> list[Op]:
             answer=Invoice,
         ),
         Op("get", "/api/v1/quotes/{id}/pdf", "Devis en PDF", "Devis", answer=PDF),
-        *crud_ops("invoices", "Factures", InvoiceFields, Invoice, ("account_id",)),
+        *crud_operations(INVOICE, Invoice),
         Op(
             "post",
             "/api/v1/invoices/{id}/issue",

@@ -157,8 +157,8 @@ async def invoice_from_quote(
     if quote["status"] != "accepted":
         raise Conflict("Seul un devis accepté peut être facturé.")
     data = {
-        "account_id": str(quote["account_id"]),
-        "contact_id": str(quote["contact_id"]) if quote["contact_id"] else None,
+        "account_id": crud.as_json(quote["account_id"]),
+        "contact_id": crud.as_json(quote["contact_id"]),
         "lines": [{k: v for k, v in line.items() if k != "net"} for line in quote["lines"]],
         "notes": f"Selon notre devis {quote['number']}.",
     }
