@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aio_pika
+import asyncpg
 import pytest
 
 from services.common.settings import DEFAULT_AMQP_URL
 from tests.platform import Platform
-from tests.support import TEST_EXCHANGE, eventually
+from tests.support import TEST_EXCHANGE, eventually, isolated_database_url
 
 Headers = dict[str, str]
 REPEAT = 20
@@ -194,3 +195,36 @@ async def test_the_location_is_published_as_account_located_once(
         "old": None,
         "new": located["location"]["lat"],
     }
+
+
+async def test_an_address_whose_event_was_lost_is_located_by_the_sweep(
+    platform: Platform, admin: Headers
+) -> None:
+    account = await _create(platform, admin, "Brasserie sans événement")
+    path = f"/api/v1/accounts/{account['id']}"
+    await _located(platform, admin, path, "Paris")
+    # The account moves to Lyon by a write whose event never reaches the geocoder.
+    conn = await asyncpg.connect(isolated_database_url("accounts"))
+    try:
+        await conn.execute(
+            """
+            UPDATE accounts SET street = $2, postal_code = $3, city = $4, lat = NULL,
+                lon = NULL, location_status = 'pending', location_requested_at = now()
+            WHERE id = $1
+            """,
+            account["id"],
+            LYON["street"],
+            LYON["postal_code"],
+            LYON["city"],
+        )
+    finally:
+        await conn.close()
+    status, _, _ = await platform.call("GET", f"{path}/map", admin)
+    assert status == 409  # being located
+
+    async def on_the_map() -> dict[str, Any] | None:
+        status, body, _ = await platform.call("GET", f"{path}/map", admin)
+        return body if status == 200 else None
+
+    shown = await eventually(on_the_map, within=20)  # the sweep runs every 5 s
+    assert (shown["address"]["city"], round(shown["lat"])) == ("Lyon", 46)
