@@ -314,3 +314,56 @@ async def test_while_the_event_feed_is_down_views_are_composed_every_time(
     await eventually(lambda: cache_says("hit"), within=20)  # kept again once the feed is back
     _, body, _ = await view(platform, admin, account["id"])
     assert body["projects"]["total"] == 1
+
+
+async def test_derived_data_reaches_a_cached_view_through_its_own_event(
+    platform: Platform, admin: Headers
+) -> None:
+    """The geocoder's location never changes the account's version: only its account.located
+    event (a derived event the accounts service declares) can tell the gateway's cache."""
+    lyon = {"street": "2 rue Mercière", "postal_code": "69002", "city": "Lyon"}
+    account = await made(
+        platform, admin, "/api/v1/accounts", {"name": "Vue localisée", "address": lyon}
+    )
+    record = f"/api/v1/accounts/{account['id']}"
+
+    async def located() -> Any:
+        status, body, _ = await platform.call("GET", record, admin)
+        return status == 200 and body["location"]
+
+    found = await eventually(located)
+    conn = await asyncpg.connect(isolated_database_url("accounts"))
+    try:
+        # The location forgotten in the database, and kept out of the sweep's reach for now:
+        # no event says so, the cached view will not show it.
+        await conn.execute(
+            "UPDATE accounts SET lat = NULL, lon = NULL, location_precision = NULL, "
+            "location_source = NULL, location_status = 'pending', located_address = NULL, "
+            "location_requested_at = now() + interval '1 hour' WHERE id = $1",
+            uuid.UUID(account["id"]),
+        )
+
+        async def cached_without_location() -> Any:
+            status, body, headers = await view(platform, admin, account["id"])
+            return (
+                status == 200
+                and headers["X-View-Cache"] == "hit"
+                and not body["account"]["location"]
+            )
+
+        await eventually(cached_without_location)
+        # The sweep locates it again: its only event is account.located (version unchanged).
+        await conn.execute(
+            "UPDATE accounts SET location_requested_at = now() - interval '1 hour' WHERE id = $1",
+            uuid.UUID(account["id"]),
+        )
+    finally:
+        await conn.close()
+
+    async def shows_location() -> Any:
+        _, body, _ = await view(platform, admin, account["id"])
+        return body["account"]["location"]
+
+    assert await eventually(shows_location, within=20) == found
+    _, body, _ = await platform.call("GET", record, admin)
+    assert body["version"] == account["version"]
