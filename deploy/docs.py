@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from services.accounts import operations as accounts
+from services.accounts.entities import ENTITIES as ACCOUNTS_ENTITIES
 from services.activities import operations as activities
 from services.activities.entities import ENTITIES as ACTIVITIES_ENTITIES
 from services.common.entities import Entity
@@ -32,7 +33,7 @@ DOCS = ROOT / "docs" / "events"
 OPENAPI = ROOT / "docs" / "api" / "openapi.json"
 # What each service publishes at /internal/meta, in the order the gateway reads them.
 SERVICES: tuple[tuple[str, Sequence[Entity], Callable[[], list[Op]]], ...] = (
-    ("accounts", (), accounts.operations),
+    ("accounts", ACCOUNTS_ENTITIES, accounts.operations),
     ("activities", ACTIVITIES_ENTITIES, activities.operations),
     ("documents", DOCUMENTS_ENTITIES, documents.operations),
 )

@@ -18,6 +18,7 @@ from services.common.web import make_app
 from . import operations
 from .consumers import make_handlers, sweep_locations
 from .contacts import CONTACTS
+from .entities import ENTITIES
 from .geocoding import BanGeocoder, Geocoder, GeocoderChain, NominatimGeocoder, OfflineGeocoder
 from .geodata.places import gazetteer
 from .settings import AccountsSettings
@@ -86,5 +87,5 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app.router.add_routes(
         versions_routes({"accounts": Table("account", "accounts"), "contacts": CONTACTS})
     )
-    install_meta(app, settings, (), operations.operations, operations.events)
+    install_meta(app, settings, ENTITIES, operations.operations, operations.events)
     return app

@@ -5,34 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.common.entities import CRUD_EVENTS
-from services.common.event_schemas import record_schemas
+from services.common.event_schemas import entity_schemas, record_schemas
 from services.common.openapi import (
     Op,
     Open,
     Picklist,
     PicklistValue,
-    crud_ops,
+    crud_operations,
+    entity_record,
     picklist_read,
-    record_model,
 )
 
-from .schemas import (
-    AccountFields,
-    Address,
-    ContactFields,
-    PicklistValueCreate,
-    PicklistValueUpdate,
-)
-
-Money = str  # decimal strings: "1234.50"
-
-
-class Location(Open):
-    lat: float
-    lon: float
-    precision: str
-    source: str
+from .entities import ACCOUNT, CONTACT, Address, Location
+from .schemas import PicklistValueCreate, PicklistValueUpdate
 
 
 class MapPoint(Open):
@@ -44,26 +29,9 @@ class MapPoint(Open):
     map_url: str
 
 
-Account = record_model(
-    "Account",
-    AccountFields,
-    address=(Address, ...),
-    annual_revenue=(Money | None, None),
-    location=(Location | None, None),
-)
-Contact = record_model("Contact", ContactFields)
-ACCOUNT_FILTERS = (
-    "q",
-    "account_type",
-    "industry",
-    "owner",
-    "city",
-    "postal_code",
-    "updated_since",
-    "parent_account_id",
-    "phone",
-    "trashed",
-)
+# Records as read, from their declarations: the address is always there, as one object.
+Account = entity_record(ACCOUNT, address=(Address, ...), location=(Location | None, None))
+Contact = entity_record(CONTACT)
 
 
 class PicklistValueRecord(Open):
@@ -79,8 +47,8 @@ class PicklistValueRecord(Open):
 def events() -> dict[str, dict[str, Any]]:
     """Event type -> schema, of the events the accounts service publishes."""
     return {
-        **record_schemas("account", Account, (*CRUD_EVENTS, "located")),
-        **record_schemas("contact", Contact, CRUD_EVENTS),
+        **entity_schemas(ACCOUNT, Account),
+        **entity_schemas(CONTACT, Contact),
         **record_schemas("picklist_value", PicklistValueRecord, ("created", "updated")),
     }
 
@@ -88,7 +56,7 @@ def events() -> dict[str, dict[str, Any]]:
 def operations() -> list[Op]:
     a = "/api/v1/accounts/{id}"
     return [
-        *crud_ops("accounts", "Comptes", AccountFields, Account, ACCOUNT_FILTERS),
+        *crud_operations(ACCOUNT, Account),
         Op(
             "post",
             f"{a}/duplicate",
@@ -99,7 +67,7 @@ def operations() -> list[Op]:
             idempotent=True,
         ),
         Op("get", f"{a}/map", "Le compte sur une carte", "Comptes", answer=MapPoint),
-        *crud_ops("contacts", "Contacts", ContactFields, Contact, ("account_id", "q", "phone")),
+        *crud_operations(CONTACT, Contact),
         picklist_read(),
         Op(
             "post",

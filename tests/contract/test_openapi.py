@@ -94,7 +94,7 @@ async def test_every_reference_of_the_merged_document_resolves(platform: Platfor
     assert names <= set(schemas), sorted(names - set(schemas))
     # The 360° view lists a tab per declared tab, each a page of that entity's records.
     view = schemas["AccountView"]["properties"]
-    assert {"account", "actions", "quotes", "unavailable"} <= set(view)
+    assert {"account", "contacts", "actions", "quotes", "unavailable"} <= set(view)
 
 
 async def test_the_reference_is_served_with_local_assets(platform: Platform) -> None:
