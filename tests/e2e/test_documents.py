@@ -536,6 +536,10 @@ async def test_any_record_prints_to_pdf_with_its_system_tab_and_tabs(
     assert (
         await raw(platform, admin, "/api/v1/accounts/00000000-0000-4000-8000-000000000000/print")
     )[0] == 404
+    # Only what a service declares with a print layout prints (a quote has its own PDF).
+    for collection in ("quotes", "nothing"):
+        path = f"/api/v1/{collection}/00000000-0000-4000-8000-000000000000/print"
+        assert (await raw(platform, admin, path))[0] == 404, collection
 
 
 async def test_documents_changes_are_audited(
