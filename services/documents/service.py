@@ -302,8 +302,12 @@ async def stored_pdf(pool: asyncpg.Pool, invoice_id: str) -> tuple[dict[str, Any
 async def account_view(
     conn: asyncpg.Connection, account_id: uuid.UUID, per_tab: int
 ) -> dict[str, Any]:
-    """The documents service's part of the 360° view: quotes and invoices."""
-    return {
-        "quotes": await crud.section(conn, QUOTES, "account_id", account_id, per_tab),
-        "invoices": await crud.section(conn, INVOICES, "account_id", account_id, per_tab),
-    }
+    """The documents service's part of the 360° view: quotes and invoices, each as its
+    declaration's tab says (the field naming the account, the order)."""
+    sections: dict[str, Any] = {}
+    for entity, spec in ((QUOTE, QUOTES), (INVOICE, INVOICES)):
+        if entity.tab is not None:
+            sections[entity.collection] = await crud.section(
+                conn, spec, entity.tab.link, account_id, per_tab, entity.tab.sort
+            )
+    return sections
