@@ -67,6 +67,10 @@ async def test_the_view_shows_every_tab_newest_first_with_totals(
         return body if status == 200 and body["quotes"]["total"] == 1 else None
 
     body = await eventually(complete)
+    assert list(body) == [
+        "account", "contacts", "actions", "opportunities", "projects", "quotes", "invoices",
+        "unavailable",
+    ]  # fmt: skip
     assert body["account"]["name"] == "Vue 360"
     assert body["unavailable"] == []
     assert (body["contacts"]["total"], len(body["contacts"]["items"])) == (3, 2)
