@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
 from services.common.entities import Entity, Field, Filter, Tab
+from services.common.openapi import Open
 
 from .domain import INVOICE_KINDS, INVOICE_STATUSES, QUOTE_STATUSES, VAT_RATES
 
@@ -59,11 +60,7 @@ Lines = Annotated[list[LineIn], PydanticField(max_length=500)]
 # -- As read: a stored line (with its net amount) and the VAT of each rate ---------------------
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class LineOut(_Open):
+class LineOut(Open):
     description: str
     quantity: str
     unit_price: str
@@ -72,7 +69,7 @@ class LineOut(_Open):
     net: str
 
 
-class VatRate(_Open):
+class VatRate(Open):
     rate: str
     base: str
     vat: str
