@@ -9,20 +9,12 @@ import asyncpg
 
 from services.common.replica import find_reference
 
-from .domain import french_date, money
+from .domain import INVOICE_STATUSES, QUOTE_STATUSES, french_date, money
 from .pdf import render_pdf
 from .schemas import PrintRequest
 
-STATUS_LABELS = {
-    "draft": "Brouillon",
-    "sent": "Envoyé",
-    "accepted": "Accepté",
-    "refused": "Refusé",
-    "expired": "Expiré",
-    "issued": "Émise",
-    "paid": "Payée",
-    "cancelled": "Annulée",
-}
+# The statuses of quotes and invoices, as declared (both say "Brouillon" for a draft).
+STATUS_LABELS = dict((*QUOTE_STATUSES, *INVOICE_STATUSES))
 
 
 async def account_of(conn: asyncpg.Connection, account_id: Any) -> dict[str, Any]:
