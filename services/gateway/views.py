@@ -4,7 +4,8 @@ named in ``unavailable``. The account itself is needed: without it, 404 or 503.
 
 Which services are asked, and for which sections, comes from the entities the services declare
 (the gateway's Registry): every entity with a 360° tab is a section, answered by its service;
-the account's own service answers the account and its sections first.
+the account's own service answers the account and its sections first. A view composed before
+every service's declarations are known (the gateway not ready yet) is not kept in the cache.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .settings import GatewaySettings
 from .view_cache import ACCOUNT, ViewCache
 
 CACHE_HEADER = "X-View-Cache"  # hit, or miss: composed for this request
+
 
 @dataclass(frozen=True)
 class ViewLayout:
@@ -83,7 +85,8 @@ async def account_view(
             limit_seconds=settings.view_timeout_seconds,  # a late service: ServiceUnavailable
         )
 
-    layout = view_layout(request.app[REGISTRY_KEY].entities())
+    registry = request.app[REGISTRY_KEY]
+    layout = view_layout(registry.entities())
     if layout.main is None:
         raise ServiceUnavailable("Le service des comptes ne répond pas ; réessayez.")
     names = [layout.main, *layout.others]
@@ -117,7 +120,7 @@ async def account_view(
         statements += int(answer[2].get(STATEMENTS_HEADER, 0))
     parts.append(b'"unavailable":' + orjson.dumps(unavailable))
     body = b"{" + b",".join(part for part in parts if part) + b"}"
-    if not unavailable:
+    if not unavailable and not registry.missing():  # complete: every service's tabs known
         cache.store(account_id, size, body, generation)
     return web.Response(
         body=body,
