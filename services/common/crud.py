@@ -14,8 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -25,6 +24,7 @@ from pydantic import BaseModel
 
 from .entities import Entity
 from .errors import Conflict, FieldError, NotFound, ValidationFailed
+from .events import jsonable
 from .idempotency import Answer, Keyed, json_answer, respond
 from .identity import Identity
 from .outbox import record_change
@@ -262,22 +262,10 @@ def spec_for(entity: Entity, table: str, **hooks: Any) -> RecordSpec:
     )
 
 
-def as_json(value: Any) -> Any:
-    """A value as a client writes it back (and as the API shows it): ids, money and dates as
-    strings, nested objects and lists value by value. The one conversion of the kernel."""
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if isinstance(value, uuid.UUID | Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): as_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [as_json(v) for v in value]
-    return str(value)
+# A value as a client writes it back (and as the API and the events show it): ids, money and
+# dates as strings, nested objects and lists value by value. The one conversion, shared with the
+# events (services/common/events.py, where it lives since the outbox imports it).
+as_json = jsonable
 
 
 def writable_doc(spec: RecordSpec, record: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -89,9 +89,12 @@ class CloudEvent(BaseModel):
 
 
 def jsonable(value: Any) -> Any:
-    """A value as it appears in JSON (what orjson would write), for comparing and hashing."""
+    """A value as it appears in JSON (what orjson would write), for comparing and hashing; the
+    record kernel's ``crud.as_json`` (what a client writes back) is this same function."""
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, dict):
