@@ -1,4 +1,6 @@
-"""Finding an account's location from its address, after the write, from its events.
+"""Finding an account's location from its address, after the write: derived data, kept beside
+the record (never its version), located from the account's row whenever it no longer matches the
+address (see ``relocate``, called for the account's events and by a periodic sweep).
 
 Providers are chosen by configuration (``CRM_GEOCODER``, a comma-separated chain tried in order):
 ``offline`` (the default: city-level coordinates from the installed gazetteer, no network),
@@ -200,6 +202,10 @@ class NominatimGeocoder:
         return Location(float(first["lat"]), float(first["lon"]), precision, self.name)
 
 
+class GeocoderUnavailable(Exception):
+    """No provider of the chain answered (each one failed): the address stays pending."""
+
+
 class GeocoderChain:
     """Tries each provider in turn; an unreachable provider is skipped, not fatal. None when the
     providers that answered found nothing; GeocoderUnavailable when none answered."""
@@ -225,10 +231,6 @@ class GeocoderChain:
 
 def has_address(address: Mapping[str, Any]) -> bool:
     return bool(address.get("street") or address.get("postal_code") or address.get("city"))
-
-
-class GeocoderUnavailable(Exception):
-    """No provider of the chain answered (each one failed): the address stays pending."""
 
 
 # The geocoder's own SQL. Rows are read whole (the record is built from them by the caller's
