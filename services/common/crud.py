@@ -204,24 +204,27 @@ class RecordSpec:
         )
 
 
+# The kinds a declared sort can use as its own column, and how pagination compares them.
 _SORT_KINDS: dict[str, ColumnKind] = {
-    "number": "int",
-    "percent": "int",
-    "decimal": "numeric",
-    "money": "numeric",
-    "date": "timestamptz",
+    **dict.fromkeys(("text", "list", "email", "url", "phone", "identifier"), "text"),
+    **dict.fromkeys(("number", "percent"), "int"),
+    **dict.fromkeys(("decimal", "money"), "numeric"),
     "datetime": "timestamptz",
 }
 
 
 def sortable_of(entity: Entity) -> dict[str, tuple[str, ColumnKind]]:
-    """The sorts of a declaration whose column is the field itself (or a system time)."""
+    """The sorts of a declaration whose column is the field itself (or a system time); any
+    other sort (a folded key, a date) is given by the service (``spec_for(sortable=...)``)."""
     sortable: dict[str, tuple[str, ColumnKind]] = {}
     for name in entity.sorts:
         if name in ("created_at", "updated_at"):
             sortable[name] = (name, "timestamptz")
-        else:
-            sortable[name] = (name, _SORT_KINDS.get(entity.field(name).kind, "text"))
+            continue
+        kind = next((f.kind for f in entity.fields if f.name == name), "")
+        if kind not in _SORT_KINDS:
+            raise ValueError(f"{entity.name}: sort {name!r} ({kind}) needs its sortable column")
+        sortable[name] = (name, _SORT_KINDS[kind])
     return sortable
 
 
