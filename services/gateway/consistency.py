@@ -116,18 +116,30 @@ def connections(declaration: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def foreign_connections(
+    declaration: Mapping[str, Any], declarations: Declarations
+) -> dict[str, tuple[str, str]]:
+    """Field name -> (target entity, its service), for the connections to another service's
+    entity (one to the writing service's own entity is checked in its own table)."""
+    foreign: dict[str, tuple[str, str]] = {}
+    for field, target in connections(declaration).items():
+        owner = declarations.entity_named(target)
+        service = owner.get("service") if owner is not None else None
+        if service and service != declaration.get("service"):
+            foreign[field] = (target, str(service))
+    return foreign
+
+
 def referenced(declaration: Mapping[str, Any], body: Any, declarations: Declarations) -> Wanted:
     """The records of other services the body names in its connection fields, by owner."""
     if not isinstance(body, dict):
         return {}
     wanted: Wanted = {}
-    for field, target in connections(declaration).items():
+    for field, (target, service) in foreign_connections(declaration, declarations).items():
         record_id = _uuid(body.get(field))
-        owner = declarations.entity_named(target)
-        service = owner.get("service") if owner is not None else None
-        if record_id is None or not service or service == declaration.get("service"):
-            continue  # not an id (the service names the error), or read from its own table
-        ids = wanted.setdefault(str(service), {}).setdefault(target, [])
+        if record_id is None:
+            continue  # not an id: the service names the error
+        ids = wanted.setdefault(service, {}).setdefault(target, [])
         if record_id not in ids:
             ids.append(record_id)
     return wanted
@@ -243,7 +255,7 @@ async def _wanted(request: web.Request, known: Declarations) -> Wanted:
     declaration = written_declaration(request.method, request.path, known)
     if declaration is None:
         return record_in_path(request.path, known)
-    if request.content_type not in JSON_TYPES or not connections(declaration):
+    if request.content_type not in JSON_TYPES or not foreign_connections(declaration, known):
         return {}
     try:
         body = orjson.loads(await request.read())

@@ -25,6 +25,7 @@ from services.gateway.consistency import (
     answered,
     ask_versions,
     connections,
+    foreign_connections,
     read_your_writes,
     record_in_path,
     referenced,
@@ -162,6 +163,15 @@ def test_the_connections_are_the_writable_connection_fields() -> None:
         "contact_id": "contact",
         "opportunity_id": "opportunity",
     }
+
+
+def test_only_connections_to_another_services_entity_are_foreign() -> None:
+    assert foreign_connections(ACTIONS, StandIn()) == {
+        "account_id": ("account", "accounts"),
+        "contact_id": ("contact", "accounts"),
+    }
+    unknown = {**ACTIONS, "fields": [conn_field("lead_id", "lead")]}  # no service declares it
+    assert foreign_connections(unknown, StandIn()) == {}
 
 
 def test_the_records_of_other_services_the_body_names_are_grouped_by_owner() -> None:
