@@ -13,7 +13,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import phonenumbers
 import pycountry
-from email_validator import EmailNotValidError, validate_email
 
 NAME_MAX_LENGTH = 255
 ENTITY = "account"
@@ -23,7 +22,6 @@ COPY_SUFFIX = " (copie)"
 MAX_REVENUE = Decimal("999999999999999.99")
 
 _SPACES = re.compile(r"[\s.\-]")
-_EMAIL_SEPARATORS = re.compile(r"[;,\s]")
 # EU VAT number shapes (after the two-letter prefix); FR is also checked with its key.
 _VAT_SHAPES = {
     "AT": r"U\d{8}",
@@ -129,16 +127,6 @@ def clean_vat_number(value: str) -> str:
         if not luhn_valid(siren) or rest[:2] != french_vat_key(siren):
             raise ValueError("Ce numéro de TVA français n'est pas valide (clé incorrecte).")
     return vat
-
-
-def clean_email(value: str) -> str:
-    raw = value.strip()
-    if _EMAIL_SEPARATORS.search(raw):
-        raise ValueError("Une seule adresse e-mail est acceptée.")
-    try:
-        return validate_email(raw, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(f"Adresse e-mail invalide : {exc}") from exc
 
 
 def clean_website(value: str) -> str:

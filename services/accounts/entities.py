@@ -32,7 +32,6 @@ def _text(max_length: int) -> Any:
 
 Name = Annotated[str, AfterValidator(domain.clean_name)]
 LastName = Annotated[str, AfterValidator(lambda v: domain.clean_name(v, "Le nom"))]
-Email = Annotated[str | None, Blank, _opt(domain.clean_email)]
 Website = Annotated[str | None, Blank, _opt(domain.clean_website)]
 Phone = Annotated[
     Annotated[str, PydanticField(max_length=40)] | None, Blank, _opt(domain.clean_phone)
@@ -106,7 +105,7 @@ ACCOUNT = Entity(
             listed=True,
             help="Numéro français ou international (+32…) ; enregistré au format E.164.",
         ),
-        Field("email", "E-mail", kind="email", annotation=Email, help="Une seule adresse e-mail."),
+        Field("email", "E-mail", kind="email", help="Une seule adresse e-mail."),
         Field(
             "website",
             "Site web",
@@ -229,7 +228,6 @@ CONTACT = Entity(
             "email",
             "E-mail",
             kind="email",
-            annotation=Email,
             listed=True,
             help="Une seule adresse e-mail.",
         ),

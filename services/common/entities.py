@@ -18,6 +18,7 @@ are its own (a SIREN, a phone number written in E.164, quote lines).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -77,6 +79,18 @@ def blank_to_none(value: Any) -> Any:
 
 
 Blank = BeforeValidator(blank_to_none)
+_EMAIL_SEPARATORS = re.compile(r"[;,\s]")
+
+
+def clean_email(value: str) -> str:
+    """One e-mail address, normalised (the one check of every e-mail field)."""
+    raw = value.strip()
+    if _EMAIL_SEPARATORS.search(raw):
+        raise ValueError("Une seule adresse e-mail est acceptée.")
+    try:
+        return validate_email(raw, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"Adresse e-mail invalide : {exc}") from exc
 
 
 def one_line(max_length: int | None, required: bool) -> Callable[[str], str | None]:
@@ -133,7 +147,10 @@ class Field:
             return self.annotation
         required, length = self.required, self.max_length
         match self.kind:
-            case "text" | "email" | "url" | "phone" | "identifier":
+            case "email":
+                email = Annotated[str, AfterValidator(clean_email)]
+                return email if required else Annotated[email | None, Blank]
+            case "text" | "url" | "phone" | "identifier":
                 base = Annotated[str, AfterValidator(one_line(length or 255, required))]
                 return base if required else Annotated[base | None, Blank]
             case "long_text":

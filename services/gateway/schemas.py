@@ -3,27 +3,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from services.common.entities import Blank
+from services.common.entities import Blank, clean_email
 from services.common.validation import IsoDatetime
 
 from .domain import password_problem
 
-
-def _email(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if any(sep in value for sep in ";, "):
-        raise ValueError("Une seule adresse e-mail est acceptée.")
-    try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(f"Adresse e-mail invalide : {exc}") from exc
-
-
-Email = Annotated[str | None, Blank, AfterValidator(_email)]
+Email = Annotated[
+    str | None, Blank, AfterValidator(lambda v: None if v is None else clean_email(v))
+]
 Extension = Annotated[
     # An empty string clears it, like null.
     Annotated[str, Field(pattern=r"^([0-9*#+]{1,20})?$")] | None,
