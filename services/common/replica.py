@@ -55,7 +55,8 @@ async def keep_reference(conn: asyncpg.Connection, event: CloudEvent) -> None:
         data.id,
         _label(data.record),
         data.version,
-        event.change in DELETED_CHANGES,
+        # A derived event (account.located) says the record's trash state by its deleted_at.
+        event.change in DELETED_CHANGES or bool(data.record.get("deleted_at")),
         data.record,
     )
 
