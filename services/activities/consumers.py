@@ -5,6 +5,7 @@ opportunity. The queue's bindings are the handlers' patterns."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -21,9 +22,10 @@ from .service import OPPORTUNITIES
 
 class AccountCopy(BaseModel):
     """What activities keeps of an account: that it exists, whether it is in the trash (from
-    the event's change) and its name."""
+    the event's change, or the deleted_at a derived event carries) and its name."""
 
     name: str
+    deleted_at: datetime | None = None
 
 
 class ContactCopy(BaseModel):
@@ -32,6 +34,7 @@ class ContactCopy(BaseModel):
 
     last_name: str
     account_id: uuid.UUID | None = None
+    deleted_at: datetime | None = None
 
 
 class AcceptedQuote(BaseModel):
