@@ -14,7 +14,8 @@ creates or updates, idempotently:
   configure only its own queues (``<exchange>.<service>``, its dead-letter queue, server-named
   ``amq.gen-*`` queues), write and read those and the two exchanges (which it looks up, never
   declares: it cannot delete them), and publish on the events exchange only the routing keys of
-  the entities it owns (topic permissions); and, for `make run`, the operators' user
+  the entities it owns (topic permissions: ``declared_owners``, from the services' own
+  declarations); and, for `make run`, the operators' user
   ``crm-admin`` (tags administrator and impersonator, so a replay keeps the original
   ``user_id``).
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -44,6 +46,8 @@ from services.common.broker import (
     announcement_key,
     dead_letter_exchange,
     dead_letter_queue,
+    entity_owners,
+    format_entity_owners,
     owned_entities,
     queue_name,
 )
@@ -106,6 +110,27 @@ class Plan:
 
 class ProvisioningError(RuntimeError):
     """Provisioning could not be done; the message says what to run instead."""
+
+
+def published_entities(service: str) -> tuple[str, ...]:
+    """The entities whose events ``service`` publishes, as its package declares them in
+    ``services/<service>/entities.py``: ``ENTITIES`` (each an ``Entity``) and ``PUBLISHED``
+    (other entity names, e.g. accounts' picklist values); none without that module (audit)."""
+    name = f"services.{service}.entities"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return ()
+    declared = [entity.name for entity in getattr(module, "ENTITIES", ())]
+    return tuple(dict.fromkeys([*declared, *getattr(module, "PUBLISHED", ())]))
+
+
+def declared_owners(services: Sequence[str] = SERVICES) -> dict[str, str]:
+    """Entity -> owning service, from every service's declarations: the topic permissions
+    and what consumers accept (``CRM_ENTITY_OWNERS``, ``service_environment``)."""
+    return entity_owners({service: published_entities(service) for service in services})
 
 
 async def _sql(conn: asyncpg.Connection, template: str, *values: str) -> None:
@@ -256,6 +281,7 @@ def broker_definitions(plan: Plan) -> dict[str, Any]:
     users: list[dict[str, Any]] = []
     permissions: list[dict[str, str]] = []
     topic_permissions: list[dict[str, str]] = []
+    owners = declared_owners()
     for service in plan.services:
         user = plan.role(service)
         users.append({"name": user, "password": plan.amqp_passwords[service], "tags": ""})
@@ -275,7 +301,7 @@ def broker_definitions(plan: Plan) -> dict[str, Any]:
             }
         )
         # Its entities' events, and the announcement of its meta (services.common.meta).
-        entities = owned_entities(service)
+        entities = owned_entities(service, owners)
         announcement = f"^{re.escape(announcement_key(service))}$"
         topic_permissions.append(
             {
@@ -428,8 +454,13 @@ async def deprovision(plan: Plan) -> None:
 
 def service_environment(plan: Plan, amqp_base: str = DEFAULT_AMQP_URL) -> dict[str, str]:
     """The variables that make each service connect as its own role and broker user (for a
-    stack started with other names than `make run`'s, e.g. by a test)."""
-    env = {"CRM_BROKER_USER_PREFIX": plan.prefix, "CRM_EXCHANGE": plan.exchange}
+    stack started with other names than `make run`'s, e.g. by a test), and the entity owners
+    its consumers check publishers against."""
+    env = {
+        "CRM_BROKER_USER_PREFIX": plan.prefix,
+        "CRM_EXCHANGE": plan.exchange,
+        "CRM_ENTITY_OWNERS": format_entity_owners(declared_owners()),
+    }
     for service in plan.services:
         upper = service.upper()
         env[f"CRM_{upper}_DATABASE_URL"] = database_url_for(

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import aiohttp
 
+from deploy.provision import declared_owners
 from deploy.seed import SeedSkipped, seed_demo
+from services.common.broker import format_entity_owners
 from services.common.settings import MIN_SECRET_LENGTH, SERVICE_PORTS
 from services.common.supervisor import Backoff
 
@@ -230,6 +232,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **load_secrets()}
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # Whose events each consumer accepts: what deploy/provision.py let each broker user publish.
+    env["CRM_ENTITY_OWNERS"] = format_entity_owners(declared_owners())
     for service in SERVICE_PORTS:
         env.setdefault(f"CRM_{service.upper()}_URL", f"http://127.0.0.1:{port_of(service)}")
     stop = asyncio.Event()

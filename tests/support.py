@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import docx
 
-from deploy.provision import Plan
+from deploy.provision import Plan, declared_owners
 from services.common.settings import (
     DEFAULT_AMQP_URL,
     DEFAULT_PG_SERVER,
@@ -81,6 +81,7 @@ def service_settings(
         "amqp_url": amqp_url or (role_amqp_url(name) if provisioned else DEFAULT_AMQP_URL),
         "broker_user_prefix": TEST_PREFIX,
         "exchange": TEST_EXCHANGE,
+        "entity_owners": declared_owners(),  # what service_environment gives a process
         "internal_secret": INTERNAL_SECRET,
         "relay_poll_seconds": 0.2,
         "db_pool_min": 1,

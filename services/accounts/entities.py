@@ -256,3 +256,5 @@ CONTACT = Entity(
 )
 
 ENTITIES = (ACCOUNT, CONTACT)
+# Other entities whose events this service publishes (deploy/provision.py: who may publish what).
+PUBLISHED = ("picklist_value",)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aio_pika
@@ -118,30 +120,64 @@ def is_announcement(routing_key: str | None) -> bool:
 # Who may publish each entity's events: the service that owns its records. Consumers refuse an
 # event whose message was not published by that service's broker user (``user_id``, which
 # RabbitMQ checks against the connection's user), and provisioning lets each user publish only
-# these routing keys (topic permissions).
-ENTITY_OWNERS: dict[str, str] = {
-    "user": "gateway",
-    "account": "accounts",
-    "contact": "accounts",
-    "picklist_value": "accounts",
-    "action": "activities",
-    "opportunity": "activities",
-    "project": "activities",
-    "quote": "documents",
-    "invoice": "documents",
-    "template": "documents",
-}
+# these routing keys (topic permissions). The map (entity -> owning service) is not kept here:
+# each service declares its entities in its own package (``services/<service>/entities.py``:
+# ``ENTITIES``, and ``PUBLISHED`` for the other entities whose events it publishes);
+# deploy/provision.py reads those declarations, sets the topic permissions from them and hands
+# every service the map in ``CRM_ENTITY_OWNERS`` (``format_entity_owners``), which the settings
+# read back (``parse_entity_owners``).
+EntityOwners = Mapping[str, str]
 
 
-def owned_entities(service: str) -> tuple[str, ...]:
+class ConflictingOwners(ValueError):
+    """Two services declare the same entity: only one may publish its events."""
+
+
+def entity_owners(declarations: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """Entity -> owning service, from what each service declares it publishes
+    (service -> entity names); an entity declared by two services is refused."""
+    owners: dict[str, str] = {}
+    for service, entities in declarations.items():
+        for entity in entities:
+            other = owners.setdefault(entity, service)
+            if other != service:
+                raise ConflictingOwners(
+                    f"entity {entity!r} declared by both {other!r} and {service!r}"
+                )
+    return dict(sorted(owners.items()))
+
+
+_ENTITY_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def format_entity_owners(owners: EntityOwners) -> str:
+    """The map as ``CRM_ENTITY_OWNERS`` carries it: ``account=accounts,contact=accounts,...``."""
+    return ",".join(f"{entity}={owner}" for entity, owner in sorted(owners.items()))
+
+
+def parse_entity_owners(text: str) -> dict[str, str]:
+    """The map ``format_entity_owners`` wrote; ValueError on anything else."""
+    owners: dict[str, str] = {}
+    for item in text.split(","):
+        entity, equals, owner = (part.strip() for part in item.strip().partition("="))
+        if not (equals and _ENTITY_NAME.fullmatch(entity) and _ENTITY_NAME.fullmatch(owner)):
+            raise ValueError(f"expected entity=service pairs separated by commas, got {item!r}")
+        if owners.setdefault(entity, owner) != owner:
+            raise ValueError(f"entity {entity!r} given two owners")
+    return owners
+
+
+def owned_entities(service: str, owners: EntityOwners) -> tuple[str, ...]:
     """The entities whose events ``service`` publishes (none for the audit service)."""
-    return tuple(sorted(e for e, owner in ENTITY_OWNERS.items() if owner == service))
+    return tuple(sorted(e for e, owner in owners.items() if owner == service))
 
 
-def publisher_refusal(entity: str, user_id: str | None, user_prefix: str) -> str | None:
+def publisher_refusal(
+    entity: str, user_id: str | None, user_prefix: str, owners: EntityOwners
+) -> str | None:
     """Why an event about ``entity`` published by broker user ``user_id`` is refused (French,
     kept with the dead-lettered message), or None when its publisher owns the entity."""
-    owner = ENTITY_OWNERS.get(entity)
+    owner = owners.get(entity)
     if owner is None:
         return f"entité inconnue « {entity} » : aucun service n'en publie les événements"
     expected = f"{user_prefix}{owner}"

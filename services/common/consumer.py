@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from yarl import URL
 
 from .broker import (
+    EntityOwners,
     dead_letter_exchange,
     dead_letter_queue,
     declare_dead_letter_exchange,
@@ -95,6 +96,7 @@ class EventConsumer:
         concurrency: int = 4,
         wants: Wants | None = None,
         publisher_prefix: str | None = None,
+        entity_owners: EntityOwners | None = None,
     ) -> None:
         self._pool = pool
         self._amqp_url = amqp_url
@@ -121,8 +123,11 @@ class EventConsumer:
         self._concurrency = max(1, concurrency)
         self._wants = wants
         # Broker users are <prefix><service>: an event is refused unless published (user_id)
-        # by its entity's owner (broker.ENTITY_OWNERS); None: no check (tests of the machinery).
+        # by its entity's owner (``entity_owners``); None: no check (tests of the machinery).
+        if publisher_prefix is not None and entity_owners is None:
+            raise TypeError("EventConsumer: checking publishers needs the entity owners")
         self._publisher_prefix = publisher_prefix
+        self._entity_owners: EntityOwners = entity_owners or {}
         self.connected = False
         self.applied = 0
         self.duplicates = 0
@@ -330,7 +335,9 @@ class EventConsumer:
     def _publisher_refusal(self, message: AbstractIncomingMessage, event: CloudEvent) -> str | None:
         if self._publisher_prefix is None:
             return None
-        return publisher_refusal(event.data.entity, message.user_id, self._publisher_prefix)
+        return publisher_refusal(
+            event.data.entity, message.user_id, self._publisher_prefix, self._entity_owners
+        )
 
     async def _refuse(
         self, message: AbstractIncomingMessage, event: CloudEvent, reason: str

@@ -151,6 +151,7 @@ def _consumer(
         concurrency=settings.consumer_concurrency,
         wants=wants,
         publisher_prefix=settings.broker_user_prefix,
+        entity_owners=settings.owners(),  # ConfigError at start without CRM_ENTITY_OWNERS
     )
 
 

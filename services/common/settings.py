@@ -14,11 +14,13 @@ to the development defaults (``postgres``, ``CRM_AMQP_URL``).
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from yarl import URL
+
+from .broker import EntityOwners, parse_entity_owners
 
 DEFAULT_PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -49,6 +51,10 @@ def amqp_url_for(
     return str(URL(base).with_user(f"{prefix}{service}").with_password(password))
 
 
+class ConfigError(RuntimeError):
+    """A service cannot start with this configuration; the message names the variable."""
+
+
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
@@ -69,6 +75,12 @@ class ServiceSettings(BaseSettings):
         DEFAULT_PREFIX, min_length=1, validation_alias=_env("CRM_BROKER_USER_PREFIX")
     )
     exchange: str = Field("crm.events", min_length=1, validation_alias=_env("CRM_EXCHANGE"))
+    # Entity -> the service that owns it (broker.py): whose events consumers accept. Written by
+    # deploy/provision.py from the services' declarations (service_environment), e.g.
+    # ``account=accounts,contact=accounts,...``; a service that consumes cannot start without it.
+    entity_owners: Annotated[dict[str, str] | None, NoDecode] = Field(
+        None, validation_alias=_env("CRM_ENTITY_OWNERS")
+    )
     # HMAC-SHA256 keys: at least 32 characters (RFC 7518 3.2 asks for 256 bits).
     internal_secret: SecretStr = Field(
         min_length=MIN_SECRET_LENGTH, validation_alias=_env("CRM_INTERNAL_SECRET")
@@ -86,6 +98,24 @@ class ServiceSettings(BaseSettings):
     )
     relay_poll_seconds: float = Field(1.0, gt=0, validation_alias=_env("CRM_RELAY_POLL_SECONDS"))
     log_level: str = Field("INFO", validation_alias=_env("CRM_LOG_LEVEL"))
+
+    @field_validator("entity_owners", mode="before")
+    @classmethod
+    def _owners_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_entity_owners(value) if value.strip() else None
+        return value
+
+    def owners(self) -> EntityOwners:
+        """The entity owners consumers check publishers against; ConfigError when
+        ``CRM_ENTITY_OWNERS`` was not given (no event would be refused otherwise)."""
+        if not self.entity_owners:
+            raise ConfigError(
+                f"{self.service} : CRM_ENTITY_OWNERS manque (entité=service, séparés par des "
+                "virgules, écrit par deploy/provision.py) ; sans lui, le service ne peut pas "
+                "savoir qui a le droit de publier les événements qu'il consomme"
+            )
+        return self.entity_owners
 
     @model_validator(mode="before")
     @classmethod
