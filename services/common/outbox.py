@@ -99,7 +99,7 @@ class OutboxRelay:
         self._pool = pool
         self._amqp_url = amqp_url
         # RabbitMQ checks user_id against the connection's user: consumers trust it to tell
-        # which service published an event (services/common/broker.py, ENTITY_OWNERS).
+        # which service published an event (the owners of broker.publisher_refusal).
         self._user_id = URL(amqp_url).user or None
         self._exchange_name = exchange
         self._batch_size = batch_size
