@@ -62,6 +62,8 @@ def install_runtime(
     amqp_url = settings.amqp_url.get_secret_value()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
+        if subscription is not None:  # without CRM_ENTITY_OWNERS: ConfigError before anything
+            settings.owners()
         await prepare_database(
             settings.database_url, [*extra_migrations, (settings.service, migrations)]
         )
@@ -151,7 +153,7 @@ def _consumer(
         concurrency=settings.consumer_concurrency,
         wants=wants,
         publisher_prefix=settings.broker_user_prefix,
-        entity_owners=settings.owners(),  # ConfigError at start without CRM_ENTITY_OWNERS
+        entity_owners=settings.owners(),
     )
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from aiohttp import web
+from pydantic import SecretStr, ValidationError
 
 from deploy.provision import (
     Plan,
@@ -20,6 +21,7 @@ from deploy.provision import (
     service_environment,
 )
 from services.common import broker
+from services.common.app import service_app
 from services.common.broker import (
     ConflictingOwners,
     entity_owners,
@@ -195,3 +197,20 @@ def test_a_consuming_service_without_the_owners_does_not_start(
             handler=lambda conn, event: None,  # type: ignore[arg-type,return-value]
             publisher_prefix="crm_",
         )
+
+
+async def test_the_service_stops_before_touching_its_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Started without CRM_ENTITY_OWNERS, a consuming service's app fails with ConfigError
+    first: not on its (here unreachable) database, not once its relay runs."""
+    monkeypatch.delenv("CRM_ENTITY_OWNERS", raising=False)
+    settings = AccountsSettings(
+        internal_secret=SecretStr("s" * 32),
+        database_url="postgresql://nobody@127.0.0.1:1/unreachable",
+    )
+    app = service_app(settings, ROOT / "services" / "accounts" / "migrations", handlers=Handlers())
+    runner = web.AppRunner(app)
+    with pytest.raises(ConfigError, match="CRM_ENTITY_OWNERS"):
+        await runner.setup()
+    await runner.cleanup()
