@@ -8,26 +8,22 @@ from typing import Any
 from services.common.event_schemas import entity_schemas
 from services.common.openapi import Op, crud_operations, entity_record, picklist_read
 
-from .entities import ACTION, OPPORTUNITY, PROJECT
+from .entities import ENTITIES
 
-Action = entity_record(ACTION)
-Opportunity = entity_record(OPPORTUNITY)
-Project = entity_record(PROJECT)
-RECORDS = {"action": Action, "opportunity": Opportunity, "project": Project}
+# Each entity's record as read, derived from its declaration (Action, Opportunity, Project).
+RECORDS = {entity.name: entity_record(entity) for entity in ENTITIES}
 
 
 def events() -> dict[str, dict[str, Any]]:
     """Event type -> schema, of the events the activities service publishes."""
     schemas: dict[str, dict[str, Any]] = {}
-    for entity in (ACTION, OPPORTUNITY, PROJECT):
+    for entity in ENTITIES:
         schemas.update(entity_schemas(entity, RECORDS[entity.name]))
     return schemas
 
 
 def operations() -> list[Op]:
     return [
-        *crud_operations(ACTION, Action),
-        *crud_operations(OPPORTUNITY, Opportunity),
-        *crud_operations(PROJECT, Project),
+        *(op for entity in ENTITIES for op in crud_operations(entity, RECORDS[entity.name])),
         picklist_read(),
     ]
