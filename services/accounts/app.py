@@ -7,13 +7,10 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from services.common import crud, replica
+from services.common.app import service_app
 from services.common.db import create_pool
-from services.common.meta import install_meta
-from services.common.runtime import POOL_KEY, SUPERVISOR_KEY, install_runtime
+from services.common.runtime import POOL_KEY, SUPERVISOR_KEY, CleanupContext
 from services.common.settings import ServiceSettings
-from services.common.versions import Table, versions_routes
-from services.common.web import make_app
 
 from . import operations
 from .consumers import make_handlers, sweep_locations
@@ -21,16 +18,35 @@ from .contacts import CONTACTS
 from .entities import ENTITIES
 from .geocoding import BanGeocoder, Geocoder, GeocoderChain, NominatimGeocoder, OfflineGeocoder
 from .geodata.places import gazetteer
+from .service import ACCOUNTS
 from .settings import AccountsSettings
 from .web import LIST_POOL_KEY, routes
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
+    """Accounts and contacts, the geocoder that locates their addresses after the write, and a
+    replica of the users (owners)."""
     assert isinstance(settings, AccountsSettings)
-    app = make_app(settings.service, settings.internal_secret.get_secret_value())
     chain = GeocoderChain([])
+    return service_app(
+        settings,
+        Path(__file__).parent / "migrations",
+        routes=routes,  # the accounts' kernel routes among them (the list on its own pool)
+        specs={"contacts": CONTACTS},
+        versioned={"accounts": ACCOUNTS, "contacts": CONTACTS},
+        entities=ENTITIES,
+        operations=operations.operations,
+        events=operations.events,
+        handlers=make_handlers(settings.source, chain),
+        keeps_replica=True,
+        contexts=[geocoders(settings, chain), location_sweep(settings, chain), list_pool(settings)],
+    )
 
-    async def geocoders(_app: web.Application) -> AsyncIterator[None]:
+
+def geocoders(settings: AccountsSettings, chain: GeocoderChain) -> CleanupContext:
+    """The providers of ``chain``, as configured, with their HTTP session."""
+
+    async def context(_app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as session:
             providers: dict[str, Geocoder] = {
                 "offline": OfflineGeocoder(),
@@ -48,17 +64,13 @@ def create_app(settings: ServiceSettings) -> web.Application:
                 await asyncio.to_thread(gazetteer)  # load the data now, not on the first event
             yield
 
-    app.cleanup_ctx.append(geocoders)
-    install_runtime(
-        app,
-        settings,
-        Path(__file__).parent / "migrations",
-        make_handlers(settings.source, chain),
-        extra_migrations=[replica.MIGRATIONS],
-    )
+    return context
 
-    async def location_sweep(app: web.Application) -> AsyncIterator[None]:
-        """Locates the accounts whose event was lost (see geocoding.sweep)."""
+
+def location_sweep(settings: AccountsSettings, chain: GeocoderChain) -> CleanupContext:
+    """Locates the accounts whose event was lost (see geocoding.sweep)."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
         task = app[SUPERVISOR_KEY].add(
             "location-sweep",
             "localisation des adresses en attente",
@@ -69,11 +81,14 @@ def create_app(settings: ServiceSettings) -> web.Application:
         yield
         await task.stop()
 
-    app.cleanup_ctx.append(location_sweep)
+    return context
 
-    async def list_pool(app: web.Application) -> AsyncIterator[None]:
-        """The list view's own connections, planned with each query's values (see create_pool);
-        opened after the runtime has migrated the database."""
+
+def list_pool(settings: AccountsSettings) -> CleanupContext:
+    """The list view's own connections, planned with each query's values (see create_pool);
+    opened once the runtime has migrated the database."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
         pool = await create_pool(
             settings.database_url, 1, max(2, settings.db_pool_max // 2), custom_plans=True
         )
@@ -81,11 +96,4 @@ def create_app(settings: ServiceSettings) -> web.Application:
         yield
         await pool.close()
 
-    app.cleanup_ctx.append(list_pool)
-    app.router.add_routes(routes)
-    app.router.add_routes(crud.record_routes({"contacts": CONTACTS}))
-    app.router.add_routes(
-        versions_routes({"accounts": Table("account", "accounts"), "contacts": CONTACTS})
-    )
-    install_meta(app, settings, ENTITIES, operations.operations, operations.events)
-    return app
+    return context

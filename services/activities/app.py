@@ -4,11 +4,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.common import crud
-from services.common.meta import install_meta
-from services.common.replica_app import create_replica_app
+from services.common.app import service_app
 from services.common.settings import ServiceSettings
-from services.common.versions import versions_routes
 
 from . import operations
 from .consumers import make_handlers
@@ -18,13 +15,15 @@ from .web import routes
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
-    app = create_replica_app(
+    """Actions, opportunities and projects, with a replica of the accounts and contacts."""
+    return service_app(
         settings,
         Path(__file__).parent / "migrations",
+        routes=routes,
+        specs=SPECS,
+        entities=ENTITIES,
+        operations=operations.operations,
+        events=operations.events,
         handlers=make_handlers(settings.source),
+        keeps_replica=True,
     )
-    app.router.add_routes(routes)
-    app.router.add_routes(crud.record_routes(SPECS))
-    app.router.add_routes(versions_routes(SPECS))
-    install_meta(app, settings, ENTITIES, operations.operations, operations.events)
-    return app

@@ -4,18 +4,19 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.common.meta import install_meta
-from services.common.runtime import install_runtime
+from services.common.app import service_app
 from services.common.settings import ServiceSettings
-from services.common.web import make_app
 
 from .consumers import HANDLERS
 from .web import routes
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
-    app = make_app(settings.service, settings.internal_secret.get_secret_value())
-    install_runtime(app, settings, Path(__file__).parent / "migrations", HANDLERS)
-    app.router.add_routes(routes)
-    install_meta(app, settings, (), list)
-    return app
+    """The audit trail: every event on the exchange chained, read through its routes."""
+    return service_app(
+        settings,
+        Path(__file__).parent / "migrations",
+        routes=routes,
+        handlers=HANDLERS,
+        operations=list,  # no public operation of its own: the gateway serves the trail
+    )

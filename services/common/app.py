@@ -11,8 +11,8 @@ assembles them in one order:
    service's ``contexts`` (clients, pools, workers), then the outbox relay and the consumer of
    its ``handlers``;
 4. its routes, the record kernel's routes of its ``specs``, ``/internal/versions`` of what it
-   keeps (its ``specs`` unless told), and ``/internal/meta`` of its ``entities`` with their
-   ``operations`` (announced once ready).
+   keeps (its ``specs`` unless told), then ``complete`` (routes that must come last), and
+   ``/internal/meta`` of its ``entities`` with their ``operations`` (announced once ready).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def service_app(
     keeps_replica: bool = False,
     contexts: Sequence[CleanupContext] = (),
     setup: Setup | None = None,
+    complete: Setup | None = None,
     checks_identity_itself: bool = False,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> web.Application:
@@ -57,7 +58,9 @@ def service_app(
     ``specs``: the records the kernel serves (``crud.record_routes``); ``versioned``: what
     ``/internal/versions`` answers for (default: ``specs``); ``operations``: the service's
     OpenAPI operations, with its ``entities`` and ``events`` for ``/internal/meta`` (none: no
-    meta); ``keeps_replica``: the service keeps a replica of the records it references
+    meta); ``setup(app)`` runs first (middlewares, keys, readiness, metrics), ``complete(app)``
+    once the routes are in (what must come after them: the gateway's forwarding);
+    ``keeps_replica``: the service keeps a replica of the records it references
     (``replica.MIGRATIONS`` and the ``X-CRM-Seen`` middleware; its ``handlers`` keep it)."""
     secret = None if checks_identity_itself else settings.internal_secret.get_secret_value()
     app = make_app(settings.service, secret, max_body_bytes)
@@ -79,6 +82,8 @@ def service_app(
     kept = specs if versioned is None else versioned
     if kept:
         app.router.add_routes(versions_routes(kept))
+    if complete is not None:
+        complete(app)
     if operations is not None:
         install_meta(app, settings, entities, operations, events)
     return app

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,11 +47,6 @@ from .supervisor import SupervisedTask, Supervisor, close_quietly
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
-# wants(event): False for an event the handler would leave without effect; it is acknowledged
-# at once, without a transaction or an inbox row (the routing keys cannot say e.g. "an account
-# whose address changed").
-Wants = Callable[[CloudEvent], bool]
 
 CLAIM_INBOX = """
 INSERT INTO inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING
@@ -87,14 +81,12 @@ class EventConsumer:
         amqp_url: str,
         exchange: str,
         service: str,
-        handlers: Handlers | Sequence[str],
-        handler: Handler | None = None,
+        handlers: Handlers,
         *,
         prefetch: int = 32,
         max_deliveries: int = 5,
         retry_delay: float = 0.2,
         concurrency: int = 4,
-        wants: Wants | None = None,
         publisher_prefix: str | None = None,
         entity_owners: EntityOwners | None = None,
     ) -> None:
@@ -106,22 +98,12 @@ class EventConsumer:
         self.broker_user = URL(amqp_url).user or "guest"
         self._exchange_name = exchange
         self._service = service
-        if isinstance(handlers, Handlers):
-            if handler is not None or wants is not None:
-                raise TypeError("EventConsumer: a Handlers brings its own handler and filter")
-            handler, wants = handlers.handle, handlers.wants
-            bindings: Sequence[str] = handlers.bindings
-        else:  # the former shape: routing keys, one handler, an optional filter
-            if handler is None:
-                raise TypeError("EventConsumer: routing keys need their handler")
-            bindings = handlers
-        self._bindings = list(bindings)
-        self._handler: Handler = handler
+        # The queue's routing keys, what it acknowledges unseen, what it applies: its handlers'.
+        self._handlers = handlers
         self._prefetch = prefetch
         self._max_deliveries = max_deliveries
         self._retry_delay = retry_delay
         self._concurrency = max(1, concurrency)
-        self._wants = wants
         # Broker users are <prefix><service>: an event is refused unless published (user_id)
         # by its entity's owner (``entity_owners``); None: no check (tests of the machinery).
         if publisher_prefix is not None and entity_owners is None:
@@ -170,7 +152,7 @@ class EventConsumer:
                 "x-dead-letter-routing-key": self.queue_name,
             },
         )
-        for key in self._bindings:
+        for key in self._handlers.bindings:
             await queue.bind(exchange, routing_key=key)
         return queue
 
@@ -349,12 +331,12 @@ class EventConsumer:
         await self.dead_letter(message, reason)
 
     def _wanted(self, event: CloudEvent) -> bool:
-        """The filter's answer; a filter that fails on an odd event leaves it to the handler
-        (retried, then dead-lettered if it fails there too), never stops the consumer."""
-        if self._wants is None:
-            return True
+        """False for an event no handler acts on (the routing keys cannot say e.g. "an account
+        whose address changed"): acknowledged at once, without a transaction or an inbox row.
+        A condition that fails on an odd event leaves it to the handlers (retried, then
+        dead-lettered if it fails there too), never stops the consumer."""
         try:
-            return self._wants(event)
+            return self._handlers.wants(event)
         except Exception:
             log.exception("consumer %s: filter failed on event %s", self.queue_name, event.id)
             return True
@@ -418,7 +400,7 @@ class EventConsumer:
                 async with self._pool.acquire() as conn, conn.transaction():
                     first_time = await conn.fetchval(CLAIM_INBOX, event.id, event.type)
                     if first_time:
-                        await self._handler(conn, event)
+                        await self._handlers.handle(conn, event)
                 break
             except Exception as exc:
                 if not is_transient(exc):

@@ -208,7 +208,3 @@ class Handlers:
                 calls.append((registration.function, (conn, event, payload)))
         for function, arguments in calls:
             await function(*arguments)
-
-    def __call__(self, conn: asyncpg.Connection, event: CloudEvent) -> Awaitable[None]:
-        """A Handlers is itself a plain handler (``consumer.Handler``)."""
-        return self.handle(conn, event)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 from aiohttp import web
 from prometheus_client import Counter, Gauge
 
-from .consumer import EventConsumer, Handler, Wants
+from .consumer import EventConsumer
 from .db import create_pool, prepare_database
 from .dberrors import is_transient
 from .handlers import Handlers
@@ -32,21 +31,11 @@ SUPERVISOR_KEY = web.AppKey("supervisor", Supervisor)
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
-@dataclass(frozen=True)
-class Subscription:
-    """What a service consumes: routing-key patterns on ``crm.events`` and their handler (the
-    former shape; a service now passes its ``Handlers``)."""
-
-    bindings: Sequence[str]
-    handler: Handler
-    wants: Wants | None = None  # a filter finer than routing keys (see ``consumer.Wants``)
-
-
 def install_runtime(
     app: web.Application,
     settings: ServiceSettings,
     migrations: Path,
-    subscription: Handlers | Subscription | None = None,
+    handlers: Handlers | None = None,
     extra_migrations: Sequence[tuple[str, Path]] = (),
     contexts: Sequence[CleanupContext] = (),
 ) -> None:
@@ -62,7 +51,7 @@ def install_runtime(
     amqp_url = settings.amqp_url.get_secret_value()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
-        if subscription is not None:  # without CRM_ENTITY_OWNERS: ConfigError before anything
+        if handlers is not None:  # without CRM_ENTITY_OWNERS: ConfigError before anything
             settings.owners()
         await prepare_database(
             settings.database_url, [*extra_migrations, (settings.service, migrations)]
@@ -118,8 +107,8 @@ def install_runtime(
 
     async def consumers(app: web.Application) -> AsyncIterator[None]:
         consumers: list[EventConsumer] = []
-        if subscription is not None:
-            consumers.append(_consumer(app[POOL_KEY], settings, subscription))
+        if handlers is not None:
+            consumers.append(_consumer(app[POOL_KEY], settings, handlers))
         app[CONSUMERS_KEY] = consumers
         for consumer in consumers:
             _watch_consumer(app, consumer)
@@ -133,25 +122,16 @@ def install_runtime(
     app.cleanup_ctx.extend([database, *contexts, relay, consumers])
 
 
-def _consumer(
-    pool: asyncpg.Pool, settings: ServiceSettings, subscription: Handlers | Subscription
-) -> EventConsumer:
-    if isinstance(subscription, Handlers):
-        handlers: Handlers | Sequence[str] = subscription
-        handler, wants = None, None
-    else:
-        handlers, handler, wants = subscription.bindings, subscription.handler, subscription.wants
+def _consumer(pool: asyncpg.Pool, settings: ServiceSettings, handlers: Handlers) -> EventConsumer:
     return EventConsumer(
         pool,
         settings.amqp_url.get_secret_value(),
         settings.exchange,
         settings.service,
         handlers,
-        handler,
         prefetch=settings.consumer_prefetch,
         max_deliveries=settings.consumer_max_deliveries,
         concurrency=settings.consumer_concurrency,
-        wants=wants,
         publisher_prefix=settings.broker_user_prefix,
         entity_owners=settings.owners(),
     )

@@ -7,11 +7,8 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import Gauge
 
-from services.common import crud
-from services.common.meta import install_meta
-from services.common.replica_app import create_replica_app
+from services.common.app import service_app
 from services.common.settings import ServiceSettings
-from services.common.versions import versions_routes
 from services.common.web import READINESS_KEY, REGISTRY_KEY
 
 from . import consumers, mailmerge, operations
@@ -23,22 +20,29 @@ from .web import SETTINGS_KEY, SPECS, WORKERS_KEY, routes
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
+    """Quotes, invoices, Word templates and printing, with a replica of what they reference;
+    render workers and PDF converters live and die with the app."""
     assert isinstance(settings, DocumentsSettings)
-    app = create_replica_app(
+
+    def setup(app: web.Application) -> None:
+        app[SETTINGS_KEY] = settings
+        app[WORKERS_KEY] = mailmerge.Workers(Renderer(settings), Converters(settings))
+        _export(app)
+
+    return service_app(
         settings,
         Path(__file__).parent / "migrations",
+        routes=routes,
+        specs=SPECS,
+        entities=ENTITIES,
+        operations=operations.operations,
+        events=operations.events,
         handlers=consumers.handlers,
+        keeps_replica=True,
+        contexts=[_workers],
+        setup=setup,
         max_body_bytes=settings.template_max_bytes + 64 * 1024,
     )
-    app[SETTINGS_KEY] = settings
-    app[WORKERS_KEY] = mailmerge.Workers(Renderer(settings), Converters(settings))
-    app.cleanup_ctx.append(_workers)
-    _export(app)
-    app.router.add_routes(routes)
-    app.router.add_routes(crud.record_routes(SPECS))
-    app.router.add_routes(versions_routes(SPECS))
-    install_meta(app, settings, ENTITIES, operations.operations, operations.events)
-    return app
 
 
 async def _workers(app: web.Application) -> AsyncIterator[None]:

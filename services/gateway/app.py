@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -8,12 +9,13 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import Gauge
 
+from services.common.app import service_app
 from services.common.errors import ProblemError
 from services.common.identity import Identity
 from services.common.meta import META_PATH
-from services.common.runtime import POOL_KEY, SUPERVISOR_KEY, install_runtime
+from services.common.runtime import POOL_KEY, SUPERVISOR_KEY, CleanupContext
 from services.common.settings import ServiceSettings
-from services.common.web import READINESS_KEY, REGISTRY_KEY, make_app, refuse_nul
+from services.common.web import READINESS_KEY, REGISTRY_KEY, refuse_nul
 
 from . import service
 from .consistency import read_your_writes
@@ -46,9 +48,24 @@ from .web import (
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
+    """The public edge: sign-in and sessions, users, the forwarding to the services it learns
+    from their meta, the 360° view (cached), printing, telephony and the API documents."""
     assert isinstance(settings, GatewaySettings)
-    # Word templates are uploaded through the gateway: room for them, and little more.
-    app = make_app(settings.service, internal_secret=None, max_body_bytes=6 * 1024 * 1024)
+    return service_app(
+        settings,
+        Path(__file__).parent / "migrations",
+        routes=routes,
+        setup=partial(setup, settings),
+        contexts=[bootstrap(settings), upstreams(settings), learn(settings), view_feed(settings)],
+        complete=complete,
+        checks_identity_itself=True,  # tokens and sessions (auth_middleware)
+        max_body_bytes=6 * 1024 * 1024,  # Word templates are uploaded: room for them, no more
+    )
+
+
+def setup(settings: GatewaySettings, app: web.Application) -> None:
+    """The edge's middlewares (CORS, metrics token, sign-in, NUL bytes, cached views, read
+    your writes) and what they and the routes share: sessions, cache, registry, documents."""
     sessions = app[SESSION_CHECK_KEY] = SessionCheck(
         lambda session_id: service.session_valid(app[POOL_KEY], session_id)
     )
@@ -71,32 +88,71 @@ def create_app(settings: ServiceSettings) -> web.Application:
         read_your_writes(lambda: app.get(META_KEY), lambda: app[UPSTREAMS_KEY], owner_url)
     )
     app[SETTINGS_KEY] = settings
-    install_runtime(app, settings, Path(__file__).parent / "migrations")
     registry = app[META_KEY] = Registry(
         meta_reader(app, settings), own=public_entities(), own_events=gateway_events()
     )
     app[DOCUMENTS_KEY] = Documents(registry)
     app[READINESS_KEY].append(registry.readiness)
+    app[TELEPHONY_KEY] = TelephonyLink()
 
-    async def bootstrap(app: web.Application) -> AsyncIterator[None]:
+
+def complete(app: web.Application) -> None:
+    """After the gateway's own routes: the forwarding to the services, the docs' assets."""
+    add_forwarded_routes(app)
+    add_docs_assets(app)
+
+
+def bootstrap(settings: GatewaySettings) -> CleanupContext:
+    """The first administrator, when there is none (CRM_ADMIN_PASSWORD)."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
         password = settings.admin_password.get_secret_value() if settings.admin_password else None
         await service.bootstrap_admin(app[POOL_KEY], settings.source, password)
         yield
 
-    async def upstreams(app: web.Application) -> AsyncIterator[None]:
+    return context
+
+
+def upstreams(settings: GatewaySettings) -> CleanupContext:
+    """The HTTP clients: to the services, and to the telephony server."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
         connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=30)
         async with aiohttp.ClientSession(connector=connector) as session:
             app[UPSTREAMS_KEY] = Upstreams(
                 session,
                 settings.internal_secret.get_secret_value(),
                 settings.upstream_timeout_seconds,
-                keyed_creation=KeyedCreations(registry),
+                keyed_creation=KeyedCreations(app[META_KEY]),
             )
             async with aiohttp.ClientSession() as telephony_session:
                 app[TELEPHONY_KEY].adapter = telephony_adapter(settings, telephony_session)
                 yield
 
-    async def view_feed(app: web.Application) -> AsyncIterator[None]:
+    return context
+
+
+def learn(settings: GatewaySettings) -> CleanupContext:
+    """Read every service's meta (after the upstreams: the reading uses them), then follow
+    their announcements."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        amqp_url = settings.amqp_url.get_secret_value()
+        tasks = app[META_KEY].supervise(app[SUPERVISOR_KEY], amqp_url, settings.exchange)
+        for task in tasks:
+            task.start()
+        yield
+        for task in reversed(tasks):
+            await task.stop()
+
+    return context
+
+
+def view_feed(settings: GatewaySettings) -> CleanupContext:
+    """The 360° view cache's figures, and its feed of events (when the cache is on)."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        cache = app[VIEW_CACHE_KEY]
         for name, value in (("hits", lambda: cache.hits), ("misses", lambda: cache.misses)):
             Gauge(
                 f"crm_view_cache_{name}", f"360° views served: cache {name}",
@@ -105,29 +161,13 @@ def create_app(settings: ServiceSettings) -> web.Application:
         task = None
         if settings.view_cache_mb > 0:
             amqp_url = settings.amqp_url.get_secret_value()
-            task = cache.supervise(app[SUPERVISOR_KEY], amqp_url, settings.exchange, registry)
+            task = cache.supervise(app[SUPERVISOR_KEY], amqp_url, settings.exchange, app[META_KEY])
             task.start()
         yield
         if task is not None:
             await task.stop()
 
-    async def learn(app: web.Application) -> AsyncIterator[None]:
-        """Read every service's meta (after the upstreams: the reading uses them), then follow
-        their announcements."""
-        amqp_url = settings.amqp_url.get_secret_value()
-        tasks = registry.supervise(app[SUPERVISOR_KEY], amqp_url, settings.exchange)
-        for task in tasks:
-            task.start()
-        yield
-        for task in reversed(tasks):
-            await task.stop()
-
-    app[TELEPHONY_KEY] = TelephonyLink()
-    app.cleanup_ctx.extend([bootstrap, upstreams, learn, view_feed])
-    app.router.add_routes(routes)
-    add_forwarded_routes(app)
-    add_docs_assets(app)
-    return app
+    return context
 
 
 # Who asks the services for their meta: the gateway itself (read-only).

@@ -25,14 +25,15 @@ from services.common.consumer import (
     REASON_HEADER,
     SERVICE_HEADER,
     EventConsumer,
-    Handler,
 )
 from services.common.db import create_pool
 from services.common.events import CloudEvent, decode, encode, make_event
+from services.common.handlers import Handler
 from services.common.outbox import OutboxRelay, enqueue
 from services.common.settings import DEFAULT_AMQP_URL
 from services.common.supervisor import Backoff, Supervisor
 from services.common.web import READINESS_KEY, make_app
+from tests.integration.test_consumer import on_every_event
 from tests.support import (
     INTEGRATION_EXCHANGE,
     INTERNAL_SECRET,
@@ -110,8 +111,7 @@ def consumer_for(
         DEFAULT_AMQP_URL,
         INTEGRATION_EXCHANGE,
         service,
-        ["#"],
-        handler,
+        on_every_event(handler),
         prefetch=8,
         max_deliveries=max_deliveries,
         retry_delay=0.01,

@@ -193,8 +193,7 @@ def test_a_consuming_service_without_the_owners_does_not_start(
             "amqp://guest:guest@127.0.0.1:5672/",
             "crm.events",
             "accounts",
-            ["account.*"],
-            handler=lambda conn, event: None,  # type: ignore[arg-type,return-value]
+            Handlers(),
             publisher_prefix="crm_",
         )
 
