@@ -64,7 +64,8 @@ from services.common.settings import (
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-# What each service migrates (the components its app.py gives install_runtime, then its own).
+# What each service migrates: the replica's tables for those whose app.py says keeps_replica=True
+# (services/common/app.py), then its own.
 COMPONENTS: dict[str, list[tuple[str, Path]]] = {
     service: [
         *([replica.MIGRATIONS] if service in ("accounts", "activities", "documents") else []),
