@@ -20,7 +20,7 @@ from services.common.entities import Entity
 from services.common.errors import FieldError
 from services.common.identity import Identity
 from services.common.pagination import ColumnKind
-from services.common.replica import uuid_filter
+from services.common.replica import changed, uuid_filter
 
 from . import domain, geocoding
 from . import repository as sql
@@ -62,26 +62,22 @@ async def check_account(
 ) -> list[FieldError]:
     """Picklists, parent and owner checked against the data, for the values that changed."""
     errors: list[FieldError] = []
-
-    def changed(field: str) -> bool:
-        return old is None or values.get(field) != old.get(field)
-
     for field in ("account_type", "industry"):
         code = values.get(field)
-        if isinstance(code, str) and code and changed(field):
+        if isinstance(code, str) and code and changed(values, old, field):
             active = await conn.fetchval(sql.ACTIVE_CODE, field, code)
             if not active:
                 errors.append(
                     FieldError(field, f"Valeur inconnue ou désactivée de la liste {field}.")
                 )
     parent = values.get("parent_account_id")
-    if parent is not None and changed("parent_account_id"):
+    if parent is not None and changed(values, old, "parent_account_id"):
         errors += await _parent_errors(conn, parent, None if old is None else old["id"])
     owner = values.get("owner")
     if (
         isinstance(owner, str)
         and owner
-        and changed("owner")
+        and changed(values, old, "owner")
         and owner.lower() != identity.username.lower()
         and not await conn.fetchval(sql.USER_EXISTS, owner)
     ):
