@@ -108,3 +108,18 @@ def test_the_contract_holds_for_services_that_only_share_common(
     )
     code, report = check(config_for(tmp_path, name), tmp_path)
     assert code == 0, report
+
+
+def test_the_gateway_starts_without_any_service_code_or_its_libraries() -> None:
+    """A gateway image needs none of the services' dependencies (Word templates, countries)."""
+    script = (
+        "import sys, services.gateway.app, services.gateway.__main__\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('docxtpl', 'pycountry',"
+        " 'stdnum') or m.startswith(('services.accounts', 'services.activities',"
+        " 'services.documents', 'services.audit')))\n"
+        "print(','.join(loaded))\n"
+    )
+    done = subprocess.run(  # noqa: S603 (our own interpreter and script)
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == ""
