@@ -123,6 +123,7 @@ class Field:
     picklist: str | None = None  # list: the picklist its codes come from
     choices: tuple[tuple[str, str], ...] = ()  # list: fixed (code, French label) pairs
     target: str | None = None  # connection: the entity it points to
+    key: str = "id"  # connection: the target's field its value holds (a user's "username")
     annotation: Any = None  # the Pydantic type that validates it, when not the kind's default
     default: Any = None
     listed: bool = False  # a column of the default list view
@@ -137,6 +138,17 @@ class Field:
             raise ValueError(f"{self.name}: a list names its picklist or its choices")
 
     @property
+    def length(self) -> int | None:
+        """The longest value accepted: declared, or the kind's default when the kind validates."""
+        if self.max_length is not None:
+            return self.max_length
+        if self.kind == "long_text":
+            return LONG_TEXT_LENGTH
+        if self.annotation is None and self.kind in ("text", "url", "phone", "identifier"):
+            return 255
+        return None
+
+    @property
     def columns(self) -> tuple[str, ...]:
         """The SQL columns that keep it (an address is four)."""
         return ADDRESS_FIELDS if self.kind == "address" else (self.name,)
@@ -145,16 +157,16 @@ class Field:
         """The Pydantic type of the field, from its kind unless the service gave one."""
         if self.annotation is not None:
             return self.annotation
-        required, length = self.required, self.max_length
+        required, length = self.required, self.length
         match self.kind:
             case "email":
                 email = Annotated[str, AfterValidator(clean_email)]
                 return email if required else Annotated[email | None, Blank]
             case "text" | "url" | "phone" | "identifier":
-                base = Annotated[str, AfterValidator(one_line(length or 255, required))]
+                base = Annotated[str, AfterValidator(one_line(length, required))]
                 return base if required else Annotated[base | None, Blank]
             case "long_text":
-                text = Annotated[str, PydanticField(max_length=length or LONG_TEXT_LENGTH)]
+                text = Annotated[str, PydanticField(max_length=length)]
                 return text if required else Annotated[text | None, Blank]
             case "number":
                 number = Annotated[StrictInt, PydanticField(ge=0, le=2_000_000_000)]
@@ -190,7 +202,7 @@ class Field:
             "kind": self.kind,
             "required": self.required,
             "read_only": self.read_only,
-            "max_length": self.max_length,
+            "max_length": self.length,
             "help": self.help,
             "listed": self.listed,
             "printed": self.printed,
@@ -200,6 +212,7 @@ class Field:
             doc["choices"] = [{"code": c, "label": label} for c, label in self.choices]
         if self.kind == "connection":
             doc["target"] = self.target
+            doc["key"] = self.key
         if self.kind == "address":
             doc["parts"] = list(ADDRESS_FIELDS)
         return doc
@@ -304,8 +317,12 @@ class Entity:
 
     @cached_property
     def connections(self) -> dict[str, str]:
-        """Field name -> target entity, for every connection a client writes."""
-        return {f.name: f.target for f in self.writable if f.kind == "connection" and f.target}
+        """Field name -> target entity, for every connection by id a client writes."""
+        return {
+            f.name: f.target
+            for f in self.writable
+            if f.kind == "connection" and f.target and f.key == "id"
+        }
 
     @cached_property
     def model(self) -> type[BaseModel]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from services.common.entities import Entity, Field
 
+from . import repository as sql
 from .schemas import Email, Extension
 
 ROLES = (("admin", "Administrateur"), ("user", "Utilisateur"), ("readonly", "Lecture seule"))
@@ -33,7 +34,7 @@ USER = Entity(
         Field(
             "phone_extension",
             "Poste téléphonique",
-            "phone",
+            "text",
             max_length=20,
             annotation=Extension,
             help="Attribué par un administrateur ; sert au ClickToCall.",
@@ -41,6 +42,8 @@ USER = Entity(
         Field("role", "Rôle", "list", required=True, choices=ROLES, listed=True),
         Field("active", "Actif", "boolean", required=True, listed=True),
     ),
+    sorts=tuple(sql.USER_SORTABLE),
+    default_sort="username",
     events=("created", "updated"),
 )
 ENTITIES = (USER,)
