@@ -152,6 +152,9 @@ ACCOUNT = Entity(
         Field(
             "owner",
             "Responsable",
+            kind="connection",
+            target="user",
+            key="username",
             max_length=150,
             annotation=Username,
             listed=True,
