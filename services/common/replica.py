@@ -20,6 +20,7 @@ from aiohttp import web
 
 from .errors import FieldError, ServiceUnavailable
 from .events import CloudEvent
+from .runtime import POOL_KEY
 from .versions import SEEN_HEADER, Seen, parse_seen
 
 log = logging.getLogger(__name__)
@@ -81,24 +82,83 @@ REFERENCE_LABELS = {
     "user": "L'utilisateur référencé",
 }
 
-# The versions the current request says its caller has seen (set by ``seen_versions``).
-_SEEN: ContextVar[Seen | None] = ContextVar("seen_versions", default=None)
+SELECT_SEEN = (
+    "SELECT r.entity, r.id, r.version FROM record_refs r "
+    "JOIN unnest($1::text[], $2::uuid[]) AS w (entity, id) ON (r.entity, r.id) = (w.entity, w.id)"
+)
+# The edge wait polls the replica at these intervals (doubling), a pooled connection per poll.
+EDGE_POLL_FIRST_SECONDS = 0.01
+EDGE_POLL_MAX_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """The versions the current request's caller has seen, and whether the edge already waited
+    for the replica to hold them (then a reference check inside the transaction never sleeps
+    for them)."""
+
+    versions: Seen
+    awaited: bool
+
+
+# The current request's X-CRM-Seen (set by ``seen_versions``).
+_SEEN: ContextVar[_Seen | None] = ContextVar("seen_versions", default=None)
 
 
 @web.middleware
 async def seen_versions(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Keeps the request's X-CRM-Seen versions for the reference checks it leads to."""
-    token = _SEEN.set(parse_seen(request.headers.get(SEEN_HEADER)))
+    """Waits, before the handler and without holding a connection, until the replica holds the
+    request's X-CRM-Seen versions (503 past SEEN_WAIT_SECONDS), then keeps them for the
+    reference checks the handler leads to, which find them at once."""
+    seen = parse_seen(request.headers.get(SEEN_HEADER))
+    pool = request.app.get(POOL_KEY)
+    awaited = False
+    if seen and pool is not None:
+        await await_seen(pool, seen)
+        awaited = True
+    token = _SEEN.set(_Seen(seen, awaited))
     try:
         return await handler(request)
     finally:
         _SEEN.reset(token)
 
 
+async def await_seen(
+    pool: asyncpg.Pool, seen: Mapping[tuple[str, uuid.UUID], int], bound: float | None = None
+) -> None:
+    """Polls the replica (one short ``pool.fetch`` per round, never in a transaction) until it
+    holds every version ``seen`` names, or raises ServiceUnavailable past ``bound`` seconds
+    (SEEN_WAIT_SECONDS by default). Version 0 (the owner does not know the record) is not
+    waited for: the reference check answers from the replica as it is."""
+    wanted = {key: version for key, version in seen.items() if version > 0}
+    if not wanted:
+        return
+    limit = SEEN_WAIT_SECONDS if bound is None else bound
+    clock = asyncio.get_running_loop().time
+    started, delay = clock(), EDGE_POLL_FIRST_SECONDS
+    while True:
+        keys = list(wanted)
+        rows = await pool.fetch(SELECT_SEEN, [e for e, _ in keys], [i for _, i in keys])
+        held = {(row["entity"], row["id"]): row["version"] for row in rows}
+        wanted = {key: v for key, v in wanted.items() if held.get(key, 0) < v}
+        if not wanted:
+            return
+        if clock() - started >= limit:
+            raise _not_synchronised(wanted, held)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, EDGE_POLL_MAX_SECONDS)
+
+
 def seen_version(entity: str, record_id: uuid.UUID) -> int | None:
-    """The version of a record the current request's caller has seen, if it said so."""
+    """The version of a record the current request's caller has seen, if it said so (0: the
+    owner said it does not know the record)."""
     seen = _SEEN.get()
-    return None if seen is None else seen.get((entity, record_id))
+    return None if seen is None else seen.versions.get((entity, record_id))
+
+
+def _seen_awaited() -> bool:
+    seen = _SEEN.get()
+    return seen is not None and seen.awaited
 
 
 @dataclass(frozen=True)
@@ -115,11 +175,15 @@ async def find_reference(
     *,
     min_version: int | None = None,
 ) -> Reference | None:
-    """The replica's copy of a record, waiting up to ``wait_seconds`` for it to arrive.
+    """The replica's copy of a record (see ``find_references`` for the waits).
 
-    With ``min_version`` (by default the version the request's X-CRM-Seen names), waits until
-    the copy is at least that version, up to SEEN_WAIT_SECONDS, then raises ServiceUnavailable
-    (503, Retry-After): the caller is never answered from an older copy than it has seen."""
+    With ``min_version`` (by default the version the request's X-CRM-Seen names), the copy is
+    at least that version or ServiceUnavailable is raised (503, Retry-After): the caller is
+    never answered from an older copy than it has seen. The edge (``seen_versions``) has
+    already waited for the header's versions without holding a connection, so inside the
+    caller's transaction this is one SELECT; version 0 (unknown to the owner) is not waited
+    for. Without a version for the record, one the replica lacks is waited for up to
+    ``wait_seconds`` (a direct call, or an owner that could not answer the gateway)."""
     record_id = uuid.UUID(str(record_id))
     versions = None if min_version is None else {record_id: min_version}
     found = await find_references(conn, entity, [record_id], wait_seconds, min_versions=versions)
@@ -135,12 +199,20 @@ async def find_references(
     min_versions: Mapping[uuid.UUID, int] | None = None,
 ) -> dict[uuid.UUID, Reference]:
     """Many records at once; those the replica lacks are waited for once, together, and so are
-    those older than the version seen (``min_versions``, by default from X-CRM-Seen)."""
+    those older than the version seen (``min_versions``, by default from X-CRM-Seen).
+
+    A seen version 0 (the owner does not know the record) is not waited for: the answer is the
+    replica's as it is (a missing record: None). Seen versions the edge (``seen_versions``)
+    already waited for are not slept on here, inside the caller's transaction: one still behind
+    is a 503 at once. Only an id the caller named no version for (a direct call, an owner that
+    could not answer the gateway) is waited for here, up to ``wait_seconds``."""
     wanted = {uuid.UUID(str(i)) for i in record_ids}
+    awaited = False
     if min_versions is None:
         min_versions = {
             i: version for i in wanted if (version := seen_version(entity, i)) is not None
         }
+        awaited = _seen_awaited()
     kept: dict[uuid.UUID, tuple[int, Reference]] = {}
     clock = asyncio.get_running_loop().time
     started, delay = clock(), 0.02
@@ -150,12 +222,14 @@ async def find_references(
             for row in await conn.fetch(SELECT_REFS, entity, pending):
                 kept[row["id"]] = (row["version"], Reference(row["deleted"], row["record"]))
         behind = [i for i in pending if not _current(kept.get(i), min_versions.get(i))]
-        seen_behind = [i for i in behind if i in min_versions]
+        seen_behind = [i for i in behind if min_versions.get(i, 0) > 0]
+        unnamed = [i for i in behind if i not in min_versions]
         waited = clock() - started
-        if not seen_behind and (not behind or waited >= wait_seconds):
+        if not seen_behind and (not unnamed or waited >= wait_seconds):
             return {i: reference for i, (_, reference) in kept.items()}
-        if seen_behind and waited >= SEEN_WAIT_SECONDS:
-            raise _not_synchronised(entity, seen_behind, min_versions, kept)
+        if seen_behind and (awaited or waited >= SEEN_WAIT_SECONDS):
+            held = {(entity, i): version for i, (version, _) in kept.items()}
+            raise _not_synchronised({(entity, i): min_versions[i] for i in seen_behind}, held)
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.2)
 
@@ -165,13 +239,11 @@ def _current(kept: tuple[int, Reference] | None, min_version: int | None) -> boo
 
 
 def _not_synchronised(
-    entity: str,
-    behind: list[uuid.UUID],
-    min_versions: Mapping[uuid.UUID, int],
-    kept: Mapping[uuid.UUID, tuple[int, Reference]],
+    behind: Mapping[tuple[str, uuid.UUID], int], held: Mapping[tuple[str, uuid.UUID], int]
 ) -> ServiceUnavailable:
-    late = [(i, min_versions[i], kept[i][0] if i in kept else None) for i in behind]
-    log.warning("replica of %s behind the versions seen (id, seen, held): %s", entity, late)
+    late = [(entity, i, seen, held.get((entity, i))) for (entity, i), seen in behind.items()]
+    log.warning("replica behind the versions seen (entity, id, seen, held): %s", late)
+    entity = min(entity for entity, _ in behind)
     label = REFERENCE_LABELS.get(entity, "La fiche référencée")
     return ServiceUnavailable(
         f"{label} est en cours de synchronisation entre les services ; "

@@ -3,9 +3,11 @@
 
 Before it forwards a write that references records of other services (an action's account,
 a quote's contact), the gateway asks each owner ``POST /internal/versions`` for their current
-versions, then passes them on in ``X-CRM-Seen``. The service answering the write waits until its
-replica holds at least those versions (services.common.replica), so a record restored, trashed
-or created just before is seen as it now is. Pure code but for the route.
+versions, then passes them on in ``X-CRM-Seen``. The service answering the write waits, before its
+handler and without holding a database connection, until its replica holds at least those
+versions (services.common.replica.seen_versions), so a record restored, trashed or created just
+before is seen as it now is. Version 0 means "the owner does not know this record": it is not
+waited for (a missing reference is refused at once). Pure code but for the route.
 """
 
 from __future__ import annotations

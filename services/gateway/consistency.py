@@ -11,7 +11,8 @@ is looked at for its connection fields (from the collection's public declaration
 another service's entity; a write on ``/api/v1/<collection>/<id>/<action>`` served by another
 service than the record's owner (an account's mail merge, by documents) for that record. An
 owner that cannot answer in time is left out, with a warning: the write goes on as before (the
-replica waits for a record it lacks, not for a version).
+replica waits for a record it lacks, not for a version). An id the owner answers it does not
+hold is forwarded as version 0 (``account=<id>:0``): the service does not wait for it at all.
 """
 
 from __future__ import annotations
@@ -154,8 +155,16 @@ def _uuid(value: Any) -> str | None:
         return None
 
 
+# The version forwarded for an id its owner answered it does not hold: the service answering
+# the write does not wait for it (a missing reference is refused at once, 422).
+UNKNOWN_VERSION = 0
+
+
 def answered(asked: Mapping[str, list[str]], answer: Any) -> Versions:
-    """The owner's answer, keeping only what was asked and whole versions."""
+    """The owner's answer, keeping only what was asked and whole versions; an id asked that the
+    owner's answer for its entity leaves out is one the owner does not know: UNKNOWN_VERSION.
+    An entity the answer leaves out, or a version that is not a whole number, is left out
+    (nothing is said of it)."""
     if not isinstance(answer, dict):
         raise VersionsUnavailable("the answer is not a JSON object")
     versions: Versions = {}
@@ -164,7 +173,9 @@ def answered(asked: Mapping[str, list[str]], answer: Any) -> Versions:
         if not isinstance(held, dict):
             continue
         versions[entity] = {
-            i: v for i in ids if isinstance(v := held.get(i), int) and not isinstance(v, bool)
+            i: UNKNOWN_VERSION if v is None else v
+            for i in ids
+            if (v := held.get(i)) is None or (isinstance(v, int) and not isinstance(v, bool))
         }
     return versions
 

@@ -209,6 +209,22 @@ def test_the_answer_keeps_only_what_was_asked() -> None:
         answered(asked, [A])
 
 
+def test_an_id_the_owner_does_not_hold_is_forwarded_as_version_0() -> None:
+    """The owner answered for the entity and left the id out: it does not know it, and says so
+    (version 0), so the service answers from its replica at once instead of waiting."""
+    asked = {"account": [A, B], "contact": [C]}
+    assert answered(asked, {"account": {A: 3}, "contact": {}}) == {
+        "account": {A: 3, B: consistency.UNKNOWN_VERSION},
+        "contact": {C: 0},
+    }
+    assert answered(asked, {"account": {A: 3}}) == {"account": {A: 3, B: 0}}  # contact: unsaid
+    assert format_seen({"account": {B: 0}}) == f"account={B}:0"
+    assert parse_seen(f"account={B}:0,contact={C}:0") == {
+        ("account", uuid.UUID(B)): 0,
+        ("contact", uuid.UUID(C)): 0,
+    }
+
+
 class FakeUpstream:
     """The gateway's client of the services, answering as told."""
 
@@ -327,6 +343,26 @@ async def test_the_gateway_adds_the_versions_to_a_write_and_keeps_its_body() -> 
         response = await client.post(f"/api/v1/accounts/{A}/mail-merge", json={"template_id": C})
         assert (await response.json())["seen"] == f"account={A}:3"
         assert upstream.calls[-1][2] == {"account": [A]}
+
+
+async def test_the_gateway_forwards_version_0_for_an_id_the_owner_does_not_hold() -> None:
+    upstream = FakeUpstream(payload=orjson.dumps({"account": {}, "contact": {B: 5}}))
+    async with TestClient(TestServer(gateway_app(upstream))) as client:
+        response = await client.post("/api/v1/actions", json={"account_id": A, "contact_id": B})
+        assert (await response.json())["seen"] == f"account={A}:0,contact={B}:5"
+
+
+async def test_the_service_keeps_version_0_without_waiting_for_it() -> None:
+    """No database here: version 0 is kept as said; the wait is in the e2e tests."""
+
+    async def handler(_request: web.Request) -> web.Response:
+        return web.json_response({"account": replica.seen_version("account", uuid.UUID(A))})
+
+    app = web.Application(middlewares=[replica.seen_versions])
+    app.router.add_post("/api/v1/actions", handler)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post("/api/v1/actions", headers={SEEN_HEADER: f"account={A}:0"})
+        assert await response.json() == {"account": 0}
 
 
 async def test_the_gateway_asks_nothing_for_other_calls() -> None:
