@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document of the public API: the gateway's own operations (sign-in, users,
-the 360° view, printing, ClickToCall, telephony callbacks) and the fragments every service
-publishes at /internal/meta, merged; and a browsable reference served with local assets.
+the 360° view, printing, ClickToCall, telephony callbacks, the declarations and the event
+catalogue) and the fragments every service publishes at /internal/meta, merged; and a browsable
+reference served with local assets.
 
 The gateway imports no service: the records, their lists and actions are described by the
 services' fragments, and the 360° view and printing by the declarations the registry holds."""
@@ -10,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import Field
+
 from services.common.openapi import (
     LIST_PARAMS,
     PDF,
     AuditEntry,
     Op,
+    Open,
     Ref,
     fragment,
     page_model,
@@ -163,6 +167,81 @@ def user_operations() -> list[Op]:
     ]
 
 
+class FieldDeclaration(Open):
+    """A field as its entity declares it (services.common.entities.Field.public)."""
+
+    name: str
+    label: str
+    kind: str
+    required: bool
+    read_only: bool
+    max_length: int | None = None
+    help: str
+    listed: bool
+    printed: bool
+
+
+class EntityDeclaration(Open):
+    """An entity as its service declares it (services.common.entities.Entity.public)."""
+
+    name: str = Field(description="Nom de l'entité dans les événements : account")
+    collection: str = Field(description="Nom de la collection dans les chemins : accounts")
+    service: str = Field(description="Le service qui la garde (gateway : les utilisateurs)")
+    label: str
+    plural: str
+    title_field: str
+    fields: list[FieldDeclaration]
+    sorts: list[str]
+    default_sort: str
+    filters: list[dict[str, Any]]
+    search: str | None = None
+    tab: dict[str, Any] | None = None
+    events: list[str]
+    derived_events: list[str]
+    printing: dict[str, Any] | None = None
+    audited: bool
+    path: str
+
+
+class EntityDeclarations(Open):
+    items: list[EntityDeclaration]
+
+
+class EventCatalogue(Open):
+    """Event type -> its JSON Schema."""
+
+
+M = "Métadonnées"
+
+
+def meta_operations() -> list[Op]:
+    """The declarations and the event catalogue, served by the gateway from what the services
+    described (those not described yet are left out, or 503 for one of their entities)."""
+    return [
+        Op(
+            "get",
+            "/api/v1/meta/entities",
+            "Entités déclarées par les services (et les utilisateurs)",
+            M,
+            answer=EntityDeclarations,
+        ),
+        Op(
+            "get",
+            "/api/v1/meta/entities/{collection}",
+            "Déclaration d'une entité, par sa collection",
+            M,
+            answer=EntityDeclaration,
+        ),
+        Op(
+            "get",
+            "/api/v1/meta/events",
+            "Catalogue des événements (schéma JSON de chaque type)",
+            M,
+            answer=EventCatalogue,
+        ),
+    ]
+
+
 def composed_operations(entities: Sequence[Mapping[str, Any]]) -> list[Op]:
     """What the gateway composes from the services: the 360° view of an account, the printed
     record of every entity with a print layout, ClickToCall and the telephony callbacks."""
@@ -215,7 +294,7 @@ def composed_operations(entities: Sequence[Mapping[str, Any]]) -> list[Op]:
 
 def operations(entities: Sequence[Mapping[str, Any]]) -> list[Op]:
     """The gateway's own operations."""
-    return [*user_operations(), *composed_operations(entities)]
+    return [*user_operations(), *composed_operations(entities), *meta_operations()]
 
 
 def view_components(entities: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 event schemas, read from each service's ``GET /internal/meta`` (services.common.meta).
 
 The gateway imports no service. At start it asks every service for its meta, waiting and trying
-again while one comes up (``/readyz`` says which has not answered yet); then it follows the
+again while one comes up (``/readyz`` says which has not answered yet). What is known serves at
+once: a service that has described itself is served while another has not; only what no known
+service answers waits (``awaited``, a few seconds) for those still missing. Then it follows the
 announcements services make on the events exchange when they start (``meta.<service>.announced``)
 and reads the meta of one whose version is new to it. Everything built from the registry (the
 forwarding table, the OpenAPI document, audit routes, views, printing) reads it through its
@@ -17,7 +19,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 SERVICES = ("accounts", "activities", "documents", "audit")
 RETRY_PAUSES = (0.1, 0.2, 0.5, 1.0, 2.0)  # then every 2 s, until the service answers
 Fetch = Callable[[str], Awaitable[Mapping[str, Any]]]
+T = TypeVar("T")
 
 
 class MetaUnavailable(Exception):
@@ -65,6 +68,7 @@ class Registry:
         self._routes: list[tuple[re.Pattern[str], str, str]] = []
         self.version = 0
         self.loaded = asyncio.Event()  # set once every service has answered
+        self._changed = asyncio.Event()  # set (and replaced) at each change
         self._listeners: list[Callable[[], None]] = []
         self._loading: set[str] = set()
 
@@ -115,6 +119,23 @@ class Registry:
             return "métadonnées pas encore reçues de : " + ", ".join(missing)
         return None
 
+    async def awaited(self, find: Callable[[], T | None], within: float) -> T | None:
+        """What ``find`` finds in what is known now; while it finds nothing and some service has
+        not described itself yet, ``find`` again after each change, for ``within`` seconds at
+        most. None: not found (``missing()`` then tells whether it may still come)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            found = find()
+            remaining = deadline - loop.time()
+            if found is not None or not self.missing() or remaining <= 0:
+                return found
+            changed = self._changed
+            try:
+                await asyncio.wait_for(changed.wait(), remaining)
+            except TimeoutError:
+                return find()
+
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after each change (the version incremented)."""
         self._listeners.append(listener)
@@ -145,6 +166,8 @@ class Registry:
             routes += [(pattern_regex(p), p, service) for p in meta.get("routes", [])]
         self._entities, self._routes = entities, routes
         self.version += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
         for listener in self._listeners:
             listener()
 

@@ -6,7 +6,7 @@ import asyncio
 import hmac
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import swagger_ui_bundle
 from aiohttp import web
@@ -168,23 +168,33 @@ def cors_headers(
     return on_prepare
 
 
-LEARNING_SECONDS = 5.0  # how long a request waits for the services' meta as the gateway starts
+LEARNING_SECONDS = 5.0  # how long a request waits for services not described yet
+T = TypeVar("T")
 
 
-async def learnt(request: web.Request) -> Registry:
-    """The registry, once every service has described itself: a request that comes while the
-    gateway is still starting waits for it (a few seconds), then gets 503 with Retry-After."""
+async def known(request: web.Request, find: Callable[[Registry], T | None]) -> T | None:
+    """What ``find`` finds in what the gateway knows of the services, at once when it is known.
+    Not found while some service has not described itself yet (down as the gateway started):
+    it waits for them (a few seconds), then 503 with Retry-After naming them, since the missing
+    one may serve it. None: not found, every service known (the caller's 404)."""
     registry = request.app[REGISTRY_KEY]
-    if not registry.loaded.is_set():
-        try:
-            await asyncio.wait_for(registry.loaded.wait(), LEARNING_SECONDS)
-        except TimeoutError as exc:
-            raise ServiceUnavailable(
-                "La passerelle démarre : les services ne se sont pas encore tous décrits ("
-                + ", ".join(registry.missing())
-                + ")."
-            ) from exc
-    return registry
+    found = await registry.awaited(lambda: find(registry), LEARNING_SECONDS)
+    missing = registry.missing()
+    if found is None and missing:
+        raise ServiceUnavailable(not_described(missing))
+    return found
+
+
+def not_described(missing: list[str]) -> str:
+    if len(missing) == 1:
+        return (
+            f"Le service {missing[0]} ne s'est pas encore décrit à la passerelle (arrêté ou "
+            "en démarrage) : ce qu'il sert est indisponible ; réessayez."
+        )
+    return (
+        f"Les services {', '.join(missing)} ne se sont pas encore décrits à la passerelle "
+        "(arrêtés ou en démarrage) : ce qu'ils servent est indisponible ; réessayez."
+    )
 
 
 def audited_collections(registry: Registry) -> dict[str, str]:
@@ -425,6 +435,12 @@ def _forward(request: web.Request, service_name: str, path: str) -> Awaitable[we
 def picklist_owner(registry: Registry, name: str) -> str:
     """The service that keeps picklist ``name``: one whose entities' lists use it and that
     serves picklists; the accounts service keeps every other one."""
+    return declared_owner(registry, name) or "accounts"
+
+
+def declared_owner(registry: Registry, name: str) -> str | None:
+    """The known service whose entities' lists use picklist ``name`` and that serves
+    picklists; None when none does."""
     sample = f"/api/v1/picklists/{name}"
     for entity in registry.entities():
         service = entity.get("service")
@@ -433,7 +449,7 @@ def picklist_owner(registry: Registry, name: str) -> str:
         uses = any(f.get("picklist") == name for f in entity["fields"])
         if uses and _serves(registry, str(service), sample):
             return str(service)
-    return "accounts"
+    return None
 
 
 def _serves(registry: Registry, service: str, path: str) -> bool:
@@ -445,10 +461,12 @@ def _serves(registry: Registry, service: str, path: str) -> bool:
 
 async def forward_to_owner(request: web.Request) -> web.StreamResponse:
     """The last route: a public path a service serves (its /internal/meta says which) is
-    forwarded to it as it is; any other is answered here (405 naming the methods of a path the
-    gateway serves itself, else 404)."""
+    forwarded to it as it is, as soon as that service has described itself; a path no known
+    service serves waits for those not described yet (503 naming them if they do not come);
+    any other is answered here (405 naming the methods of a path the gateway serves itself,
+    else 404)."""
     path = request.path
-    owner = (await learnt(request)).service_of_path(path)
+    owner = await known(request, lambda registry: registry.service_of_path(path))
     if owner is not None:
         return await _forward(request, owner, request.rel_url.raw_path)
     allowed: set[str] = set()
@@ -503,7 +521,8 @@ async def telephony_event(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/accounts/{id}/view")
 async def account_view(request: web.Request) -> web.Response:
-    await learnt(request)  # the view's sections are the declared tabs
+    # The account's service must be known; the other sections are those of the known services.
+    await known(request, lambda registry: registry.entity_named("account"))
     return await views.account_view(
         request,
         request.app[UPSTREAMS_KEY],
@@ -515,12 +534,14 @@ async def account_view(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/{collection}/{id}/print")
 async def print_record(request: web.Request) -> web.Response:
+    collection = request.match_info["collection"]
+    await known(request, lambda registry: registry.entity(collection))
     return await printing.print_record(
         request.app[UPSTREAMS_KEY],
         request.app[SETTINGS_KEY],
         identity_of(request),
-        (await learnt(request)).entities(),
-        request.match_info["collection"],
+        request.app[REGISTRY_KEY].entities(),  # a section of a service not known: unavailable
+        collection,
         request.match_info["id"],
     )
 
@@ -583,14 +604,16 @@ async def _account_ids(request: web.Request, filters: dict[str, str]) -> list[st
 
 @routes.route("*", "/api/v1/picklists/{name}")
 async def picklist(request: web.Request) -> web.Response:
-    owner = picklist_owner(await learnt(request), request.match_info["name"])
-    return await _forward(request, owner, request.rel_url.raw_path)
+    name = request.match_info["name"]
+    owner = await known(request, lambda registry: declared_owner(registry, name))
+    return await _forward(request, owner or "accounts", request.rel_url.raw_path)
 
 
 async def _audited(request: web.Request) -> tuple[str, uuid.UUID]:
     """The entity and record id of an audit trail the caller may read: a user's trail is for
     admins and for that user only (ids compared as UUIDs, whatever their case)."""
-    entity = audited_collections(await learnt(request)).get(request.match_info["collection"])
+    collection = request.match_info["collection"]
+    entity = await known(request, lambda registry: audited_collections(registry).get(collection))
     if entity is None:
         raise web.HTTPNotFound()
     record_id = parse_record_id(request.match_info["id"])
@@ -616,20 +639,24 @@ async def audit_verify(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/openapi.json")
 async def openapi_document(request: web.Request) -> web.Response:
-    await learnt(request)
+    """The operations of the gateway and of the services known now (a service down as the
+    gateway started joins the document once it has described itself)."""
     return json_response(request.app[DOCUMENTS_KEY].document())
 
 
 @routes.get("/api/v1/meta/entities")
 async def meta_entities(request: web.Request) -> web.Response:
-    """Every entity the services declare (and the gateway's own users), for the web interface
-    and integrators."""
-    return json_response({"items": (await learnt(request)).entities()})
+    """Every entity the known services declare (and the gateway's own users), for the web
+    interface and integrators."""
+    return json_response({"items": request.app[REGISTRY_KEY].entities()})
 
 
 @routes.get("/api/v1/meta/entities/{collection}")
 async def meta_entity(request: web.Request) -> web.Response:
-    entity = (await learnt(request)).entity(request.match_info["collection"])
+    """One declaration; one of a service not described yet waits for it, then 503 (not a 404
+    that would say it does not exist)."""
+    collection = request.match_info["collection"]
+    entity = await known(request, lambda registry: registry.entity(collection))
     if entity is None:
         raise NotFound("Aucune entité ne porte ce nom de collection.")
     return json_response(entity)
@@ -637,8 +664,9 @@ async def meta_entity(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/meta/events")
 async def meta_events(request: web.Request) -> web.Response:
-    """The event catalogue: the JSON Schema of every event type, keyed by type."""
-    return json_response((await learnt(request)).events())
+    """The event catalogue of the gateway and the known services: the JSON Schema of every
+    event type, keyed by type."""
+    return json_response(request.app[REGISTRY_KEY].events())
 
 
 @routes.get("/api/docs")
