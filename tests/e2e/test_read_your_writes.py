@@ -8,7 +8,9 @@ little. Between rounds nothing waits for the events except where the test says s
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 from typing import Any
 
 import aiohttp
@@ -202,3 +204,86 @@ async def test_a_version_the_replica_never_reaches_answers_503_with_retry_after(
         headers={HEADER: identity, SEEN_HEADER: f"account={account['id']}:{account['version']}"},
     ) as response:
         assert response.status == 201, await response.text()
+
+
+PARALLEL = 16  # four times the services' pool (tests.support: db_pool_max 4)
+
+
+async def test_parallel_restores_then_references_all_pass(
+    platform: Platform, admin: Headers
+) -> None:
+    """Many writes waiting for their replica at once: the waits hold no connection, so the event
+    consumer still gets one and brings the replica up to date (before: 503s, the consumer
+    starved by writes waiting inside their transactions)."""
+    accounts = [
+        await created(platform, admin, "/api/v1/accounts", {"name": f"Menuiserie {i}"})
+        for i in range(PARALLEL)
+    ]
+    for account in accounts:
+        await trash(platform, admin, f"/api/v1/accounts/{account['id']}")
+    for account in accounts:
+        deal = {"name": "Escalier", "account_id": account["id"]}
+        await refused_once_replicated(platform, admin, "/api/v1/opportunities", deal, "account_id")
+
+    async def restore_then_reference(account: dict[str, Any]) -> tuple[int, Any]:
+        status, body, _ = await platform.call(
+            "POST", f"/api/v1/accounts/{account['id']}/restore", admin
+        )
+        assert status == 200, body
+        deal = {"name": "Escalier", "account_id": account["id"]}
+        return await post(platform, admin, "/api/v1/opportunities", deal)
+
+    results = await asyncio.gather(*(restore_then_reference(a) for a in accounts))
+    assert [status for status, _ in results] == [201] * PARALLEL, results
+
+
+async def test_parallel_writes_naming_unknown_records_are_refused_and_reads_go_on(
+    platform: Platform, admin: Headers
+) -> None:
+    """The owner answers it does not know the ids (version 0): each write is refused from the
+    replica at once, holding no connection for a wait, and a read alongside is answered."""
+    account = await created(platform, admin, "/api/v1/accounts", {"name": "Charpente Roux"})
+    await created(
+        platform, admin, "/api/v1/opportunities", {"name": "Auvent", "account_id": account["id"]}
+    )
+
+    async def unknown() -> tuple[int, Any]:
+        return await post(
+            platform,
+            admin,
+            "/api/v1/opportunities",
+            {"name": "Fantôme", "account_id": str(uuid.uuid4())},
+        )
+
+    async def read() -> tuple[int, Any]:
+        status, body, _ = await platform.call(
+            "GET", f"/api/v1/opportunities?account_id={account['id']}", admin
+        )
+        return status, body
+
+    *refused, (read_status, listed) = await asyncio.gather(
+        *(unknown() for _ in range(PARALLEL)), read()
+    )
+    assert [status for status, _ in refused] == [422] * PARALLEL, refused
+    assert all(
+        messages(problem) == {"account_id": "Aucun compte ne porte cet identifiant."}
+        for _, problem in refused
+    )
+    assert read_status == 200, listed
+    assert [deal["name"] for deal in listed["items"]] == ["Auvent"]
+
+
+async def test_version_0_is_answered_from_the_replica_at_once(
+    platform: Platform, admin: Headers
+) -> None:
+    """Called directly, as the gateway does for an id the owner does not hold."""
+    identity = sign_identity(Identity("0", "admin", "admin"), INTERNAL_SECRET)
+    missing = uuid.uuid4()
+    async with platform.http.post(
+        f"{platform.urls['activities']}/api/v1/opportunities",
+        json={"name": "Fantôme", "account_id": str(missing)},
+        headers={HEADER: identity, SEEN_HEADER: f"account={missing}:0"},
+    ) as response:
+        problem = await response.json(content_type=None)
+        assert response.status == 422, problem
+    assert messages(problem) == {"account_id": "Aucun compte ne porte cet identifiant."}
