@@ -113,7 +113,10 @@ def connections(declaration: Mapping[str, Any]) -> dict[str, str]:
     return {
         field["name"]: field["target"]
         for field in declaration.get("fields", ())
-        if field.get("kind") == "connection" and field.get("target") and not field.get("read_only")
+        if field.get("kind") == "connection"
+        and field.get("target")
+        and field.get("key", "id") == "id"  # by id (an owner is named by username)
+        and not field.get("read_only")
     }
 
 
