@@ -244,8 +244,10 @@ def read_your_writes(
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method not in WRITE_METHODS:  # reads: nothing to ask, nothing to wait for
+            return await handler(request)
         known = declarations()
-        if request.method in WRITE_METHODS and IDENTITY_KEY in request and known is not None:
+        if IDENTITY_KEY in request and known is not None:
             wanted = await _wanted(request, known)
             if wanted:
                 owners, identity = upstream(), request[IDENTITY_KEY]
