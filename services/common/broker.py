@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
@@ -14,8 +15,11 @@ from aio_pika.abc import (
     AbstractConnection,
     AbstractExchange,
     AbstractIncomingMessage,
+    AbstractQueue,
 )
 from yarl import URL
+
+from .supervisor import close_quietly
 
 # Errors that mean "the broker is unreachable or the connection broke": retry later.
 BROKER_ERRORS: tuple[type[BaseException], ...] = (
@@ -100,6 +104,31 @@ def lost_signal(connection: AbstractConnection) -> asyncio.Event:
     lost = asyncio.Event()
     connection.close_callbacks.add(lambda *_args: lost.set())
     return lost
+
+
+@dataclass(frozen=True)
+class PrivateQueue:
+    queue: AbstractQueue
+    exchange: AbstractExchange
+    lost: asyncio.Event  # set when the connection or the channel breaks
+
+
+@contextlib.asynccontextmanager
+async def private_queue(amqp_url: str, exchange_name: str) -> AsyncIterator[PrivateQueue]:
+    """A queue of this process's own on the events exchange (exclusive, gone with its
+    connection), bound to nothing yet; the connection and channel are closed on leaving."""
+    connection = await open_connection(amqp_url)
+    channel: AbstractChannel | None = None
+    try:
+        lost = lost_signal(connection)
+        await ensure_exchanges(connection, exchange_name)
+        channel = await connection.channel()
+        channel.close_callbacks.add(lambda *_args: lost.set())
+        exchange = await declare_events_exchange(channel, exchange_name)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        yield PrivateQueue(queue, exchange, lost)
+    finally:
+        await close_quietly(channel, connection)
 
 
 # A service announces its meta version (services.common.meta) on the events exchange under

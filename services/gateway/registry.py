@@ -22,17 +22,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractIncomingMessage
 from aiohttp import web
 
-from services.common.broker import (
-    declare_events_exchange,
-    ensure_exchanges,
-    lost_signal,
-    open_connection,
-)
+from services.common.broker import private_queue
 from services.common.meta import ANNOUNCEMENTS, pattern_regex
-from services.common.supervisor import SupervisedTask, Supervisor, close_quietly
+from services.common.supervisor import SupervisedTask, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -233,34 +228,26 @@ class Registry:
         """Consume the announcements on a queue of this gateway's own until the connection is
         lost (then raise: the supervisor retries). Once connected, every service is read again
         (an announcement may have been missed while disconnected)."""
-        connection = await open_connection(amqp_url)
-        channel: AbstractChannel | None = None
-        try:
-            lost = lost_signal(connection)
-            await ensure_exchanges(connection, exchange_name)
-            channel = await connection.channel()
-            channel.close_callbacks.add(lambda *_args: lost.set())
-            exchange = await declare_events_exchange(channel, exchange_name)
-            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-            await queue.bind(exchange, routing_key=ANNOUNCEMENTS)
-            pending: set[asyncio.Task[None]] = set()
+        async with private_queue(amqp_url, exchange_name) as private:
+            try:
+                await private.queue.bind(private.exchange, routing_key=ANNOUNCEMENTS)
+                pending: set[asyncio.Task[None]] = set()
 
-            async def on_message(message: AbstractIncomingMessage) -> None:
-                announcement = _announcement(message)
-                if announcement is not None:
-                    job = asyncio.create_task(self.announced(*announcement))
-                    pending.add(job)
-                    job.add_done_callback(pending.discard)
+                async def on_message(message: AbstractIncomingMessage) -> None:
+                    announcement = _announcement(message)
+                    if announcement is not None:
+                        job = asyncio.create_task(self.announced(*announcement))
+                        pending.add(job)
+                        job.add_done_callback(pending.discard)
 
-            await queue.consume(on_message, no_ack=True)
-            task.mark_up()
-            if self.loaded.is_set():
-                await self._refresh_all()
-            await lost.wait()
-            raise ConnectionError("the broker connection was lost")
-        finally:
-            task.mark_down()
-            await close_quietly(channel, connection)
+                await private.queue.consume(on_message, no_ack=True)
+                task.mark_up()
+                if self.loaded.is_set():
+                    await self._refresh_all()
+                await private.lost.wait()
+                raise ConnectionError("the broker connection was lost")
+            finally:
+                task.mark_down()
 
     async def _refresh_all(self) -> None:
         for service in self.services:

@@ -31,15 +31,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from aio_pika.abc import AbstractExchange, AbstractQueue
 
-from services.common.broker import (
-    declare_events_exchange,
-    ensure_exchanges,
-    lost_signal,
-    open_connection,
-)
-from services.common.supervisor import SupervisedTask, Supervisor, close_quietly
+from services.common.broker import private_queue
+from services.common.supervisor import SupervisedTask, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -204,35 +199,28 @@ class ViewCache:
         """Follow the stream until the connection is lost (then raise: the supervisor retries),
         bound again whenever the declarations change. Whatever ends it, the cache is unused
         until the feed is back."""
-        connection = await open_connection(amqp_url)
-        channel: AbstractChannel | None = None
-        try:
-            lost = lost_signal(connection)
-            await ensure_exchanges(connection, exchange_name)
-            channel = await connection.channel()
-            channel.close_callbacks.add(lambda *_args: lost.set())
-            exchange = await declare_events_exchange(channel, exchange_name)
-            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-            self._registry, self._bound = registry, ()  # a new queue, bound to nothing yet
-            await self._bind(queue, exchange, registry)
-
-            async def on_event(message: Any) -> None:
-                self.drop(accounts_named(message.body, self._links))
-
-            await queue.consume(on_event, no_ack=True)
-            self._connected = True
-            self.activate(True)
-            task.mark_up()
-            while True:
-                await _wait_any(lost, self._declarations_changed)
-                if lost.is_set():
-                    raise ConnectionError("the broker connection was lost")
+        async with private_queue(amqp_url, exchange_name) as private:
+            queue, exchange = private.queue, private.exchange
+            try:
+                self._registry, self._bound = registry, ()  # a new queue, bound to nothing yet
                 await self._bind(queue, exchange, registry)
-        finally:
-            self._connected = False
-            self.activate(False)
-            task.mark_down()
-            await close_quietly(channel, connection)
+
+                async def on_event(message: Any) -> None:
+                    self.drop(accounts_named(message.body, self._links))
+
+                await queue.consume(on_event, no_ack=True)
+                self._connected = True
+                self.activate(True)
+                task.mark_up()
+                while True:
+                    await _wait_any(private.lost, self._declarations_changed)
+                    if private.lost.is_set():
+                        raise ConnectionError("the broker connection was lost")
+                    await self._bind(queue, exchange, registry)
+            finally:
+                self._connected = False
+                self.activate(False)
+                task.mark_down()
 
     async def _bind(
         self, queue: AbstractQueue, exchange: AbstractExchange, registry: Declarations
