@@ -427,15 +427,30 @@ async def apply_change(
     return record
 
 
-def _patched(spec: RecordSpec, current: dict[str, Any], patch: Any) -> dict[str, Any]:
-    """The document after ``patch``; read-only fields may be echoed back unchanged, not changed."""
+def _echoed_as_read(
+    spec: RecordSpec, current: Mapping[str, Any], name: str, echoed: Any, conditional: bool
+) -> bool:
+    """Whether a read-only field sent back is what the client may have read: its value now; for
+    derived data (a location), also null, read before the system computed it under the same
+    ETag; for the system columns of a conditional write, anything (If-Match decides)."""
+    if echoed == as_json(current.get(name)):
+        return True
+    if name in spec.computed and echoed is None:
+        return True
+    return conditional and name in SYSTEM_COLUMNS
+
+
+def _patched(
+    spec: RecordSpec, current: dict[str, Any], patch: Any, *, conditional: bool = False
+) -> dict[str, Any]:
+    """The document after ``patch``; read-only fields may be echoed back as read, not changed."""
     if not isinstance(patch, dict):
         raise ValidationFailed([FieldError("body", "Doit être un objet JSON (merge patch).")])
     refuse_unknown_fields(patch, (*spec.editable, *spec.read_only))
     errors = [
         FieldError(name, "Champ en lecture seule.")
         for name in spec.read_only
-        if name in patch and patch[name] != as_json(current.get(name))
+        if name in patch and not _echoed_as_read(spec, current, name, patch[name], conditional)
     ]
     if errors:
         raise ValidationFailed(errors)
@@ -458,7 +473,8 @@ async def update(
         row = await lock(conn, spec, record_id)
         spec.guard(row)
         old = spec.record(row)
-        values = await _validated(conn, spec, _patched(spec, old, patch), old, identity)
+        document = _patched(spec, old, patch, conditional=if_match is not None)
+        values = await _validated(conn, spec, document, old, identity)
         check_if_match(if_match, row["version"])  # a bad request is a 422 whatever the version
         sets = spec.row_values(values)
         if all(sets[n] == row[n] for n in spec.written):

@@ -228,3 +228,30 @@ async def test_an_address_whose_event_was_lost_is_located_by_the_sweep(
 
     shown = await eventually(on_the_map, within=20)  # the sweep runs every 5 s
     assert (shown["address"]["city"], round(shown["lat"])) == ("Lyon", 46)
+
+
+async def test_a_form_sending_back_the_whole_record_it_read_keeps_its_etag(
+    platform: Platform, admin: Headers
+) -> None:
+    """A form that read the account before the geocoder ran (location null) sends the whole
+    record back with its changes under the same ETag: saved, the location kept. A stale ETag
+    with the stale record is a 412 (someone else changed it), not a 422 on its version."""
+    account = await _create(platform, admin, "Librairie formulaire")
+    path = f"/api/v1/accounts/{account['id']}"
+    assert account["location"] is None  # as the form read it
+    located = await _located(platform, admin, path, "Paris")
+    status, body, _ = await platform.call(
+        "PATCH", path, {**admin, **PATCH, "If-Match": '"1"'}, json={**account, "employees": 4}
+    )
+    assert status == 200, body
+    assert (body["version"], body["employees"], body["location"]) == (2, 4, located["location"])
+    status, body, _ = await platform.call(
+        "PATCH", path, {**admin, **PATCH, "If-Match": '"1"'}, json={**account, "employees": 5}
+    )
+    assert status == 412, body
+    # Changing the location stays refused, with or without If-Match.
+    moved = {**located["location"], "lat": 0.0}
+    status, body, _ = await platform.call(
+        "PATCH", path, {**admin, **PATCH, "If-Match": '"2"'}, json={"location": moved}
+    )
+    assert (status, body["errors"][0]["field"]) == (422, "location"), body
