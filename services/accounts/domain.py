@@ -167,7 +167,9 @@ def clean_country(value: str) -> str:
 
 
 def french_department(postal_code: str) -> str:
-    """The département of a French postal code (2A/2B for Corsica, 97x overseas)."""
+    """The département of a French postal code (2A/2B for Corsica, 97x overseas), written with
+    or without spaces ("20 090")."""
+    postal_code = postal_code.replace(" ", "")
     if postal_code.startswith("20"):
         return "2A" if int(postal_code) < 20200 else "2B"
     if postal_code[:2] in ("97", "98"):

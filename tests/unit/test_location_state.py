@@ -78,3 +78,17 @@ def test_an_event_asks_for_the_row_only_when_its_record_may_need_locating() -> N
     assert wants_location(_event({"address": PARIS, "location": None}))
     assert wants_location(_event({"address": EMPTY, "location": located}))
     assert not wants_location(_event({"address": EMPTY, "location": None}))
+
+
+async def test_a_postal_code_written_with_a_space_is_located() -> None:
+    """Validation accepts "20 090" (kept as written): the offline geocoder finds Ajaccio, in
+    Corse-du-Sud, instead of failing on it and leaving the account pending for good."""
+    from services.accounts.domain import french_department
+    from services.accounts.geocoding import OfflineGeocoder
+
+    assert (french_department("20 090"), french_department("20 600")) == ("2A", "2B")
+    found = await OfflineGeocoder().locate(
+        {"postal_code": "20 090", "city": "Ajaccio", "country": "FR"}
+    )
+    assert found is not None
+    assert found.precision == "city"
