@@ -354,8 +354,13 @@ async def sweep(
     refused or still on its way); how many were located."""
     located = 0
     for account in await pool.fetch(SELECT_WAITING, older_than, batch):
-        async with pool.acquire() as conn, conn.transaction():
-            located += await relocate(conn, source, chain, account["id"], to_record)
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                located += await relocate(conn, source, chain, account["id"], to_record)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            raise  # the database: the supervisor retries the sweep
+        except Exception:  # one account's surprise does not hold up the others
+            log.exception("geocoder sweep: account %s not located", account["id"])
     return located
 
 

@@ -234,3 +234,24 @@ async def test_a_location_left_behind_by_an_emptied_address_goes(db: asyncpg.Poo
         None,
     )
     assert (await located_events(db))[-1].data.record["location"] is None
+
+
+class Surprising:
+    """A provider that fails in a way nobody planned for, on one address only."""
+
+    name = "surprising"
+
+    async def locate(self, address: Mapping[str, Any]) -> Any:
+        if address.get("city") == "Paris":
+            raise RuntimeError("a provider's answer nobody expected")
+        return await OfflineGeocoder().locate(address)
+
+
+async def test_one_account_that_fails_the_sweep_does_not_hold_up_the_others(
+    db: asyncpg.Pool,
+) -> None:
+    stuck = await pending(db, PARIS, waiting=60)  # the oldest: swept first
+    other = await pending(db, LYON, waiting=30)
+    assert await sweep(db, SOURCE, GeocoderChain([Surprising()]), to_record, older_than=5) == 1
+    assert (await row(db, stuck))["location_status"] == "pending"
+    assert (await row(db, other))["location_status"] == "found"
