@@ -71,7 +71,7 @@ def _value(kind: str, value: Any) -> str:
     return str(value)
 
 
-def _row(section: str, item: dict[str, Any]) -> list[str]:
+def _row(section: str, item: dict[str, Any], title_field: str = "name") -> list[str]:
     if section == "contacts":
         return [
             " ".join(p for p in (item.get("first_name"), item.get("last_name")) if p),
@@ -89,7 +89,8 @@ def _row(section: str, item: dict[str, Any]) -> list[str]:
             STATUS_LABELS.get(item["status"], item["status"]),
             money(item.get("total_gross")),
         ]
-    return [item.get("name", ""), str(item.get("stage") or item.get("status") or "")]
+    title = item.get(title_field) or item.get("name") or ""
+    return [str(title), str(item.get("stage") or item.get("status") or "")]
 
 
 async def record_pdf(request: PrintRequest) -> bytes:
@@ -112,7 +113,7 @@ async def record_pdf(request: PrintRequest) -> bytes:
             {
                 "title": request.titles.get(name, name),
                 "count_label": f"{len(items)}{more}",
-                "rows": [_row(name, item) for item in items],
+                "rows": [_row(name, item, request.row_titles.get(name, "name")) for item in items],
             }
         )
     context = {

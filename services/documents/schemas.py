@@ -46,6 +46,7 @@ class PrintRequest(BaseModel):
     title_field: str = "name"
     fields: list[PrintedField]
     titles: dict[str, str] = Field(default_factory=dict)  # section (collection) -> title
+    row_titles: dict[str, str] = Field(default_factory=dict)  # section -> the field naming a row
     record: dict[str, Any]
     sections: dict[str, dict[str, Any]] = Field(default_factory=dict)
     unavailable: list[str] = Field(default_factory=list)

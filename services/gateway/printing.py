@@ -23,6 +23,7 @@ from services.common.records import parse_record_id
 
 from .proxy import Upstreams
 from .settings import GatewaySettings
+from .view_cache import ACCOUNT
 
 SECTION_ROWS = "10"
 
@@ -36,6 +37,7 @@ class PrintSection:
     link: str
     title: str
     service: str | None
+    title_field: str = "name"  # what names one of its rows
 
 
 @dataclass(frozen=True)
@@ -62,15 +64,23 @@ def print_plan(entity: Mapping[str, Any], entities: Sequence[Mapping[str, Any]])
     layout = entity["printing"]
     kinds = {field["name"]: field["kind"] for field in entity["fields"]}
     by_collection = {e["collection"]: e for e in entities}
+    declared = [(section["collection"], section["link"]) for section in layout["sections"]]
+    if entity["name"] == ACCOUNT:  # every 360° tab prints on the account, a new one too
+        tabs = sorted(
+            (e["tab"]["order"], e["collection"], e["tab"]["link"]) for e in entities if e.get("tab")
+        )
+        listed = {collection for collection, _ in declared}
+        declared += [(collection, link) for _, collection, link in tabs if collection not in listed]
     sections = []
-    for section in layout["sections"]:
-        related = by_collection.get(section["collection"])
+    for collection, link in declared:
+        related = by_collection.get(collection)
         sections.append(
             PrintSection(
-                collection=section["collection"],
-                link=section["link"],
-                title=section_title(related) if related else section["collection"],
+                collection=collection,
+                link=link,
+                title=section_title(related) if related else collection,
                 service=related["service"] if related else None,
+                title_field=related["title_field"] if related else "name",
             )
         )
     return PrintPlan(
@@ -154,6 +164,7 @@ async def print_record(
         "title_field": plan.title_field,
         "fields": list(plan.fields),
         "titles": {item.collection: item.title for item in plan.sections},
+        "row_titles": {item.collection: item.title_field for item in plan.sections},
         "record": record,
         "sections": pages,
         "unavailable": [n for n in names if n not in pages],

@@ -200,15 +200,15 @@ def test_the_printable_records_and_their_fields_are_those_declared() -> None:
 def test_a_printed_record_shows_its_related_records_under_their_tab_label() -> None:
     plans = printable(registry_of(DECLARED).entities())
     assert plans["accounts"].sections == (
-        PrintSection("contacts", "account_id", "Contacts", "accounts"),
-        PrintSection("actions", "account_id", "Actions", "activities"),
-        PrintSection("opportunities", "account_id", "Affaires", "activities"),
-        PrintSection("projects", "account_id", "Projets", "activities"),
-        PrintSection("quotes", "account_id", "Devis", "documents"),
-        PrintSection("invoices", "account_id", "Factures", "documents"),
+        PrintSection("contacts", "account_id", "Contacts", "accounts", "last_name"),
+        PrintSection("actions", "account_id", "Actions", "activities", "subject"),
+        PrintSection("opportunities", "account_id", "Affaires", "activities", "name"),
+        PrintSection("projects", "account_id", "Projets", "activities", "name"),
+        PrintSection("quotes", "account_id", "Devis", "documents", "number"),
+        PrintSection("invoices", "account_id", "Factures", "documents", "number"),
     )
     assert plans["contacts"].sections == (
-        PrintSection("actions", "contact_id", "Actions", "activities"),
+        PrintSection("actions", "contact_id", "Actions", "activities", "subject"),
     )
     assert [s.link for s in plans["opportunities"].sections] == ["opportunity_id"] * 2
 
@@ -230,5 +230,17 @@ def test_a_new_printable_entity_needs_no_gateway_change() -> None:
     plan = printable(registry.entities())["campaigns"]
     assert (plan.kind, plan.service, plan.heading) == ("campaign", "marketing", "Campagne")
     assert [f["label"] for f in plan.fields] == ["Campagne", "Compte"]
-    assert plan.sections == (PrintSection("actions", "account_id", "Actions", "activities"),)
+    assert plan.sections == (
+        PrintSection("actions", "account_id", "Actions", "activities", "subject"),
+    )
     assert orjson.loads(orjson.dumps(plan.fields))  # sent as JSON to the documents service
+
+
+def test_a_new_tab_prints_on_the_account_with_its_rows_named_by_its_title_field() -> None:
+    registry = registry_of({**DECLARED, "marketing": ()})
+    learn(registry, "marketing", [marketing(tab_order=7)], version="2")
+    sections = printable(registry.entities())["accounts"].sections
+    assert sections[-1].collection == "campaigns"
+    assert (sections[-1].link, sections[-1].service) == ("target_account_id", "marketing")
+    assert sections[-1].title_field == "name"
+    assert len(sections) == 7  # the six declared tabs, then the new one

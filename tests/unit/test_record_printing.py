@@ -85,3 +85,12 @@ async def test_the_page_says_what_the_request_says_not_a_table_of_its_own() -> N
                      "Budget 1 500,00 €", "Début 01/12/2026", "Journal (0) Aucun élément."):  # fmt: skip
         assert expected in text, expected
     assert "Projet :" not in text
+
+
+def test_a_row_of_a_section_is_named_by_its_entity_title_field() -> None:
+    from services.documents.printing import _row
+
+    assert _row("notes", {"title": "Relance", "status": "ouverte"}, "title") == [
+        "Relance",
+        "ouverte",
+    ]
