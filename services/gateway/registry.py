@@ -61,6 +61,8 @@ class Registry:
         self._metas: dict[str, Mapping[str, Any]] = {}
         self._entities: list[dict[str, Any]] = list(self._own)
         self._routes: list[tuple[re.Pattern[str], str, str]] = []
+        self._by_collection: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+        self._unindexed: list[tuple[re.Pattern[str], str]] = []
         self.version = 0
         self.loaded = asyncio.Event()  # set once every service has answered
         self._changed = asyncio.Event()  # set (and replaced) at each change
@@ -81,9 +83,10 @@ class Registry:
 
     def service_of_path(self, path: str) -> str | None:
         """The service that serves ``path`` (a request's path), None when no service does."""
-        for regex, _pattern, service in self._routes:
-            if regex.fullmatch(path):
-                return service
+        for bucket in (self._by_collection.get(_collection_of(path), ()), self._unindexed):
+            for regex, service in bucket:
+                if regex.fullmatch(path):
+                    return service
         return None
 
     def routes(self) -> list[tuple[str, str]]:
@@ -160,6 +163,17 @@ class Registry:
             entities += [{**entity, "service": service} for entity in meta.get("entities", [])]
             routes += [(pattern_regex(p), p, service) for p in meta.get("routes", [])]
         self._entities, self._routes = entities, routes
+        # Each forwarded request looks its service up: among the routes of its collection only.
+        self._by_collection = {}
+        self._unindexed = []
+        for regex, pattern, service in routes:
+            collection = _collection_of(pattern)
+            bucket = (
+                self._unindexed
+                if "{" in collection
+                else self._by_collection.setdefault(collection, [])
+            )
+            bucket.append((regex, service))
         self.version += 1
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
@@ -255,6 +269,12 @@ class Registry:
                 self.learn(await self._fetch(service))
             except MetaUnavailable as exc:  # it will announce itself when it is back
                 log.info("meta of %s not read again: %s", service, exc)
+
+
+def _collection_of(path: str) -> str:
+    """The third segment of a path ("accounts" of "/api/v1/accounts/{id}")."""
+    parts = path.split("/", 4)
+    return parts[3] if len(parts) > 3 else ""
 
 
 REGISTRY_KEY = web.AppKey("registry", Registry)

@@ -93,3 +93,16 @@ async def test_a_change_that_does_not_bring_it_keeps_waiting() -> None:
     await arrivals
     assert found == "accounts"
     assert known.missing() == ["documents"]
+
+
+def test_a_path_is_matched_against_its_collection_s_routes_and_the_parameterised_ones() -> None:
+    known = Registry(_never, services=("accounts", "activities"))
+    known.learn(meta("activities", "actions"))
+    accounts = meta("accounts", "accounts")
+    accounts["routes"] = [*accounts["routes"], "/api/v1/{name:picklists}/{code}"]
+    known.learn(accounts)
+    assert known.service_of_path("/api/v1/actions/1") == "activities"
+    assert known.service_of_path("/api/v1/accounts") == "accounts"
+    assert known.service_of_path("/api/v1/picklists/civility") == "accounts"  # not indexed
+    assert known.service_of_path("/api/v1/actions/1/extra") is None
+    assert known.service_of_path("/api/v1") is None
