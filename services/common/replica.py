@@ -110,7 +110,10 @@ async def seen_versions(request: web.Request, handler: Handler) -> web.StreamRes
     """Waits, before the handler and without holding a connection, until the replica holds the
     request's X-CRM-Seen versions (503 past SEEN_WAIT_SECONDS), then keeps them for the
     reference checks the handler leads to, which find them at once."""
-    seen = parse_seen(request.headers.get(SEEN_HEADER))
+    header = request.headers.get(SEEN_HEADER)
+    if header is None:  # most requests: nothing to wait for, nothing to keep
+        return await handler(request)
+    seen = parse_seen(header)
     pool = request.app.get(POOL_KEY)
     awaited = False
     if seen and pool is not None:
