@@ -8,12 +8,12 @@ lists come from domain.py, which also serves them as picklists.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field as PydanticField
 from pydantic import StrictInt
 
-from services.common.entities import Blank, Entity, Field, Filter, PrintLayout, Tab
+from services.common.entities import Blank, Entity, Field, Filter, PrintLayout, Tab, choice_type
 
 from . import domain
 
@@ -27,7 +27,7 @@ def choices(options: tuple[domain.Choice, ...]) -> tuple[tuple[str, str], ...]:
 
 def one_of(options: tuple[domain.Choice, ...]) -> Any:
     """The type of a list's code: no blank, no null (a default applies when it is left out)."""
-    return Literal[tuple(domain.codes(options))]
+    return choice_type((code, code) for code in domain.codes(options))
 
 
 def one_of_or_null(options: tuple[domain.Choice, ...]) -> Any:

@@ -109,6 +109,11 @@ def one_line(max_length: int | None, required: bool) -> Callable[[str], str | No
     return clean
 
 
+def choice_type(choices: Iterable[tuple[str, str]]) -> Any:
+    """The type of a fixed list's code: one of the choices' codes."""
+    return Literal[tuple(code for code, _ in choices)]
+
+
 @dataclass(frozen=True)
 class Field:
     """A field of an entity, in the guide's terms."""
@@ -187,7 +192,7 @@ class Field:
                 return StrictBool if required else StrictBool | None
             case "list":
                 if self.choices:
-                    codes = Literal[tuple(code for code, _ in self.choices)]  # type: ignore[valid-type]
+                    codes = choice_type(self.choices)
                     return codes if required else Annotated[codes | None, Blank]
                 code = Annotated[str, PydanticField(max_length=50)]
                 return code if required else Annotated[code | None, Blank]

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, create_model
 from pydantic.json_schema import models_json_schema
 
-from .entities import Entity, json_type
+from .entities import Entity, choice_type, json_type
 
 PDF, DOCX, ZIP = (
     "application/pdf",
@@ -112,6 +112,8 @@ def entity_record(entity: Entity, /, **extra: Any) -> type[BaseModel]:
             fields[item.name] = (str | None, None)
         elif item.read_only:
             annotation = item.annotation if item.annotation is not None else json_type(item.kind)
+            if item.annotation is None and item.choices:  # a fixed list: its codes
+                annotation = choice_type(item.choices)
             fields[item.name] = (annotation | None, None)
     fields.update(extra)
     name = "".join(part.title() for part in entity.name.split("_"))

@@ -9,7 +9,7 @@ invoice's lines are validated by ``LineIn``; their totals are computed (service.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic import Field as PydanticField
@@ -75,11 +75,6 @@ class VatRate(Open):
     vat: str
 
 
-def codes(choices: tuple[tuple[str, str], ...]) -> Any:
-    """The type of a fixed list's codes."""
-    return Literal[tuple(code for code, _ in choices)]
-
-
 # -- Fields quotes and invoices share ------------------------------------------------------------
 
 
@@ -143,7 +138,6 @@ QUOTE = Entity(
             read_only=True,
             listed=True,
             choices=QUOTE_STATUSES,
-            annotation=codes(QUOTE_STATUSES),
         ),
         Field("sent_at", "Envoyé le", "datetime", read_only=True),
         Field("decided_at", "Accepté ou refusé le", "datetime", read_only=True),
@@ -177,7 +171,6 @@ INVOICE = Entity(
             "list",
             read_only=True,
             choices=INVOICE_KINDS,
-            annotation=codes(INVOICE_KINDS),
         ),
         Field(
             "number",
@@ -194,7 +187,6 @@ INVOICE = Entity(
             read_only=True,
             listed=True,
             choices=INVOICE_STATUSES,
-            annotation=codes(INVOICE_STATUSES),
         ),
         Field("issue_date", "Date d'émission", "date", read_only=True),
         Field("paid_at", "Payée le", "datetime", read_only=True),

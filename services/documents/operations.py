@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, create_model
 
+from services.common.entities import choice_type
 from services.common.event_schemas import entity_schemas
 from services.common.openapi import DOCX, PDF, ZIP, Op, crud_operations, entity_record, page_model
 
@@ -27,12 +28,12 @@ _totals: dict[str, Any] = {
     "vat_breakdown": (list[VatRate], ...),
 }
 Quote = entity_record(
-    QUOTE, number=(str, ...), status=(QUOTE.field("status").annotation, ...), **_totals
+    QUOTE, number=(str, ...), status=(choice_type(QUOTE.field("status").choices), ...), **_totals
 )
 Invoice = entity_record(
     INVOICE,
-    kind=(INVOICE.field("kind").annotation, ...),
-    status=(INVOICE.field("status").annotation, ...),
+    kind=(choice_type(INVOICE.field("kind").choices), ...),
+    status=(choice_type(INVOICE.field("status").choices), ...),
     **_totals,
 )
 Template = entity_record(
