@@ -28,6 +28,7 @@ from .registry import MetaUnavailable, Registry
 from .sessions import SessionCheck
 from .settings import GatewaySettings
 from .telephony import AsteriskTelephony, HttpTelephony, Telephony, TelephonyLink
+from .ui import setup_ui
 from .view_cache import ViewCache
 from .web import (
     DOCUMENTS_KEY,
@@ -75,6 +76,14 @@ def setup(settings: GatewaySettings, app: web.Application) -> None:
     app.middlewares.append(metrics_guard(metrics_token))
     app.middlewares.append(auth_middleware(settings.token_secret.get_secret_value(), sessions))
     app.middlewares.append(refuse_nul)
+    setup_ui(
+        app,
+        sessions=sessions,
+        token_secret=settings.token_secret.get_secret_value(),
+        idle_minutes=settings.web_idle_minutes,
+        lifetime_hours=settings.web_session_hours,
+        tiles_origin=settings.map_tiles_origin,
+    )
     cache = app[VIEW_CACHE_KEY] = ViewCache(
         int(settings.view_cache_mb * 1024 * 1024), settings.view_cache_ttl_seconds
     )

@@ -77,6 +77,21 @@ class GatewaySettings(ServiceSettings):
     # spaces, e.g. "https://crm.example.fr"; empty: no CORS headers at all.
     cors_origins: str = Field("", validation_alias=_env("CRM_CORS_ORIGINS"))
 
+    # The web interface: a session ends after this long without a request (idle), and at the
+    # latest this long after signing in.
+    web_idle_minutes: int = Field(
+        30, ge=1, le=24 * 60, validation_alias=_env("CRM_WEB_IDLE_MINUTES")
+    )
+    web_session_hours: int = Field(
+        12, ge=1, le=24 * 30, validation_alias=_env("CRM_WEB_SESSION_HOURS")
+    )
+    # The map's tile server (Carte), "{z}/{x}/{y}" in its URL, e.g.
+    # "https://tile.openstreetmap.org/{z}/{x}/{y}.png"; empty: the marker and coordinates only.
+    map_tiles_url: str = Field("", validation_alias=_env("CRM_MAP_TILES_URL"))
+    map_attribution: str = Field(
+        "© les contributeurs d'OpenStreetMap", validation_alias=_env("CRM_MAP_ATTRIBUTION")
+    )
+
     @field_validator("call_allowed_numbers")
     @classmethod
     def _a_regular_expression(cls, value: str) -> str:
@@ -93,6 +108,19 @@ class GatewaySettings(ServiceSettings):
             if not re.fullmatch(r"https?://[^/\s]+", origin):
                 raise ValueError(f"an origin is scheme://host[:port], without a path: {origin}")
         return value
+
+    @field_validator("map_tiles_url")
+    @classmethod
+    def _tiles(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^/\s]+/\S*\{z\}\S*", value):
+            raise ValueError("a tile URL is http(s)://host/...{z}/{x}/{y}...")
+        return value
+
+    @property
+    def map_tiles_origin(self) -> str | None:
+        """The tile server's origin (for the pages' Content-Security-Policy), if any."""
+        match = re.match(r"https?://[^/]+", self.map_tiles_url)
+        return match.group(0) if match else None
 
     @property
     def allowed_origins(self) -> frozenset[str]:

@@ -683,16 +683,3 @@ def add_docs_assets(app: web.Application) -> None:
     """Swagger UI's own files, from the installed package: no CDN."""
 
     app.router.add_static("/api/docs/assets/", swagger_ui_bundle.swagger_ui_path)
-
-
-@routes.get("/")
-async def home(_request: web.Request) -> web.Response:
-    return web.Response(
-        text=(
-            "<!doctype html><html lang='fr'><meta charset='utf-8'><title>webleads-tracker</title>"
-            "<h1>webleads-tracker</h1><p>L'API est servie sous <code>/api/v1</code> "
-            "(<a href='/api/docs'>référence</a>) ; "
-            "connectez-vous avec <code>POST /api/v1/auth/login</code>.</p></html>"
-        ),
-        content_type="text/html",
-    )

@@ -1,0 +1,2 @@
+// admin
+"use strict";

@@ -1,0 +1,2 @@
+// documents
+"use strict";

@@ -1,0 +1,2 @@
+// lists
+"use strict";

@@ -1,0 +1,2 @@
+// live
+"use strict";

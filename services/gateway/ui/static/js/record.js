@@ -1,0 +1,2 @@
+// record
+"use strict";

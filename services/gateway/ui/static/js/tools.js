@@ -1,0 +1,2 @@
+// tools
+"use strict";
