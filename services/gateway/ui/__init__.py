@@ -8,7 +8,7 @@ the pages reach the API with (see client.py).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -19,9 +19,23 @@ from services.common.runtime import POOL_KEY
 
 from ..sessions import SessionCheck
 from . import pages
-from .client import CLIENT_KEY, TOKEN_SECRET_KEY
-from .render import CSP_KEY, ENV_KEY, environment, page_csp
-from .session import WEB_SESSIONS_KEY, WebSessions, web_auth
+from .client import CLIENT_KEY, TOKEN_SECRET_KEY, ApiError
+from .render import CSP_KEY, ENV_KEY, environment, page, page_csp
+from .session import WEB_SESSIONS_KEY, WebSessions, is_public, web_auth
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PROBLEM_TITLES = {
+    400: "Requête invalide",
+    403: "Accès refusé",
+    404: "Page ou fiche introuvable",
+    405: "Action impossible ici",
+    409: "Conflit",
+    412: "Fiche modifiée entre-temps",
+    413: "Envoi trop volumineux",
+    422: "Données invalides",
+    429: "Trop de demandes",
+    503: "Service momentanément indisponible",
+}
 
 STATIC = Path(__file__).parent / "static"
 
@@ -39,6 +53,7 @@ def setup_ui(
     web_sessions = app[WEB_SESSIONS_KEY] = WebSessions(
         lambda: app[POOL_KEY], sessions, idle_minutes * 60.0, lifetime_hours * 3600
     )
+    app.middlewares.append(page_errors)  # outside web_auth: its refusals are pages too
     app.middlewares.append(web_auth(web_sessions))
     app[ENV_KEY] = environment()
     app[CSP_KEY] = page_csp(tiles_origin)
@@ -56,3 +71,42 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         app[CLIENT_KEY] = session
         yield
+
+
+@web.middleware
+async def page_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A page that cannot be shown says why, in French, as a page (the API keeps its
+    problem+json): an API answer it could not go on with, or an unknown address. A session that
+    ended meanwhile goes back to the sign-in page."""
+    if is_public(request.path) and not request.path.startswith("/connexion"):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        status, detail = exc.answer.status, exc.answer.detail
+        if status == 401:
+            raise web.HTTPSeeOther("/connexion?fin=expiree") from exc
+        headers = {}
+        if "Retry-After" in exc.answer.headers:
+            headers["Retry-After"] = exc.answer.headers["Retry-After"]
+        return page(
+            request,
+            "error.html",
+            status=status if status >= 400 else 502,
+            headers=headers,
+            title=PROBLEM_TITLES.get(status, "Erreur"),
+            detail=detail or "La demande n'a pas abouti.",
+            back=None,
+        )
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.status == 401:
+            raise
+        detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else ""
+        return page(
+            request,
+            "error.html",
+            status=exc.status,
+            title=PROBLEM_TITLES.get(exc.status, "Erreur"),
+            detail=detail or "Cette adresse ne correspond à aucune page.",
+            back=None,
+        )
