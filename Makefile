@@ -5,13 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install infra packages lint types unit integration e2e faults bench clean
+.PHONY: run test install infra packages lint types unit integration e2e browser faults bench clean
 
 run: install infra
 	$(PY) -m deploy.provision
 	$(PY) -m deploy.run
 
 test: install infra lint types
+	@deploy/ensure-packages.sh chromium  # the browser tests drive Debian's chromium (tests/browser)
 	$(PY) -m pytest -p no:cacheprovider
 
 install: $(STAMP)
@@ -45,6 +46,11 @@ integration: install infra
 
 e2e: install infra
 	$(PY) -m pytest -p no:cacheprovider tests/e2e
+
+# The web interface in a headless chromium (part of `make test`).
+browser: install infra
+	@deploy/ensure-packages.sh chromium
+	$(PY) -m pytest -p no:cacheprovider tests/browser
 
 # Faults injected into the services run as processes (stops and starts RabbitMQ): docs/faults.md.
 faults: install infra
