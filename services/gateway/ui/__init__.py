@@ -15,11 +15,14 @@ import aiohttp
 import xstatic.pkg.leaflet as leaflet  # type: ignore[import-untyped]
 from aiohttp import web
 
-from services.common.runtime import POOL_KEY
+from services.common.runtime import POOL_KEY, SUPERVISOR_KEY
 
+from ..registry import REGISTRY_KEY
 from ..sessions import SessionCheck
+from ..web import SETTINGS_KEY
 from . import pages
 from .client import CLIENT_KEY, TOKEN_SECRET_KEY, ApiError
+from .live import LIVE_FEED_KEY, LiveFeed
 from .render import CSP_KEY, ENV_KEY, environment, page, page_csp
 from .session import WEB_SESSIONS_KEY, WebSessions, is_public, web_auth
 
@@ -59,6 +62,9 @@ def setup_ui(
     app[CSP_KEY] = page_csp(tiles_origin)
     app[TOKEN_SECRET_KEY] = token_secret
     app.cleanup_ctx.append(_http_client)
+    app[LIVE_FEED_KEY] = LiveFeed(lambda: app[REGISTRY_KEY].entities())
+    app.cleanup_ctx.append(_live_feed)
+    app.on_shutdown.append(_end_live_streams)
     for module in pages.MODULES:
         app.router.add_routes(module.routes)
     app.router.add_static("/static/leaflet/", Path(leaflet.BASE_DIR))
@@ -71,6 +77,25 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         app[CLIENT_KEY] = session
         yield
+
+
+async def _live_feed(app: web.Application) -> AsyncIterator[None]:
+    """The records' live notices follow the event stream with the gateway's own broker user
+    (supervised, reconnecting: see live.py)."""
+    settings = app[SETTINGS_KEY]
+    feed = app[LIVE_FEED_KEY]
+    task = feed.supervise(
+        app[SUPERVISOR_KEY], settings.amqp_url.get_secret_value(), settings.exchange
+    )
+    task.start()
+    yield
+    await task.stop()
+
+
+async def _end_live_streams(app: web.Application) -> None:
+    """Streams never end by themselves: the gateway ends them as it stops (before it waits
+    for the requests under way)."""
+    app[LIVE_FEED_KEY].close()
 
 
 @web.middleware
