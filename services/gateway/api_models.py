@@ -54,3 +54,21 @@ class CallPlaced(Open):
 class CallbackResult(Open):
     status: Literal["noted", "recorded", "unmatched"]
     action_id: uuid.UUID | None = None
+
+
+class CallProgress(Open):
+    """A call placed with ClickToCall, as the telephony server's callbacks told its progress:
+    requested (asked of the telephony server), ringing, answered, ended."""
+
+    call_id: str
+    status: Literal["requested", "ringing", "answered", "ended"]
+    to: str = Field(description="Le numéro appelé (E.164)")
+    from_: str = Field(alias="from", description="Le poste de l'utilisateur")
+    account_id: uuid.UUID
+    contact_id: uuid.UUID | None = None
+    placed_by: str
+    placed_at: datetime
+    ringing_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: int | None = Field(None, description="Durée de l'appel, à la fin")

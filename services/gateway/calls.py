@@ -184,9 +184,13 @@ async def handle_event(
 ) -> dict[str, Any]:
     if not timestamp_fresh(event.timestamp, datetime.now(UTC)):
         raise Unauthorized("Horodatage trop éloigné : rappel refusé.")
+    outbound = event.direction == "outbound"
+    if outbound:  # a call placed here: its progress, for the user who placed it
+        await pool.execute(
+            sql.CALL_PROGRESS, event.call_id, event.event, event.timestamp, event.duration_seconds
+        )
     if event.event != "hangup":
         return {"status": "noted"}
-    outbound = event.direction == "outbound"
     number = e164(event.to if outbound else event.from_) or (event.to if outbound else event.from_)
     placed = await pool.fetchrow(sql.SELECT_CALL, event.call_id) if outbound else None
     account_id: str | None
@@ -216,3 +220,29 @@ async def handle_event(
         log.warning("call %s not recorded: activities answered %s", event.call_id, status)
         raise ServiceUnavailable("L'appel n'a pas pu être enregistré ; renvoyez l'événement.")
     return {"status": "recorded", "action_id": action["id"]}
+
+
+async def call_progress(pool: asyncpg.Pool, identity: Identity, call_id: str) -> dict[str, Any]:
+    """A call placed with ClickToCall, as far as the telephony server's callbacks told: for the
+    user who placed it and for admins (anyone else: 404, as for a call that does not exist)."""
+    row = await pool.fetchrow(sql.SELECT_CALL_PROGRESS, call_id) if len(call_id) <= 200 else None
+    if row is None or (identity.role != "admin" and str(row["user_id"]) != identity.user_id):
+        raise NotFound("Aucun appel de votre part ne porte cet identifiant.")
+
+    def moment(value: datetime | None) -> str | None:
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+    return {
+        "call_id": row["call_id"],
+        "status": row["status"],
+        "to": row["number"],
+        "from": row["extension"],
+        "account_id": str(row["account_id"]),
+        "contact_id": str(row["contact_id"]) if row["contact_id"] else None,
+        "placed_by": row["username"],
+        "placed_at": moment(row["placed_at"]),
+        "ringing_at": moment(row["ringing_at"]),
+        "answered_at": moment(row["answered_at"]),
+        "ended_at": moment(row["ended_at"]),
+        "duration_seconds": row["duration_seconds"],
+    }

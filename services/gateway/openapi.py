@@ -279,6 +279,13 @@ def composed_operations(entities: Sequence[Mapping[str, Any]]) -> list[Op]:
             out.CallPlaced,
         ),
         Op(
+            "get",
+            "/api/v1/calls/{id}",
+            "Où en est un appel ClickToCall (son auteur et les administrateurs)",
+            "Téléphonie",
+            answer=out.CallProgress,
+        ),
+        Op(
             "post",
             "/api/v1/telephony/events",
             "Rappel du serveur de téléphonie (signé)",

@@ -50,6 +50,26 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 SELECT_CALL = (
     "SELECT call_id, user_id, username, account_id, contact_id FROM calls WHERE call_id = $1"
 )
+# A placed call's progress: a later stage never goes back (a late "ringing" after "answered").
+CALL_PROGRESS = """
+UPDATE calls SET
+    status = CASE
+        WHEN status = 'ended' THEN status
+        WHEN $2 = 'hangup' THEN 'ended'
+        WHEN $2 = 'answered' THEN 'answered'
+        WHEN status = 'requested' THEN 'ringing'
+        ELSE status END,
+    ringing_at = CASE WHEN $2 = 'ringing' THEN coalesce(ringing_at, $3) ELSE ringing_at END,
+    answered_at = CASE WHEN $2 = 'answered' THEN coalesce(answered_at, $3) ELSE answered_at END,
+    ended_at = CASE WHEN $2 = 'hangup' THEN coalesce(ended_at, $3) ELSE ended_at END,
+    duration_seconds = CASE WHEN $2 = 'hangup' THEN $4 ELSE duration_seconds END
+WHERE call_id = $1
+"""
+SELECT_CALL_PROGRESS = """
+SELECT call_id, user_id, username, account_id, contact_id, number, extension, status,
+       placed_at, ringing_at, answered_at, ended_at, duration_seconds
+FROM calls WHERE call_id = $1
+"""
 
 # Sessions: each bearer token names one.
 SESSION_COLUMNS = "id, user_id, created_at, expires_at, client_address, user_agent"

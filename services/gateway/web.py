@@ -505,6 +505,15 @@ async def click_to_call(request: web.Request) -> web.Response:
     return json_response(result, status=202)
 
 
+@routes.get("/api/v1/calls/{id}")
+async def call_progress(request: web.Request) -> web.Response:
+    """A call placed with ClickToCall and its progress (for its caller and admins)."""
+    result = await calls.call_progress(
+        request.app[POOL_KEY], identity_of(request), request.match_info["id"]
+    )
+    return json_response(result, headers={"Cache-Control": "no-store"})
+
+
 @routes.post("/api/v1/telephony/events")
 async def telephony_event(request: web.Request) -> web.Response:
     raw = await request.read()
