@@ -1,0 +1,325 @@
+"""The record page and form of every entity over HTTP (WebUser): built from the declarations,
+refused input shown next to its field and kept, French numbers and dates, links of e-mail/URL/
+phone fields, connections chosen with or without JavaScript, saving over someone else's change,
+and a read-only user. tests/browser/test_records.py does the same in chromium."""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.platform import Platform
+from tests.ui_support import WebUser
+
+PASSWORD = "Un-mot-de-passe-solide-1"
+Headers = dict[str, str]
+
+
+@pytest.fixture
+async def web(platform: Platform) -> AsyncIterator[WebUser]:
+    user = WebUser(platform.gateway)
+    signed = await user.sign_in()
+    assert signed.status == 200, signed.text[:500]
+    yield user
+    await user.close()
+
+
+async def new_user(platform: Platform, admin: Headers, role: str) -> str:
+    username = f"fiche-{uuid.uuid4().hex[:10]}"
+    body = {"username": username, "password": PASSWORD, "role": role}
+    status, created, _ = await platform.call("POST", "/api/v1/users", admin, json=body)
+    assert status == 201, created
+    return username
+
+
+async def made(platform: Platform, headers: Headers, path: str, body: Any) -> dict[str, Any]:
+    status, created, _ = await platform.call("POST", path, headers, json=body)
+    assert status == 201, created
+    return created  # type: ignore[no-any-return]
+
+
+def field_block(text: str, name: str) -> str:
+    """The HTML of one field of the form (its wrapper ``fld-<name>`` up to the next field)."""
+    start = text.index(f'id="fld-{name}"')
+    following = text.find('id="fld-', start + 10)
+    return text[start : following if following > 0 else len(text)]
+
+
+def input_value(text: str, input_id: str) -> str:
+    tag = re.search(rf'<(?:input|textarea)[^>]*id="{input_id}"[^>]*>', text)
+    assert tag, f"no input {input_id}"
+    if tag.group(0).startswith("<textarea"):
+        after = text[tag.end() :]
+        return html.unescape(after[: after.index("</textarea>")])
+    found = re.search(r'value="([^"]*)"', tag.group(0))
+    return html.unescape(found.group(1)) if found else ""
+
+
+def every_kind_form(web: WebUser, name: str) -> dict[str, str]:
+    return {
+        "name": name,
+        "account_type": "",
+        "phone": "01 42 68 53 00",
+        "email": "contact@exemple-fiche.fr",
+        "website": "https://www.exemple-fiche.fr/accueil",
+        "address.street": "12 rue de la Paix",
+        "address.postal_code": "75002",
+        "address.city": "Paris",
+        "address.country": "fr",
+        "siren": "",
+        "owner": "admin",
+        "employees": "1 500",
+        "annual_revenue": "1 234 567,50 €",
+        "description": "Première ligne\r\nSeconde ligne",
+        "parent_account_id": "",
+    }
+
+
+async def test_create_without_raison_sociale_is_refused_next_to_the_field_input_kept(
+    web: WebUser,
+) -> None:
+    form = await web.get("/crm/accounts/nouveau")
+    assert form.status == 200
+    name = field_block(form.text, "name")
+    assert '<span class="required" aria-hidden="true">*</span>' in name
+    assert "required" in name
+    assert 'aria-required="true"' in name
+    assert 'maxlength="255"' in name
+
+    data = every_kind_form(web, "")
+    page = await web.post("/crm/accounts/nouveau", data)
+    assert page.status == 422, page.text[:300]
+    name = field_block(page.text, "name")
+    assert 'class="field-error" id="e-name"' in name
+    assert "obligatoire" in name
+    assert 'aria-invalid="true"' in name
+    assert "e-name" in name
+    summary = page.text[page.text.index('id="error-summary"') :]
+    assert '<a href="#f-name">Raison sociale : ' in summary
+    # Everything else is kept as typed.
+    assert input_value(page.text, "f-email") == "contact@exemple-fiche.fr"
+    assert input_value(page.text, "f-annual_revenue") == "1 234 567,50 €"
+    assert input_value(page.text, "f-address-city") == "Paris"
+    assert input_value(page.text, "f-description") == "Première ligne\nSeconde ligne"
+
+
+async def test_bad_values_are_each_shown_next_to_their_field(web: WebUser) -> None:
+    await web.get("/crm/accounts/nouveau")
+    data = {
+        "name": "Valeurs fausses",
+        "email": "deux@a.fr, trois@b.fr",
+        "website": "ftp://exemple.fr",
+        "employees": "beaucoup",
+        "annual_revenue": "12,5,3",
+        "address.country": "France",
+    }
+    page = await web.post("/crm/accounts/nouveau", data)
+    assert page.status == 422
+    assert "Une seule adresse" in field_block(page.text, "email")
+    assert 'id="e-website"' in field_block(page.text, "website")
+    assert "nombre entier (ex. 1 500)" in field_block(page.text, "employees")
+    assert "montant en euros" in field_block(page.text, "annual_revenue")
+    assert 'id="e-address-country"' in field_block(page.text, "address")
+    assert input_value(page.text, "f-employees") == "beaucoup"
+    # Nothing was created.
+    listed = await web.get("/api/v1/accounts?q=Valeurs")
+    assert "Valeurs fausses" not in listed.text
+
+
+async def test_create_with_every_kind_of_field_shows_the_right_links(
+    web: WebUser, platform: Platform, admin: Headers
+) -> None:
+    parent = await made(platform, admin, "/api/v1/accounts", {"name": "Maison mère Fiche"})
+    await web.get("/crm/accounts/nouveau")
+    data = every_kind_form(web, "Filiale Fiche")
+    data["parent_account_id"] = parent["id"]
+    created = await web.post("/crm/accounts/nouveau", data)
+    assert created.status == 200, created.text[:800]
+    assert re.search(r"/crm/accounts/[0-9a-f-]{36}\?enregistree=1$", created.url), created.url
+    text = created.text
+    assert "Fiche enregistrée." in text
+    assert 'href="mailto:contact@exemple-fiche.fr"' in text
+    web_link = re.search(r'<a [^>]*class="button field-action web-link"[^>]*>', text)
+    assert web_link
+    assert 'href="https://www.exemple-fiche.fr/accueil"' in web_link.group(0)
+    assert 'target="_blank"' in web_link.group(0)
+    assert 'rel="noopener noreferrer"' in web_link.group(0)
+    assert 'href="tel:+33142685300"' in text
+    assert 'formaction="/crm/accounts/' in text
+    assert "ClickToCall" in text
+    # French formats in the inputs, the address in its fieldset, the parent as a link.
+    assert input_value(text, "f-employees") == "1\u202f500"
+    assert input_value(text, "f-annual_revenue") == "1\u202f234\u202f567,50"
+    assert input_value(text, "f-phone") == "01 42 68 53 00"
+    assert input_value(text, "f-address-country") == "FR"
+    parent_block = field_block(text, "parent_account_id")
+    assert f'<a href="/crm/accounts/{parent["id"]}">Maison mère Fiche</a>' in parent_block
+    # The Système tab.
+    system = text[text.index('id="onglet-systeme"') :]
+    assert "Système" in system
+    assert "Version" in system
+    assert "admin" in system
+    record_id = created.url.split("/")[-1].split("?")[0]
+    assert record_id in system
+    status, stored, _ = await platform.call("GET", f"/api/v1/accounts/{record_id}", admin)
+    assert status == 200
+    assert stored["employees"] == 1500
+    assert stored["annual_revenue"] == "1234567.50"
+    assert stored["phone"] == "+33142685300"
+    assert stored["description"] == "Première ligne\nSeconde ligne"
+    assert stored["parent_account_id"] == parent["id"]
+
+
+async def test_prefilled_new_contact_and_dates_in_paris_time(
+    web: WebUser, platform: Platform, admin: Headers
+) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Compte du contact"})
+    form = await web.get(f"/crm/contacts/nouveau?account_id={account['id']}")
+    assert form.status == 200
+    block = field_block(form.text, "account_id")
+    assert f'value="{account["id"]}"' in block
+    assert "Compte du contact" in block
+    await web.get(f"/crm/actions/nouveau?account_id={account['id']}")
+    page = await web.post(
+        "/crm/actions/nouveau",
+        {
+            "type": "meeting",
+            "subject": "Rendez-vous",
+            "account_id": account["id"],
+            "occurred_at": "2026-07-14T09:30",
+            "duration_seconds": "3 600",
+        },
+    )
+    assert page.status == 200, page.text[:800]
+    action_id = page.url.split("/")[-1].split("?")[0]
+    status, stored, _ = await platform.call("GET", f"/api/v1/actions/{action_id}", admin)
+    assert status == 200
+    assert stored["occurred_at"].startswith("2026-07-14T07:30")  # summer time: UTC+2
+    assert input_value(page.text, "f-occurred_at") == "2026-07-14T09:30"
+
+
+async def test_connection_chosen_without_javascript(
+    web: WebUser, platform: Platform, admin: Headers
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    target = await made(platform, admin, "/api/v1/accounts", {"name": f"Cible {tag}"})
+    await web.get("/crm/accounts/nouveau")
+    searched = await web.post(
+        "/crm/accounts/nouveau",
+        {
+            "name": f"Sans JS {tag}",
+            "_chercher": "parent_account_id",
+            "_q_parent_account_id": f"Cible {tag}",
+        },
+    )
+    assert searched.status == 200
+    assert input_value(searched.text, "f-name") == f"Sans JS {tag}"
+    block = field_block(searched.text, "parent_account_id")
+    assert (
+        f'type="radio" id="f-parent_account_id-1" name="parent_account_id" value="{target["id"]}"'
+        in block
+    )
+    created = await web.post(
+        "/crm/accounts/nouveau", {"name": f"Sans JS {tag}", "parent_account_id": target["id"]}
+    )
+    assert f'<a href="/crm/accounts/{target["id"]}">Cible {tag}</a>' in created.text
+
+    fragment = await web.get(
+        f"/crm/accounts/choisir?q=Cible+{tag}&champ=parent_account_id",
+        headers={"HX-Request": "true"},
+    )
+    assert fragment.status == 200
+    assert "<html" not in fragment.text
+    assert f'data-id="{target["id"]}"' in fragment.text
+    full = await web.get(f"/crm/accounts/choisir?q=Cible+{tag}")
+    assert "<html" in full.text
+    assert f'href="/crm/accounts/{target["id"]}"' in full.text
+
+
+async def test_saving_over_someone_elses_change_names_them_and_keeps_the_input(
+    web: WebUser, platform: Platform, admin: Headers
+) -> None:
+    other = await new_user(platform, admin, "user")
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Conflit"})
+    opened = await web.get(f"/crm/accounts/{account['id']}")
+    assert opened.status == 200
+    assert input_value(opened.text, "f-name") == "Conflit"
+    theirs = await platform.login(other, PASSWORD)
+    status, _, _ = await platform.call(
+        "PATCH",
+        f"/api/v1/accounts/{account['id']}",
+        theirs,
+        json={"description": "Changé par l'autre"},
+    )
+    assert status == 200
+    version = re.search(r'name="_version" value="(\d+)"', opened.text)
+    assert version
+    data = every_kind_form(web, "Conflit, mon nom")
+    data["_version"] = version.group(1)
+    page = await web.post(f"/crm/accounts/{account['id']}", data)
+    assert page.status == 412, page.text[:500]
+    conflict = page.text[page.text.index('id="conflict"') :]
+    assert other in conflict[:800]
+    assert "Recharger la fiche" in conflict[:1500]
+    assert input_value(page.text, "f-name") == "Conflit, mon nom"
+    status, stored, _ = await platform.call("GET", f"/api/v1/accounts/{account['id']}", admin)
+    assert stored["name"] == "Conflit"
+    assert stored["description"] == "Changé par l'autre"
+
+
+async def test_readonly_user_sees_the_record_without_save(
+    platform: Platform, admin: Headers
+) -> None:
+    username = await new_user(platform, admin, "readonly")
+    account = await made(
+        platform, admin, "/api/v1/accounts", {"name": "Lecture", "email": "l@x.fr"}
+    )
+    reader = WebUser(platform.gateway)
+    try:
+        await reader.sign_in(username, PASSWORD)
+        page = await reader.get(f"/crm/accounts/{account['id']}")
+        assert page.status == 200
+        assert "Enregistrer</button>" not in page.text
+        assert '<fieldset class="record-fields" disabled>' in page.text
+        assert "Lecture seule" in page.text
+        assert 'href="mailto:l@x.fr"' in page.text
+        refused = await reader.post(f"/crm/accounts/{account['id']}", {"name": "Non"})
+        assert refused.status == 403
+    finally:
+        await reader.close()
+
+
+async def test_every_crm_entity_has_its_form_and_unknown_ones_are_404(web: WebUser) -> None:
+    for collection in (
+        "accounts",
+        "contacts",
+        "actions",
+        "opportunities",
+        "projects",
+        "quotes",
+        "invoices",
+    ):
+        page = await web.get(f"/crm/{collection}/nouveau")
+        assert page.status == 200, (collection, page.text[:300])
+        assert 'id="record-form"' in page.text
+    assert (await web.get("/crm/inconnus/nouveau")).status == 404
+    assert (await web.get("/crm/accounts/pas-un-uuid")).status == 404
+    assert (await web.get(f"/crm/accounts/{uuid.uuid4()}")).status == 404
+
+
+async def test_trash_asks_then_moves_the_record(
+    web: WebUser, platform: Platform, admin: Headers
+) -> None:
+    contact = await made(platform, admin, "/api/v1/contacts", {"last_name": "Àjeter"})
+    asked = await web.get(f"/crm/contacts/{contact['id']}/corbeille")
+    assert asked.status == 200
+    assert "Àjeter" in asked.text
+    done = await web.post(f"/crm/contacts/{contact['id']}/corbeille", {})
+    assert done.url.endswith("/crm/contacts?corbeille=1")
+    status, _, _ = await platform.call("GET", f"/api/v1/contacts/{contact['id']}", admin)
+    assert status == 404
