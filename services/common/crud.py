@@ -560,10 +560,16 @@ async def list_records(
 ) -> dict[str, Any]:
     """A keyset page of live records (or of the trash, ``?trashed=true``, when the spec lists
     it), searched with ``?q=`` by the spec's search and filtered by its filters (422 names each
-    bad one)."""
+    bad one).
+
+    With ``?total=true`` the answer also carries ``total``, the number of records the search,
+    filters and trash condition match on every page (the cursor aside), capped at ``COUNT_CAP``
+    like a 360° tab's, and ``total_is_capped``: counted in the page's own statement (a second
+    one only for a page that came back empty). Without it, the statement is unchanged."""
     default_sort = spec.sort_of(query) if spec.sort_of is not None else spec.default_sort
     page = parse_page(query, spec.sortable, default_sort=default_sort)
     trash_condition, errors = _trash_condition(spec, query)
+    counted = _wants_total(query, errors)
     conditions = [trash_condition, *spec.list_conditions, *extra_conditions]
     params: list[Any] = []
 
@@ -590,16 +596,45 @@ async def list_records(
         )
     if errors:
         raise ValidationFailed(errors)
+    matched = " AND ".join(conditions)  # what the total counts: every page's records
+    count, total_column = "", ""
+    if counted:
+        count = _capped_count(spec.table, matched, param(COUNT_CAP + 1))
+        total_column = f", ({count}) AS list_total"
+    before_cursor = len(params)
     condition, order_by, after = keyset_sql(page, len(params) + 1)
     conditions.append(condition)
     params += after
     rows = await pool.fetch(
-        f"SELECT {spec.columns}, {page.column} AS sort_key FROM {spec.table} "
+        f"SELECT {spec.columns}, {page.column} AS sort_key{total_column} FROM {spec.table} "
         f"WHERE {' AND '.join(conditions)} ORDER BY {order_by} LIMIT ${len(params) + 1}",
         *params,
         page.limit + 1,
     )
-    return page_result(page, rows, spec.record)
+    result = page_result(page, rows, spec.record)
+    if counted:
+        if rows:
+            total = rows[0]["list_total"]
+        elif page.after is None:
+            total = 0  # nothing matches at all
+        else:  # past the last record (it went meanwhile): counted apart, without the cursor
+            total = await pool.fetchval(count, *params[:before_cursor])
+        result["total"] = min(total, COUNT_CAP)
+        result["total_is_capped"] = total > COUNT_CAP
+    return result
+
+
+def _wants_total(query: Mapping[str, str], errors: list[FieldError]) -> bool:
+    wanted = query.get("total", "false").lower()
+    if wanted not in ("true", "false", "1", "0"):
+        errors.append(FieldError("total", "Doit valoir true ou false."))
+        return False
+    return wanted in ("true", "1")
+
+
+def _capped_count(table: str, where: str, cap: str) -> str:
+    """How many rows of ``table`` match ``where``, counting no further than ``cap`` rows."""
+    return f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT {cap}) AS capped"
 
 
 COUNT_CAP = 10_000

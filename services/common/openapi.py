@@ -46,6 +46,18 @@ ERRORS = {
     "503": "Service momentanément indisponible (Retry-After)",
 }
 LIST_PARAMS = ("limit", "cursor", "sort")
+# The kernel's lists (services.common.crud.list_records) also count, when asked.
+KERNEL_LIST_PARAMS = (*LIST_PARAMS, "total")
+# Query parameters described beyond their name (the others: a string).
+QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
+    "total": {
+        "schema": {"type": "string", "enum": ["true", "false", "1", "0"], "default": "false"},
+        "description": "true : la réponse ajoute `total`, le nombre de fiches que la recherche, "
+        "les filtres et la corbeille retiennent (toutes pages confondues, plafonné à 10 000), "
+        "et `total_is_capped` (vrai quand il y en a plus). Sans lui, la liste ne compte pas. "
+        "Une autre valeur : 422 nommant `total`.",
+    },
+}
 ETAG_HEADER: dict[str, Any] = {
     "ETag": {"schema": {"type": "string"}, "description": "La version de la fiche"}
 }
@@ -128,12 +140,17 @@ def patch_model(name: str, written: type[BaseModel]) -> type[BaseModel]:
     return model
 
 
-def page_model(item: type[BaseModel]) -> type[BaseModel]:
+def page_model(item: type[BaseModel], *, counted: bool = False) -> type[BaseModel]:
+    """A page of a list; ``counted``: it may carry its total (``?total=true``)."""
+    totals: dict[str, Any] = {}
+    if counted:
+        totals = {"total": (int | None, None), "total_is_capped": (bool | None, None)}
     model: type[BaseModel] = create_model(
         f"{item.__name__}Page",
         __base__=Open,
         items=(list[item], ...),  # type: ignore[valid-type]
         next_cursor=(str | None, None),
+        **totals,
     )
     return model
 
@@ -266,8 +283,8 @@ def crud_ops(
             f"/api/v1/{collection}",
             f"Lister ({tag})",
             tag,
-            answer=page_model(record),
-            query=LIST_PARAMS + filters,
+            answer=page_model(record, counted=True),
+            query=KERNEL_LIST_PARAMS + filters,
         ),
         Op("get", one, f"Lire ({tag})", tag, answer=record),
         Op(
@@ -381,7 +398,12 @@ def _operation(op: Op, refs: Any) -> dict[str, Any]:
         for name in _PATH_PARAMETER.findall(op.path)
     ]
     parameters += [
-        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            **QUERY_PARAMETERS.get(name, {"schema": {"type": "string"}}),
+        }
         for name in op.query
     ]
     parameters += [dict(header) for header in op.header_params]
