@@ -25,6 +25,8 @@ _MESSAGES = {
     "bool_type": "Doit valoir true ou false.",
     "bool_parsing": "Doit valoir true ou false.",
     "greater_than_equal": "Doit être supérieur ou égal à {ge}.",
+    "greater_than": "Doit être strictement supérieur à {gt}.",
+    "less_than": "Doit être strictement inférieur à {lt}.",
     "less_than_equal": "Doit être inférieur ou égal à {le}.",
     "model_type": "Doit être un objet JSON.",
     "dict_type": "Doit être un objet JSON.",
