@@ -200,6 +200,8 @@ def same_site(request: web.Request) -> bool:
     fetch_site = request.headers.get("Sec-Fetch-Site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         return False
+    if fetch_site == "same-origin":  # Origin is "null" under Referrer-Policy: no-referrer
+        return True
     origin = request.headers.get("Origin")
     if origin is None:
         return True
