@@ -142,7 +142,8 @@ async def move_quote(
         row = await crud.lock(conn, QUOTES, quote_id)
         status = domain.quote_status(row["status"], row["valid_until"], today())
         if status not in allowed:
-            raise Conflict(f"Un devis « {status} » ne peut pas passer à « {target} ».")
+            said = dict(domain.QUOTE_STATUSES)
+            raise Conflict(f"Un devis « {said[status]} » ne peut pas passer à « {said[target]} ».")
         if action == "send" and not row["lines"]:
             raise ValidationFailed([FieldError("lines", "Un devis envoyé a au moins une ligne.")])
         now = datetime.now(UTC)
