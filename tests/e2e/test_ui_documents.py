@@ -224,7 +224,7 @@ async def test_a_quote_goes_to_an_issued_invoice_paid_then_credited(
     # An action its status no longer allows: the API's 409, in French, and the way back.
     page = await web.post(f"/crm/quotes/{quote_id}/envoyer", {})
     assert page.status == 409
-    assert "ne peut pas passer" in text_of(page)
+    assert "Un devis « Envoyé » ne peut pas passer à « Envoyé »." in text_of(page)
     assert f'href="/crm/quotes/{quote_id}#documents"' in page.text
 
     page = await web.post(f"/crm/quotes/{quote_id}/accepter", {})
@@ -278,6 +278,8 @@ async def test_a_quote_goes_to_an_issued_invoice_paid_then_credited(
     assert note["total_gross"] == "-1505.38"
     assert note["credited_invoice_id"] == invoice_id
     shown = text_of(page)
+    assert "Lignes de l'avoir" in shown
+    assert "Les lignes d'un avoir émis ne se modifient plus." in shown
     assert "Avoir émis" in shown
     assert "Suivi de l'avoir" in shown
     assert "-1 505,38 €" in shown
