@@ -371,3 +371,24 @@ async def test_other_records_show_no_document_actions_and_unknown_ones_are_not_f
     page = await web.post("/crm/invoices/pas-un-id/avoir", {})
     assert page.status in (404, 422)
     assert "Traceback" not in page.text
+
+
+async def test_an_expired_quote_says_so_and_offers_no_answer(
+    platform: Platform, admin: Headers, web: WebUser, customer: dict[str, Any]
+) -> None:
+    yesterday = (datetime.now(PARIS).date() - timedelta(days=2)).isoformat()
+    line = {"description": "Conseil", "quantity": "1", "unit_price": "100", "vat_rate": "20"}
+    body = {"account_id": customer["id"], "lines": [line], "valid_until": yesterday}
+    status, quote, _ = await platform.call("POST", "/api/v1/quotes", admin, json=body)
+    assert status == 201, quote
+    status, sent, _ = await platform.call("POST", f"/api/v1/quotes/{quote['id']}/send", admin)
+    assert status == 200, sent
+    assert sent["status"] == "expired"
+    page = await web.get(f"/crm/quotes/{quote['id']}")
+    shown = text_of(page)
+    assert "Statut Expiré" in shown
+    assert "il ne peut plus être accepté" in shown
+    assert actions(page) == set()
+    page = await web.post(f"/crm/quotes/{quote['id']}/accepter", {})
+    assert page.status == 409
+    assert "Un devis « Expiré » ne peut pas passer à « Accepté »." in text_of(page)

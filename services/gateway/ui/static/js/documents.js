@@ -250,12 +250,13 @@
       note.hidden = false;
       section.querySelectorAll("form.document-action button").forEach((button) => {
         button.disabled = true;
-        button.setAttribute("aria-describedby", "documents-dirty");
+        button.setAttribute("aria-describedby", note.id);
       });
-      note.id = "documents-dirty";
     };
     recordForm.addEventListener("input", markDirty);
     recordForm.addEventListener("change", markDirty);
+    // The form shown again after a refused save holds input that is not saved.
+    if (recordForm.dataset.modified === "true") markDirty();
   }
 
   function setUp() {
