@@ -205,6 +205,20 @@ async def test_unsaved_changes_disable_the_actions_and_a_refusal_is_explained(
     await expect(page.locator('[data-total="gross"]')).to_have_text(money("360,00 €"))
     await shot(page, "devis-modifie-actions-desactivees")
 
+    # A quantity the API refuses: its message next to the input, the input kept, the totals
+    # computed in the page (the stored ones no longer match), the actions still disabled.
+    await fill_line(page, 0, {"quantity": "0"})
+    await page.get_by_role("button", name="Enregistrer").first.click()
+    quantity = page.get_by_label("Quantité de la ligne 1")
+    await expect(quantity).to_have_value("0")
+    await expect(quantity).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#lines-0-quantity-error")).to_have_text(
+        "Doit être strictement supérieur à 0."
+    )
+    await expect(page.locator('[data-total="gross"]')).to_have_text(money("0,00 €"))
+    await expect(send).to_be_disabled()
+    await assert_accessible(page, "devis-ligne-refusee")
+
     # Sent meanwhile by someone else: sending again is refused, in French, with the way back.
     await platform.call("POST", f"/api/v1/quotes/{quote['id']}/send", admin)
     await page.goto(f"/crm/quotes/{quote['id']}")
