@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlencode
 
 import lxml.html  # type: ignore[import-untyped]
 import pytest
@@ -104,9 +105,10 @@ async def test_search_filter_and_trash(platform: Platform, admin: Headers, web: 
     assert [(o.get("value"), o.text) for o in chosen] == [(code, label)]
     assert row_titles(page) == ["Typé"]
     assert label in text_of(page.xpath("//table/tbody/tr")[0])  # the code shown by its label
-    # Empty inputs of the submitted form mean "no filter".
-    page = doc((await web.get(f"/crm/accounts?city={city}&q=&account_type=&owner=")).text)
-    assert len(row_titles(page)) == 3
+    # Empty inputs of the submitted form mean "no filter", and leave the view's URL.
+    answer = await web.get(f"/crm/accounts?city={city}&q=&account_type=&owner=+")
+    assert answer.url.endswith("/crm/accounts?" + urlencode({"city": city}))
+    assert len(row_titles(doc(answer.text))) == 3
     # The trash is a checkbox.
     status, listed, _ = await platform.call(
         "GET", "/api/v1/accounts", admin, params={"city": city, "q": "rouge"}
@@ -206,6 +208,11 @@ async def test_an_unknown_list_is_a_french_404(web: WebUser) -> None:
     assert "Cette liste n'existe pas." in text_of(doc(answer.text))
 
 
+async def test_the_users_list_is_the_administration_page(web: WebUser) -> None:
+    answer = await web.get("/crm/users", allow_redirects=False)
+    assert (answer.status, answer.headers["Location"]) == (303, "/admin/utilisateurs")
+
+
 async def test_every_entity_has_its_list(platform: Platform, admin: Headers, web: WebUser) -> None:
     status, entities, _ = await platform.call("GET", "/api/v1/meta/entities", admin)
     assert status == 200
@@ -235,11 +242,13 @@ async def test_connections_are_shown_by_their_title_and_money_in_french(
         "Société Liée"
     ]
     assert f"1{NNBSP}234,50{NBSP}€" in row.text_content()
-    # The connection filter shows whom it names.
-    linked = page.xpath("//input[@name='account_id']/../span/a")
-    assert [(a.get("href"), a.text) for a in linked] == [
-        (f"/crm/accounts/{account['id']}", "Société Liée")
-    ]
+    # The connection filter shows whom it names, and how to remove it.
+    chip = page.xpath("//ul[@class='list-chips']/li")[0]
+    assert chip.xpath("a[1]/@href") == [f"/crm/accounts/{account['id']}"]
+    assert chip.xpath("a[1]/text()") == ["Société Liée"]
+    assert chip.xpath("input[@type='hidden']/@value") == [account["id"]]
+    removed = chip.xpath("a[@class='chip-remove']/@href")[0]
+    assert "account_id" not in removed
     assert "Nouvelle affaire" in page.xpath("//a[contains(@class,'list-new')]/@aria-label")
 
 

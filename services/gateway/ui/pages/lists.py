@@ -73,6 +73,7 @@ class FilterInput:
     error: str = ""
     target: str | None = None
     linked: tuple[str, str] | None = None  # a connection's value: (href, title)
+    remove: str = ""  # the view without this filter
 
 
 def new_label(entity: Mapping[str, Any]) -> str:
@@ -90,6 +91,16 @@ def count_text(total: int, capped: bool, entity: Mapping[str, Any]) -> str:
         return "Aucune fiche"
     noun = entity["label"] if total == 1 else entity["plural"]
     return f"{number_fr(total)} {str(noun).lower()}"
+
+
+def filter_help(item: Mapping[str, Any]) -> str:
+    """The help a filter's input shows: the declaration's, except where it speaks of the API's
+    format, which the input takes care of (a checkbox, a date and time picker)."""
+    if item["kind"] == "boolean":
+        return ""
+    if item["kind"] == "datetime":
+        return "Heure de Paris."
+    return str(item.get("help") or "")
 
 
 def sort_label(entity: Mapping[str, Any], name: str) -> str:
@@ -187,6 +198,10 @@ async def list_view(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/admin/utilisateurs")
     session = web_session(request)
     state = wanted(request.query, entity)
+    fragment = request.headers.get("HX-Target") == FRAGMENT_TARGET
+    if not fragment and any(not value.strip() for value in request.query.values()):
+        # A submitted form sends its empty inputs too: the view's URL keeps only what it says.
+        raise web.HTTPSeeOther(link(collection, state))
     kinds = {f["name"]: f["kind"] for f in entity["filters"]}
     params = {name: api_value(kinds.get(name, ""), value) for name, value in state.items()}
     params["total"] = "true"
@@ -265,7 +280,7 @@ async def list_view(request: web.Request) -> web.StreamResponse:
             name=name,
             label=item["label"],
             kind=kind,
-            help=item.get("help") or "",
+            help=filter_help(item),
             value=value,
             input_type=INPUT_TYPES.get(kind, "text"),
             error=errors.get(name, ""),
@@ -289,6 +304,7 @@ async def list_view(request: web.Request) -> web.StreamResponse:
             where = collections.get(control.target)
             if title and where:
                 control.linked = (f"/crm/{where}/{value}", title)
+                control.remove = link(collection, state, **{name: None, "cursor": None})
         filters.append(control)
 
     rows = []
@@ -342,12 +358,13 @@ async def list_view(request: web.Request) -> web.StreamResponse:
         "new_label": new_label(entity),
         "new_link": f"/crm/{collection}/nouveau",
     }
-    if request.headers.get("HX-Target") == FRAGMENT_TARGET:
+    if fragment:
         response = web.Response(
             text=render(request, "partials/list_view.html", **values), content_type="text/html"
         )
         response.headers["Cache-Control"] = "no-store"
         response.headers["Vary"] = "HX-Request"
+        response.headers["HX-Push-Url"] = link(collection, state)  # without the empty inputs
         return response
     return page(request, "list.html", **values)
 
