@@ -509,7 +509,7 @@ def error_list(entity: Mapping[str, Any], errors: Mapping[str, str]) -> list[dic
                 label = f"{label} ({ADDRESS_LABELS.get(part, part).lower()})"
                 anchor = input_id(f"{head}.{part}")
             elif field["kind"] == "lines":
-                anchor = "lines"
+                anchor = name.replace(".", "-") if name.count(".") == 2 else "lines"
             else:
                 anchor = input_id(head)
         listed.append({"field": name, "label": label, "message": text, "anchor": anchor})

@@ -261,6 +261,7 @@
       if (open) {
         picking = open;
         document.getElementById("picker-title").textContent = `Choisir : ${open.dataset.label.toLowerCase()}`;
+        document.getElementById("picker-q-hint").textContent = open.dataset.search || "";
         const q = document.getElementById("picker-q");
         q.value = "";
         document.getElementById("picker-results").replaceChildren();
@@ -351,11 +352,15 @@
         panels[i].hidden = !on;
       });
       if (focus) tab.focus();
-      if (history.replaceState) history.replaceState(null, "", `#${tab.getAttribute("aria-controls")}`);
     };
+    // A chosen tab is kept in the address (#onglet-…): a reload or a shared link shows it.
+    const remember = (tab) => history.replaceState(null, "", `#${tab.getAttribute("aria-controls")}`);
     list.addEventListener("click", (event) => {
       const tab = event.target.closest("[role=tab]");
-      if (tab) select(tab, false);
+      if (tab) {
+        select(tab, false);
+        remember(tab);
+      }
     });
     list.addEventListener("keydown", (event) => {
       const at = tabs.indexOf(document.activeElement);
@@ -368,6 +373,7 @@
       if (next) {
         event.preventDefault();
         select(next, true);
+        remember(next);
       }
     });
     container.prepend(list);
