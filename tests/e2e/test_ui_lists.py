@@ -281,3 +281,24 @@ async def test_the_filter_form_gets_the_list_fragment_for_htmx(
     assert answer.text.lstrip().startswith('<div id="vue-liste"')
     assert "<html" not in answer.text
     assert row_titles(doc(answer.text)) == ["Fragment"]
+
+
+async def test_a_date_and_time_filter_is_paris_time(
+    platform: Platform, admin: Headers, web: WebUser
+) -> None:
+    """The date and time picker gives a local time; the page sends it to the API in Paris
+    time, and shows it back as it was picked."""
+    city = await town(platform, admin, ["Récent"])
+    since = {"city": city, "updated_since": "2000-01-01T00:00"}
+    page = doc((await web.get("/crm/accounts", params=since)).text)
+    assert row_titles(page) == ["Récent"]
+    assert page.xpath("//input[@name='updated_since']/@value") == ["2000-01-01T00:00"]
+    assert page.xpath("//input[@name='updated_since']/@type") == ["datetime-local"]
+    later = {"city": city, "updated_since": "2999-01-01T00:00"}
+    nothing = doc((await web.get("/crm/accounts", params=later)).text)
+    assert "Aucune fiche ne correspond à ces critères." in text_of(nothing)
+    # Without a chosen sort, the form offers the list's own order (its default) first.
+    chosen = page.xpath("//select[@name='sort']/option[@selected]")
+    assert [(o.get("value"), o.text) for o in chosen] == [
+        ("", "Ordre par défaut (Raison sociale, croissant)")
+    ]

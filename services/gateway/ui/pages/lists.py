@@ -114,6 +114,12 @@ def sort_label(entity: Mapping[str, Any], name: str) -> str:
     return str(fields[entity["title_field"]]["label"])
 
 
+def sort_option_label(entity: Mapping[str, Any], sort: str) -> str:
+    """ "Raison sociale, croissant", "Date de création, décroissant"."""
+    order = "décroissant" if sort.startswith("-") else "croissant"
+    return f"{sort_label(entity, sort.lstrip('-'))}, {order}"
+
+
 def title_sort(entity: Mapping[str, Any]) -> str | None:
     """The sort of the title column: the title field's own, else a sort that is no field (a
     folded name key, as contacts' "name")."""
@@ -330,10 +336,11 @@ async def list_view(request: web.Request) -> web.StreamResponse:
         "state": state,
         "query_text": state.get("q", ""),
         "current_sort": current,
+        "default_sort_label": sort_option_label(entity, entity["default_sort"]),
         "sort_options": [
-            (f"{prefix}{name}", f"{sort_label(entity, name)}, {order}")
+            (f"{prefix}{name}", sort_option_label(entity, f"{prefix}{name}"))
             for name in entity["sorts"]
-            for prefix, order in (("", "croissant"), ("-", "décroissant"))
+            for prefix in ("", "-")
         ],
         "header_links": {
             column.name: link(
