@@ -303,9 +303,12 @@ async def test_a_stream_is_only_for_a_record_the_user_may_read(
             assert page.status == 404, (path, page.status)
             assert "text/html" in page.headers["Content-Type"]
             assert "Traceback" not in page.text
+        live = f"/crm/accounts/{account['id']}/evenements"
+        async with viewer.http.head(viewer.base + live) as response:  # answered, not streamed
+            assert response.status == 200
+            assert response.headers["Content-Type"] == "text/event-stream; charset=utf-8"
         stranger = WebUser(platform.gateway)
         try:
-            live = f"/crm/accounts/{account['id']}/evenements"
             async with stranger.http.get(stranger.base + live, allow_redirects=False) as response:
                 assert response.status == 303
                 assert response.headers["Location"].startswith("/connexion")

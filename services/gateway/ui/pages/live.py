@@ -64,6 +64,9 @@ async def record_events(request: web.Request) -> web.StreamResponse:
     feed.know(session.identity.username, session.display_name)
     last_told = request.headers.get("Last-Event-ID")  # a reconnection: the last version told
     known = max(_version(request.query.get("version")), _version(last_told))
+    if request.method == "HEAD":  # the headers a stream would have, without the stream
+        await api(request).get(f"/api/v1/{entity['collection']}/{record_id}")
+        return web.Response(content_type="text/event-stream", charset="utf-8")
     with feed.subscribe(record_id) as subscription:
         # Subscribed first, then read: a change committed in between is told either way.
         record = await api(request).get(f"/api/v1/{entity['collection']}/{record_id}")

@@ -34,6 +34,11 @@
     var source = null;
     var told = 0;
     var relatedItems = [];
+    var saving = false; // this page's own save is on its way: its event is no news here
+
+    record.addEventListener("submit", function () {
+      saving = true;
+    });
 
     function pageVersion() {
       var version = parseInt(record.dataset.version || "0", 10);
@@ -161,7 +166,7 @@
       source = new EventSource(url);
       source.addEventListener("changed", function (event) {
         var data = parse(event);
-        if (data && data.version > pageVersion()) {
+        if (data && data.version > pageVersion() && !(saving && data.own)) {
           showChanged(data);
         }
       });
