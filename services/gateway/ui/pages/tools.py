@@ -39,6 +39,7 @@ ACTIONS = {
     "restored": "Restauration",
     "located": "Localisation de l'adresse",
 }
+ADDRESS_PARTS = {"street": "Rue", "postal_code": "Code postal", "city": "Ville", "country": "Pays"}
 _own_routes: dict[tuple[int, str, str], bool] = {}
 
 
@@ -81,8 +82,9 @@ def available(
         found.append(("audit", "Audit Trail", "historique", "get", False))
     if _served(request, "GET", f"{sample}/map"):
         found.append(("map", "Carte", "carte", "get", False))
-    if _served(request, "POST", f"{sample}/call"):
-        found.append(("call", "ClickToCall", "appeler", "post", True))
+    if _served(request, "POST", f"{sample}/call"):  # no number of its own: the form offers
+        direct = record is None or bool(record.get("phone"))  # its contacts' or one typed
+        found.append(("call", "ClickToCall", "appeler", "post" if direct else "get", True))
     tools = []
     for name, label, path, method, needs_write in found:
         reason = "" if base else SAVE_FIRST
@@ -202,6 +204,15 @@ def display(field: dict[str, Any] | None, value: Any) -> str:
     if isinstance(value, dict | list):
         return orjson.dumps(value).decode()
     return str(value)
+
+
+def part_label(fields: dict[str, dict[str, Any]], name: str) -> str:
+    """The label of a part of a field ("address.city" → "Adresse › Ville")."""
+    base, _, part = name.partition(".")
+    field = fields.get(base)
+    if field is None or not part:
+        return name
+    return f"{field['label']} › {ADDRESS_PARTS.get(part, part)}"
 
 
 def _line(line: dict[str, Any]) -> str:
@@ -339,10 +350,11 @@ async def audit_trail(request: web.Request) -> web.Response:
     for item in trail.json() if trail.ok else []:
         changes = []
         for change in item.get("changes") or []:
-            field = fields.get(change.get("field", ""))
+            name = str(change.get("field", ""))
+            field = fields.get(name)
             changes.append(
                 {
-                    "label": field["label"] if field else change.get("field", ""),
+                    "label": field["label"] if field else part_label(fields, name),
                     "old": display(field, change.get("old")),
                     "new": display(field, change.get("new")),
                 }
