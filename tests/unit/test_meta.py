@@ -63,7 +63,7 @@ def test_the_conventional_operations_come_from_the_declaration() -> None:
         ("get", "/api/v1/boats/{id}/audit"),
         ("get", "/api/v1/boats/{id}/audit/verify"),
     ]
-    assert ops[1].query == ("limit", "cursor", "sort", "q", "hull")
+    assert ops[1].query == ("limit", "cursor", "sort", "total", "q", "hull")
     assert {op.tag for op in ops} == {"Bateaux"}
     document = fragment(ops)
     record = document["components"]["schemas"]["Boat"]["properties"]
