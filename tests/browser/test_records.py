@@ -42,12 +42,19 @@ async def test_account_without_raison_sociale_is_refused_next_to_the_field(
     await expect(name).to_have_attribute("aria-required", "true")
     await page.get_by_label("E-mail").fill("accueil@sans-nom.fr")
     await page.get_by_label("Ville").fill("Lyon")
+    await page.get_by_label("Effectif").fill("beaucoup")
 
-    # The browser refuses first, with the French message next to the field.
+    # The browser refuses first, with the French message next to each field.
     await page.get_by_role("button", name="Enregistrer").first.click()
     await expect(page.locator("#fld-name .field-error.client")).to_have_text(
         "Ce champ est obligatoire."
     )
+    await expect(page.locator("#fld-employees .field-error.client")).to_have_text(
+        "Saisissez un nombre entier (ex. 1 500)."
+    )
+    await expect(page.get_by_label("Effectif")).to_have_attribute("aria-invalid", "true")
+    await page.get_by_label("Effectif").fill("1 200")
+    await expect(page.locator("#fld-employees .field-error.client")).to_be_hidden()
     assert page.url.endswith("/crm/accounts/nouveau")
     await shot(page, "fiche-raison-sociale-navigateur")
 
@@ -59,6 +66,7 @@ async def test_account_without_raison_sociale_is_refused_next_to_the_field(
     await expect(page.locator("#error-summary a[href='#f-name']")).to_contain_text("Raison sociale")
     await expect(page.get_by_label("E-mail")).to_have_value("accueil@sans-nom.fr")
     await expect(page.get_by_label("Ville")).to_have_value("Lyon")
+    await expect(page.get_by_label("Effectif")).to_have_value("1 200")
     await expect(page.locator("#error-summary")).to_be_focused()
     await page.locator("#error-summary a[href='#f-name']").click()
     await expect(name).to_be_focused()

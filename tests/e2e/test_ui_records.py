@@ -323,3 +323,68 @@ async def test_trash_asks_then_moves_the_record(
     assert done.url.endswith("/crm/contacts?corbeille=1")
     status, _, _ = await platform.call("GET", f"/api/v1/contacts/{contact['id']}", admin)
     assert status == 404
+
+
+async def test_a_deactivated_picklist_value_still_shows_on_the_record_that_holds_it(
+    web: WebUser, platform: Platform, admin: Headers
+) -> None:
+    code = f"ancien-{uuid.uuid4().hex[:6]}"
+    body = {"code": code, "label": "Ancien secteur", "position": 9000}
+    await made(platform, admin, "/api/v1/picklists/industry", body)
+    account = await made(
+        platform, admin, "/api/v1/accounts", {"name": "Secteur ancien", "industry": code}
+    )
+    status, _, _ = await platform.call(
+        "PATCH", f"/api/v1/picklists/industry/{code}", admin, json={"active": False}
+    )
+    assert status == 200
+    page = await web.get(f"/crm/accounts/{account['id']}")
+    industry = field_block(page.text, "industry")
+    assert f'<option value="{code}" selected>Ancien secteur (désactivée)</option>' in industry
+    fresh = await web.get("/crm/accounts/nouveau")
+    assert code not in field_block(fresh.text, "industry")
+    # Saved again unchanged, the record keeps it.
+    version = re.search(r'name="_version" value="(\d+)"', page.text)
+    assert version
+    saved = await web.post(
+        f"/crm/accounts/{account['id']}",
+        {"name": "Secteur ancien", "industry": code, "_version": version.group(1)},
+    )
+    assert saved.status == 200, saved.text[:500]
+    assert "Fiche enregistrée." in saved.text
+
+
+async def test_a_user_who_may_not_list_users_types_the_owner(
+    platform: Platform, admin: Headers
+) -> None:
+    username = await new_user(platform, admin, "user")
+    seller = WebUser(platform.gateway)
+    try:
+        await seller.sign_in(username, PASSWORD)
+        page = await seller.get("/crm/accounts/nouveau")
+        owner = field_block(page.text, "owner")
+        assert '<input type="text" id="f-owner" name="owner"' in owner
+        assert 'maxlength="150"' in owner
+        created = await seller.post("/crm/accounts/nouveau", {"name": "À moi"})
+        assert created.status == 200, created.text[:500]
+        assert input_value(created.text, "f-owner") == username
+    finally:
+        await seller.close()
+
+
+async def test_quote_form_has_its_lines_and_read_only_fields_as_text(
+    web: WebUser, platform: Platform, admin: Headers
+) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Client du devis"})
+    form = await web.get(f"/crm/quotes/nouveau?account_id={account['id']}")
+    assert form.status == 200
+    assert 'id="lines"' in form.text
+    assert 'id="fld-total_net"' not in form.text  # shown by the lines editor
+    assert 'id="fld-status"' in form.text
+    assert '<input type="text" id="f-status"' not in form.text
+    quote = await made(platform, admin, "/api/v1/quotes", {"account_id": account["id"]})
+    page = await web.get(f"/crm/quotes/{quote['id']}")
+    status_block = field_block(page.text, "status")
+    assert "Brouillon" in status_block
+    account_block = field_block(page.text, "account_id")
+    assert f'<a href="/crm/accounts/{account["id"]}">Client du devis</a>' in account_block
