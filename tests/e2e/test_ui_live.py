@@ -159,7 +159,7 @@ async def test_another_persons_change_appears_with_who_when_and_the_fields(
             # Its author, in another window, is told it was himself.
             mine = await own.next()
             assert mine.data["own"] is True
-            assert "par vous, dans une autre fenêtre" in mine.data["message"]
+            assert "par vous, dans une autre fenêtre, à " in mine.data["message"]
             # The next change only: what a stream told is not told again.
             await patched(platform, admin, path, {"description": "Client depuis 2020"})
             event = await seen.next()
@@ -168,6 +168,17 @@ async def test_another_persons_change_appears_with_who_when_and_the_fields(
                 ADMIN_NAME,
             )
             assert event.data["fields"] == ["Description"]
+            # Put in the trash: the page is told so (and offered the list, live.js).
+            status, _, _ = await platform.call("DELETE", path, jean)
+            assert status in (200, 204)
+            event = await seen.next()
+            assert (event.data["change"], event.data["version"]) == (
+                "deleted",
+                changed["version"] + 2,
+            )
+            assert event.data["message"].startswith(
+                "Cette fiche vient d'être mise à la corbeille par Jean Dupont à "
+            )
     finally:
         await viewer.close()
         await other.close()

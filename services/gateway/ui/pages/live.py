@@ -46,8 +46,16 @@ routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 15.0
 TICK_SECONDS = 1.0  # how often a stream looks whether its browser is still there
 RETRY_MILLISECONDS = 3000  # the browser's reconnection delay
-CHANGES = {"deleted": "supprimée", "restored": "restaurée", "created": "créée"}
-RELATED = {"created": "Ajout", "deleted": "Suppression", "restored": "Restauration"}
+CHANGES = {
+    "deleted": "mise à la corbeille",
+    "restored": "sortie de la corbeille",
+    "created": "créée",
+}
+RELATED = {
+    "created": "Ajout",
+    "deleted": "Mise à la corbeille",
+    "restored": "Sortie de la corbeille",
+}
 
 
 @routes.get("/crm/{collection}/{id}/evenements")
@@ -195,7 +203,7 @@ class Stream:
         self, version: int, change: str, actor: str, at: datetime, fields: list[str] | tuple[()]
     ) -> dict[str, Any]:
         own = actor == self.session.identity.username
-        who = "vous, dans une autre fenêtre" if own else self.feed.name_of(actor) or "quelqu'un"
+        who = "vous, dans une autre fenêtre," if own else self.feed.name_of(actor) or "quelqu'un"
         when = _when(at)
         done = CHANGES.get(change, "modifiée")
         message = f"Cette fiche vient d'être {done} par {who} {when}"

@@ -13,6 +13,8 @@
 
 (function () {
   var RELATED_KEPT = 5;
+  var REFUSED_RETRIES = 3; // a refused stream (gateway restarting) is tried again, not forever
+  var REFUSED_DELAY_MS = 30000;
 
   function start() {
     var record = document.getElementById("record");
@@ -34,6 +36,8 @@
     var source = null;
     var told = 0;
     var relatedItems = [];
+    var refused = 0;
+    var retry = null;
     var saving = false; // this page's own save is on its way: its event is no news here
 
     record.addEventListener("submit", function () {
@@ -160,6 +164,7 @@
     }
 
     function open() {
+      retry = null;
       if (source) {
         return;
       }
@@ -176,17 +181,31 @@
           showRelated(data);
         }
       });
-      source.addEventListener("ended", close);
+      source.addEventListener("open", function () {
+        refused = 0;
+      });
+      source.addEventListener("ended", function () {
+        refused = REFUSED_RETRIES; // the session ended: nothing more to hear
+        close();
+      });
       source.addEventListener("error", function () {
-        // CONNECTING: the browser tries again by itself. CLOSED: refused (the record is gone,
-        // the session ended): nothing more to hear.
+        // CONNECTING: the browser tries again by itself. CLOSED: the stream was refused (the
+        // record is gone, the session ended, a gateway restarting): tried again a few times.
         if (source && source.readyState === EventSource.CLOSED) {
           close();
+          if (refused < REFUSED_RETRIES) {
+            refused += 1;
+            retry = window.setTimeout(open, REFUSED_DELAY_MS * refused);
+          }
         }
       });
     }
 
     function close() {
+      if (retry !== null) {
+        window.clearTimeout(retry);
+        retry = null;
+      }
       if (source) {
         source.close();
         source = null;
