@@ -227,7 +227,11 @@ async def save_user(request: web.Request) -> web.Response:
     before = await client.get(_user_path(request))
     answer = await client.call("PATCH", _user_path(request), json=patch, headers=if_match(form))
     if answer.ok:
-        raise _back(request, "role" if answer.json()["role"] != before["role"] else "enregistre")
+        saved = answer.json()
+        session = web_session(request)
+        if saved["id"] == session.identity.user_id:  # one's own name, in the user's menu too
+            session.display_name = saved.get("display_name") or session.identity.username
+        raise _back(request, "role" if saved["role"] != before["role"] else "enregistre")
     if answer.status == 412:
         return await _conflict(request, None)
     if answer.status not in (409, 422):
@@ -339,8 +343,15 @@ def declared_picklists(request: web.Request) -> dict[str, dict[str, Any]]:
             name = field.get("picklist")
             if field.get("kind") != "list" or not name:
                 continue
-            entry = lists.setdefault(name, {"name": name, "uses": [], "label": field["label"]})
+            entry = lists.setdefault(
+                name,
+                {"name": name, "uses": [], "label": field["label"], "of": entity["plural"]},
+            )
             entry["uses"].append(f"{entity['label']} › {field['label']}")
+    labels = [entry["label"] for entry in lists.values()]
+    for entry in lists.values():  # two lists named alike ("Statut") say whose they are
+        if labels.count(entry["label"]) > 1:
+            entry["label"] = f"{entry['label']} ({entry['of'].lower()})"
     for name, entry in lists.items():
         owner = declared_owner(registry, name) or "accounts"
         meta = registry.meta(owner)
@@ -533,6 +544,10 @@ def _record_variables(entity: dict[str, Any] | None, prefix: str) -> list[dict[s
             what = field["label"]
             if field.get("kind") == "list":
                 what += " (le code de la valeur)"
+            elif field.get("kind") == "connection" and field.get("key") == "username":
+                what += " (son identifiant de connexion)"
+            elif field.get("kind") == "connection":
+                what += " (l'identifiant de la fiche liée)"
             rows.append({"name": f"{prefix}.{field['name']}", "what": what})
     return rows
 
@@ -546,8 +561,10 @@ def template_variables(request: web.Request) -> list[dict[str, Any]]:
          "Thonon-les-Bains »)"},
         {"name": "compte.chiffre_affaires", "what": "Le chiffre d'affaires en euros, à la "
          "française (« 1 234 567,80 € »)"},
-        {"name": "compte.created_at", "what": "Date de création de la fiche"},
-        {"name": "compte.updated_at", "what": "Date de dernière modification"},
+        {"name": "compte.created_at", "what": "Création de la fiche (date et heure UTC, "
+         "format ISO)"},
+        {"name": "compte.updated_at", "what": "Dernière modification (date et heure UTC, "
+         "format ISO)"},
     ]  # fmt: skip
     contacts = _record_variables(_entity(request, "contact"), "c")
     others = [

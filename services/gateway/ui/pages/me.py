@@ -14,7 +14,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from ..client import Answer, ApiError, api
-from ..render import page
+from ..render import datetime_fr, page
 from ..session import web_session
 
 routes = web.RouteTableDef()
@@ -152,8 +152,9 @@ async def save_profile(request: web.Request) -> web.Response:
             me=me,
             errors={
                 "form": (
-                    f"Votre profil a été modifié entre-temps par {me.get('updated_by')} "
-                    f": voici ce qu'il contient maintenant. Refaites votre modification."
+                    f"Votre profil a été modifié entre-temps par {me.get('updated_by')} le "
+                    f"{datetime_fr(me.get('updated_at'))} : voici ce qu'il contient maintenant. "
+                    "Refaites votre modification."
                 )
             },
             status=412,
