@@ -245,7 +245,8 @@ async def test_an_account_hears_of_a_record_added_to_its_tabs(
                 contact["id"],
             )
             assert (data["tab"], data["change"]) == ("Contacts", "created")
-            assert data["message"].startswith("Ajout dans l'onglet Contacts : ")
+            assert data["title"] == "Marie Curie"
+            assert data["message"].startswith("Ajout dans l'onglet Contacts : Marie Curie, par ")
             assert f", par {ADMIN_NAME} à " in data["message"]
     finally:
         await viewer.close()

@@ -226,6 +226,8 @@ class Stream:
         tab = declared.get("tab") or {}
         title_field = declared.get("title_field") or "name"
         title = str(change.record.get(title_field) or "").strip()
+        if title_field == "last_name" and change.record.get("first_name"):  # a person
+            title = f"{str(change.record['first_name']).strip()} {title}".strip()
         what = RELATED.get(change.change, "Modification")
         where = f"dans l'onglet {tab['label']}" if tab.get("label") else "parmi les fiches liées"
         message = f"{what} {where}"
