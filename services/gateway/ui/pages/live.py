@@ -35,7 +35,7 @@ from aiohttp import web
 from ...registry import REGISTRY_KEY
 from ...web import SESSION_CHECK_KEY
 from ..client import ApiError, api
-from ..live import LIVE_FEED_KEY, Change, Closing, LiveFeed, Resync
+from ..live import LIVE_FEED_KEY, Change, Closing, LiveFeed, Resync, Subscription
 from ..render import PARIS
 from ..session import WEB_SESSIONS_KEY, WebSession, web_session
 
@@ -108,7 +108,9 @@ class Stream:
         # reconnection meet the sign-in check (a stream is not the user's activity).
         self.idle_deadline = time.monotonic() + max(idle - (time.time() - session.last_seen), 1.0)
 
-    async def run(self, record: Mapping[str, Any], subscription: Any) -> web.StreamResponse:
+    async def run(
+        self, record: Mapping[str, Any], subscription: Subscription
+    ) -> web.StreamResponse:
         await self.response.prepare(self.request)
         try:
             await self.send(f"retry: {RETRY_MILLISECONDS}\n: flux des modifications\n\n")
