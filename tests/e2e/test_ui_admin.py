@@ -5,6 +5,7 @@ fields with the input kept, and the 403 page for those who are not administrator
 from __future__ import annotations
 
 import html
+import io
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -506,7 +507,9 @@ async def upload(web: WebUser, name: str, content: bytes | None, filename: str) 
     form.add_field("name", name)
     form.add_field("kind", "account")
     if content is not None:
-        form.add_field("file", content, filename=filename, content_type="application/octet-stream")
+        form.add_field(
+            "file", io.BytesIO(content), filename=filename, content_type="application/octet-stream"
+        )
     return await web.post("/admin/modeles", form)
 
 
@@ -556,3 +559,25 @@ async def test_templates_upload_list_variables_and_delete(
     assert f"<td>{name}</td>" not in page.text
     status, _, _ = await platform.call("GET", f"/api/v1/templates/{template['id']}", admin)
     assert status == 404
+
+
+async def test_a_template_too_big_is_refused_next_to_the_file(web: WebUser) -> None:
+    await web.get("/admin/modeles")
+    page = await upload(web, "Trop gros", b"0" * (5 * 1024 * 1024 + 1), "gros.docx")
+    assert page.status == 422
+    assert "trop volumineux" in field_error(page, "file")
+    assert input_value(page, "name") == "Trop gros"
+
+
+async def test_unknown_addresses_in_the_administration_say_so_in_french(web: WebUser) -> None:
+    for path in (
+        f"/admin/utilisateurs/{uuid.uuid4()}",
+        f"/admin/modeles/{uuid.uuid4()}/supprimer",
+        "/admin/utilisateurs/pas-un-identifiant",
+    ):
+        page = await web.get(path)
+        assert page.status in (404, 422), path
+        assert "<h1>" in page.text
+        assert "Traceback" not in page.text
+    page = await web.post(f"/admin/utilisateurs/{uuid.uuid4()}/sessions/{uuid.uuid4()}/fin", {})
+    assert page.status == 404

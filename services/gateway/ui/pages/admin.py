@@ -636,7 +636,7 @@ async def upload_template(request: web.Request) -> web.Response:
     if isinstance(upload, web.FileField) and upload.filename:
         body.add_field(
             "file",
-            upload.file.read(),
+            upload.file,  # a file, streamed: a few megabytes must not hold the event loop
             filename=upload.filename,
             content_type=upload.content_type or "application/octet-stream",
         )
