@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # System packages the services need (Pango, HarfBuzz and fonts for WeasyPrint's PDFs; LibreOffice
 # to turn merged Word documents into PDFs, with python3-uno for its kept-alive converters, and
-# util-linux's unshare to cut their network) and the tools the tests use (pdftotext; chromium for
-# the browser tests, asked by `make test` only): installed from
-# Debian's packages where missing (as root), otherwise the exact command to run is printed.
+# util-linux's unshare to cut their network) and the tools the tests use (pdftotext, openssl;
+# chromium for the browser tests, asked by `make test` only): installed from Debian's packages
+# where missing (as root), otherwise the exact command to run is printed.
 set -euo pipefail
 
 needed=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils
-        libreoffice-writer-nogui python3-uno "$@")  # extra packages for one target (bench: wrk; test: chromium)
+        libreoffice-writer-nogui python3-uno openssl "$@")  # extra packages for one target (bench: wrk; test: chromium)
 missing=()
 for package in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -39,7 +39,10 @@ COOKIE = "crm_session"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 TOUCH_EVERY_SECONDS = 60.0  # last_seen_at is written at most once a minute per session
-KNOWN_FOR_SECONDS = 30.0  # a cookie's row is read again after this long
+# A cookie's row is read again after this long: as fresh as the SessionCheck's answer, so a
+# session another gateway copy saw idle, or a name changed on the profile page, shows within
+# a second (a busy page costs one small indexed query a second, as an API token does).
+KNOWN_FOR_SECONDS = 1.0
 ENDED_IDLE = "idle"
 # Paths served without a web session: the API (its own tokens), assets, probes, sign-in.
 PUBLIC_PREFIXES = ("/api/", "/static/", "/healthz", "/readyz", "/metrics", "/connexion")

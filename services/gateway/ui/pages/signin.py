@@ -22,8 +22,18 @@ ENDED_MESSAGES = {
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a path of this site (never "//host" or a scheme): an open redirect otherwise."""
-    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
+    """Only a path of this site (never "//host", "/\\host" or a scheme): an open redirect
+    otherwise. Browsers drop tabs and line breaks from a URL ("/\t/host" is "//host" to them)
+    and read a backslash as a slash, so a target holding any of them, or any space or control
+    character, is not followed either (the pages' own addresses are percent-encoded)."""
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith("//")
+        and value.isprintable()
+        and not any(c.isspace() or c == "\\" for c in value)
+        and len(value) <= 2000
+    ):
         return value
     return HOME
 
