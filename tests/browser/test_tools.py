@@ -227,3 +227,38 @@ async def test_clicktocall_reaches_the_telephony_server_and_shows_the_call(
     await expect(status_box).to_contain_text("Terminé (2 min 5 s)")
     await expect(status_box).not_to_have_attribute("hx-trigger", "every 1s")
     await shot(page, "outils-appel-termine")
+
+
+async def test_clicktocall_without_a_phone_asks_for_the_number(
+    page: Page, platform: Platform, admin: Headers, assert_accessible: AssertAccessible
+) -> None:
+    _, me, _ = await platform.call("GET", "/api/v1/users/me", admin)
+    status, _, _ = await platform.call(
+        "PATCH", f"/api/v1/users/{me['id']}", admin, json={"phone_extension": "201"}
+    )
+    assert status == 200
+    company = await account(platform, admin, name="Sans Standard")
+    status, _, _ = await platform.call(
+        "POST",
+        "/api/v1/contacts",
+        admin,
+        json={"first_name": "Zoé", "last_name": "Leroy", "account_id": company["id"],
+              "mobile": "06 99 88 77 66"},
+    )  # fmt: skip
+    assert status == 201
+    await page.goto(f"/crm/accounts/{company['id']}")
+    await open_tools(page)
+    await tool(page, "ClickToCall").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Appeler")
+    await expect(page.get_by_label("Zoé Leroy (mobile) : 06 99 88 77 66")).to_be_checked()
+    await assert_accessible(page, "outils-appeler-formulaire")
+    await page.get_by_role("button", name="Appeler", exact=True).click()
+    await expect(page.locator("#call-status")).to_contain_text("Appel en cours vers 06 99 88 77 66")
+    assert platform.telephony.calls[-1]["to"] == "+33699887766"
+
+    # A number refused by the rules: said next to the field, the input kept.
+    await page.goto(f"/crm/accounts/{company['id']}/appeler")
+    await page.get_by_label("Ou un autre numéro").fill("08 99 00 00 00")
+    await page.get_by_role("button", name="Appeler", exact=True).click()
+    await expect(page.locator("#number-error")).to_contain_text("ne peut pas être appelé")
+    await expect(page.get_by_label("Ou un autre numéro")).to_have_value("08 99 00 00 00")

@@ -287,6 +287,17 @@ async def test_fusionner_lists_the_templates_and_downloads_the_docx(
     with zipfile.ZipFile(io.BytesIO(body)) as document:
         assert "Fusion &amp; Associés" in document.read("word/document.xml").decode()
 
+    async with web.http.post(
+        f"{platform.gateway}/crm/accounts/{company['id']}/fusionner",
+        data={"csrf": web.csrf, "template_id": template["id"], "format": "pdf"},
+        headers={"Origin": platform.gateway},
+    ) as r:
+        pdf = await r.read()
+        assert r.status == 200, pdf[:500]
+        assert r.headers["Content-Type"] == "application/pdf"
+        assert r.headers["Content-Disposition"].startswith("attachment;")
+    assert pdf.startswith(b"%PDF")
+
     missing = await web.post(f"/crm/accounts/{company['id']}/fusionner", {"format": "docx"})
     assert missing.status == 422
     assert "Choisissez un modèle." in missing.text
