@@ -23,9 +23,12 @@ fields, in an error summary at the top, and every input keeps what was typed.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
-from collections.abc import Mapping
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +38,7 @@ from multidict import MultiDictProxy
 
 from services.common.entities import ADDRESS_FIELDS
 
+from ...web import VIEW_CACHE_KEY
 from ..client import Answer, ApiError, api
 from ..lookups import entity_named, picklist, titles
 from ..render import PARIS, crm_entities, money_fr, number_fr, page, phone_fr, render
@@ -293,6 +297,48 @@ def create_body(body: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- What a form shows beside its inputs -----------------------------------------------------
 
+LOOKUP_SECONDS = 30.0  # at most this stale after a write made through another gateway
+
+
+class Lookups:
+    """Picklists and the users' list as the forms last read them, kept while nothing was
+    written: every successful write through this gateway (and every change the view cache hears
+    of) bumps the view cache's generation, which ends them; a change made through another
+    gateway is seen within LOOKUP_SECONDS. They are the same for every user who may read them."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[int, float, Any]] = {}
+
+    async def get(self, request: web.Request, key: str, fetch: Callable[[], Awaitable[Any]]) -> Any:
+        cache = request.app.get(VIEW_CACHE_KEY)
+        if cache is None:
+            return await fetch()
+        generation, now = cache.generation, time.monotonic()
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == generation and now - kept[1] < LOOKUP_SECONDS:
+            return kept[2]
+        value = await fetch()
+        if cache.generation == generation:  # nothing changed while it was read
+            self._kept[key] = (generation, now, value)
+        return value
+
+
+_LOOKUPS: weakref.WeakKeyDictionary[web.Application, Lookups] = weakref.WeakKeyDictionary()
+
+
+def lookups(request: web.Request) -> Lookups:
+    kept = _LOOKUPS.get(request.app)
+    if kept is None:
+        kept = _LOOKUPS[request.app] = Lookups()
+    return kept
+
+
+async def picklist_values(request: web.Request, name: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await lookups(request).get(
+        request, f"picklist:{name}", lambda: picklist(request, name)
+    )
+    return found
+
 
 async def choices_of(
     request: web.Request, entity: Mapping[str, Any], values: Mapping[str, Any]
@@ -300,11 +346,13 @@ async def choices_of(
     """The options of each list field: the picklist's active values, plus a deactivated or
     unknown value the record holds (marked); the fixed choices where there is no picklist."""
     options: dict[str, list[dict[str, Any]]] = {}
-    for field in writable(entity):
-        if field["kind"] != "list":
-            continue
+    lists = [f for f in writable(entity) if f["kind"] == "list"]
+    names = sorted({f["picklist"] for f in lists if f.get("picklist")})
+    read = await asyncio.gather(*(picklist_values(request, name) for name in names))
+    picklists = dict(zip(names, read, strict=True))
+    for field in lists:
         current = str(values.get(field["name"]) or "")
-        listed = await picklist(request, field["picklist"]) if field.get("picklist") else []
+        listed = picklists.get(field["picklist"], []) if field.get("picklist") else []
         entries: list[dict[str, Any]] = []
         if listed:
             for item in listed:
@@ -384,18 +432,22 @@ async def user_options(request: web.Request) -> list[dict[str, str]] | None:
     user may not list them (the owner is then typed as a username)."""
     if not web_session(request).is_admin:
         return None
-    answer = await api(request).call("GET", "/api/v1/users", params={"limit": USERS_LIMIT})
-    if not answer.ok:
-        return None
-    items = answer.json().get("items", [])
-    return [
-        {
-            "username": str(user["username"]),
-            "label": f"{user.get('display_name') or user['username']} ({user['username']})",
-        }
-        for user in items
-        if user.get("active", True)
-    ]
+
+    async def fetch() -> list[dict[str, str]] | None:
+        answer = await api(request).call("GET", "/api/v1/users", params={"limit": USERS_LIMIT})
+        if not answer.ok:
+            return None
+        return [
+            {
+                "username": str(user["username"]),
+                "label": f"{user.get('display_name') or user['username']} ({user['username']})",
+            }
+            for user in answer.json().get("items", [])
+            if user.get("active", True)
+        ]
+
+    users: list[dict[str, str]] | None = await lookups(request).get(request, "users", fetch)
+    return users
 
 
 async def candidates(
@@ -451,10 +503,14 @@ async def show(
     status: int = 200,
 ) -> web.Response:
     session = web_session(request)
-    titles_by_id = await connection_titles(request, entity, values, record)
-    users = None
-    if any(f["kind"] == "connection" and f.get("key") == "username" for f in writable(entity)):
-        users = await user_options(request)
+    by_username = any(
+        f["kind"] == "connection" and f.get("key") == "username" for f in writable(entity)
+    )
+    titles_by_id, options, users = await asyncio.gather(
+        connection_titles(request, entity, values, record),
+        choices_of(request, entity, values),
+        user_options(request) if by_username else _nothing(),
+    )
     errors = dict(errors or {})
     return page(
         request,
@@ -470,7 +526,7 @@ async def show(
         conflict=conflict,
         message=message,
         fields=form_fields(entity),
-        options=await choices_of(request, entity, values),
+        options=options,
         titles=titles_by_id,
         users=users,
         targets={
@@ -492,6 +548,10 @@ async def show(
         address_labels=ADDRESS_LABELS,
         address_lengths=ADDRESS_LENGTHS,
     )
+
+
+async def _nothing() -> None:
+    return None
 
 
 def error_list(entity: Mapping[str, Any], errors: Mapping[str, str]) -> list[dict[str, str]]:
