@@ -307,6 +307,15 @@ async def test_every_crm_entity_has_its_form_and_unknown_ones_are_404(web: WebUs
         page = await web.get(f"/crm/{collection}/nouveau")
         assert page.status == 200, (collection, page.text[:300])
         assert 'id="record-form"' in page.text
+    headings = {
+        "actions": "Nouvelle action",
+        "opportunities": "Nouvelle affaire",
+        "invoices": "Nouvelle facture",
+        "quotes": "Nouveau devis",
+    }
+    for collection, heading in headings.items():
+        page = await web.get(f"/crm/{collection}/nouveau")
+        assert f"<h1>{heading}</h1>" in page.text
     assert (await web.get("/crm/inconnus/nouveau")).status == 404
     assert (await web.get("/crm/accounts/pas-un-uuid")).status == 404
     assert (await web.get(f"/crm/accounts/{uuid.uuid4()}")).status == 404

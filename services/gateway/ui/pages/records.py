@@ -41,7 +41,7 @@ from services.common.entities import ADDRESS_FIELDS
 from ...web import VIEW_CACHE_KEY
 from ..client import Answer, ApiError, api
 from ..lookups import entity_named, picklist, titles
-from ..render import PARIS, crm_entities, money_fr, number_fr, page, phone_fr, render
+from ..render import PARIS, crm_entities, date_fr, money_fr, number_fr, page, phone_fr, render
 from ..session import web_session
 from . import documents, tools
 
@@ -64,6 +64,16 @@ DECIMAL_PATTERN = r"\s*[0-9\s]*([,.][0-9]*)?\s*€?\s*"
 _SPACES = re.compile(r"\s+")
 _INTEGER = re.compile(r"^\d+$")
 _DECIMAL = re.compile(r"^\d+(\.\d+)?$")
+# The heading of a new record (French nouns have a gender the declarations do not carry).
+NEW_TITLES = {
+    "account": "Nouveau compte",
+    "contact": "Nouveau contact",
+    "action": "Nouvelle action",
+    "opportunity": "Nouvelle affaire",
+    "project": "Nouveau projet",
+    "quote": "Nouveau devis",
+    "invoice": "Nouvelle facture",
+}
 MESSAGES = {
     "number": "Saisissez un nombre entier (ex. 1 500).",
     "percent": "Saisissez un pourcentage entier de 0 à 100 (ex. 25).",
@@ -464,17 +474,24 @@ async def candidates(
     found = []
     wanted = q.casefold().strip()
     for item in answer.json().get("items", []):
-        title = str(item.get(target["title_field"]) or "")
+        title = picked_title(target, item)
         if exclude and str(item.get("id")) == exclude:
             continue
         if wanted and not target.get("search") and wanted not in title.casefold():
             continue
-        found.append(
-            {"id": str(item["id"]), "title": title or "(sans titre)", "extra": extra(item)}
-        )
+        found.append({"id": str(item["id"]), "title": title, "extra": extra(item)})
         if len(found) >= PICKED_LIMIT:
             break
     return found
+
+
+def picked_title(target: Mapping[str, Any], item: Mapping[str, Any]) -> str:
+    """How a candidate is named: its title field (a contact with the first name before), or,
+    for a record without one yet (a draft quote has no number), its kind and creation date."""
+    title = str(item.get(target["title_field"]) or "")
+    if title and item.get("first_name"):
+        title = f"{item['first_name']} {title}"
+    return title or f"{target['label']} du {date_fr(item.get('created_at'))}"
 
 
 def extra(item: Mapping[str, Any]) -> str:
@@ -525,6 +542,7 @@ async def show(
         tools=tools.available(request, entity, record),
         conflict=conflict,
         message=message,
+        new_title=NEW_TITLES.get(entity["name"], f"Nouvelle fiche : {entity['label'].lower()}"),
         fields=form_fields(entity),
         options=options,
         titles=titles_by_id,
