@@ -252,6 +252,9 @@ async def test_forms_of_other_entities_are_accessible(
     await page.goto(f"/crm/actions/nouveau?account_id={account['id']}")
     await expect(page.get_by_label("Date", exact=True)).to_have_attribute("type", "datetime-local")
     await assert_accessible(page, "fiche-action-nouvelle")
+    await page.goto(f"/crm/quotes/nouveau?account_id={account['id']}")
+    await expect(page.locator("#lines")).to_be_visible()
+    await assert_accessible(page, "fiche-devis-nouveau")
 
 
 async def _accept(dialog: Dialog) -> None:
