@@ -255,6 +255,10 @@ async def test_forms_of_other_entities_are_accessible(
     await page.goto(f"/crm/quotes/nouveau?account_id={account['id']}")
     await expect(page.locator("#lines")).to_be_visible()
     await assert_accessible(page, "fiche-devis-nouveau")
+    quote = await made(platform, admin, "/api/v1/quotes", {"account_id": account["id"]})
+    await page.goto(f"/crm/quotes/{quote['id']}")
+    await expect(page.locator("#fld-status")).to_contain_text("Brouillon")
+    await assert_accessible(page, "fiche-devis")
 
 
 async def _accept(dialog: Dialog) -> None:
