@@ -8,10 +8,11 @@ import re
 import uuid
 from typing import Any
 
-from playwright.async_api import Dialog, Page, expect
+from playwright.async_api import Browser, Dialog, Page, expect
 
-from tests.browser.conftest import AssertAccessible, Shot, SignedIn
+from tests.browser.conftest import AssertAccessible, Shot, SignedIn, sign_in
 from tests.platform import Platform
+from tests.support import ADMIN_PASSWORD
 
 PASSWORD = "Un-mot-de-passe-solide-1"
 Headers = dict[str, str]
@@ -263,3 +264,34 @@ async def test_forms_of_other_entities_are_accessible(
 
 async def _accept(dialog: Dialog) -> None:
     await dialog.accept()
+
+
+async def test_without_javascript_a_connection_is_still_chosen(
+    browser: Browser, platform: Platform, admin: Headers, shot: Shot
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    parent = await made(platform, admin, "/api/v1/accounts", {"name": f"Holding {tag}"})
+    context = await browser.new_context(
+        base_url=platform.gateway, locale="fr-FR", java_script_enabled=False
+    )
+    try:
+        await sign_in(context, platform.gateway, "admin", ADMIN_PASSWORD)
+        page = await context.new_page()
+        await page.goto("/crm/accounts/nouveau")
+        await page.get_by_label("Raison sociale").fill(f"Sans script {tag}")
+        field = page.locator("#fld-parent_account_id")
+        await expect(field.get_by_role("button", name="Choisir…")).to_be_hidden()
+        await field.get_by_label("Rechercher : compte").fill(f"Holding {tag}")
+        await field.get_by_role("button", name="Chercher").click()
+        await expect(page.get_by_label("Raison sociale")).to_have_value(f"Sans script {tag}")
+        choice = page.get_by_role("radio", name=f"Holding {tag}")
+        await expect(choice).to_be_checked()
+        await shot(page, "fiche-choisir-sans-javascript")
+        await page.get_by_role("button", name="Enregistrer").first.click()
+        await expect(page).to_have_url(RECORD_URL)
+        link = page.locator("#fld-parent_account_id").get_by_role("link", name=f"Holding {tag}")
+        await expect(link).to_have_attribute("href", f"/crm/accounts/{parent['id']}")
+        # The tabs read one after the other, each under its heading.
+        await expect(page.get_by_role("heading", name="Système")).to_be_visible()
+    finally:
+        await context.close()
