@@ -397,3 +397,32 @@ async def test_quote_form_has_its_lines_and_read_only_fields_as_text(
     assert '<input type="text" id="f-status"' not in page.text
     account_block = field_block(page.text, "account_id")
     assert f'<a href="/crm/accounts/{account["id"]}">Client du devis</a>' in account_block
+
+
+async def test_a_sent_quote_is_shown_without_save_and_its_lines_are_kept(
+    web: WebUser, platform: Platform, admin: Headers
+) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Devis envoyé"})
+    line = {"description": "Audit", "quantity": "1", "unit_price": "500.00", "vat_rate": "20"}
+    quote = await made(
+        platform, admin, "/api/v1/quotes", {"account_id": account["id"], "lines": [line]}
+    )
+    status, _, _ = await platform.call("POST", f"/api/v1/quotes/{quote['id']}/send", admin)
+    assert status == 200
+    page = await web.get(f"/crm/quotes/{quote['id']}")
+    assert 'name="lines-0-description"' not in page.text  # a sent quote's lines are text
+    assert "Enregistrer</button>" not in page.text
+    assert "ne se modifie plus" in page.text
+    assert '<fieldset class="record-fields" disabled>' in page.text
+    version = re.search(r'name="_version" value="(\d+)"', page.text)
+    assert version
+    # Posted anyway (an old page): refused, said at the top, the lines untouched.
+    saved = await web.post(
+        f"/crm/quotes/{quote['id']}",
+        {"account_id": account["id"], "notes": "Relancer lundi", "_version": version.group(1)},
+    )
+    assert saved.status == 409
+    assert "Seul un brouillon" in saved.text
+    status, stored, _ = await platform.call("GET", f"/api/v1/quotes/{quote['id']}", admin)
+    assert status == 200
+    assert [item["description"] for item in stored["lines"]] == ["Audit"]

@@ -234,9 +234,12 @@ def parse_form(
     for field in writable(entity):
         name, kind = field["name"], field["kind"]
         if kind == "lines":
-            lines = documents.lines_from_form(form)
-            body[name] = lines
-            values[name] = lines
+            # Lines shown as text (a sent quote, an issued invoice) post no input: left as
+            # they are, not emptied.
+            if any(key.startswith("lines-") for key in form):
+                lines = documents.lines_from_form(form)
+                body[name] = lines
+                values[name] = lines
             continue
         if kind == "address":
             address: dict[str, Any] = {}
@@ -554,7 +557,8 @@ async def show(
         },
         picking=picking or {},
         version=version if version is not None else (record or {}).get("version"),
-        editable=session.can_write,
+        editable=session.can_write and locked(entity, record) is None,
+        locked=locked(entity, record),
         money=money_fr,
         list_label=list_label,
         tel_href=tel_href,
@@ -566,6 +570,23 @@ async def show(
         address_labels=ADDRESS_LABELS,
         address_lengths=ADDRESS_LENGTHS,
     )
+
+
+# Records the documents service no longer lets anyone change (services/documents/service.py).
+LOCKED_UNLESS_DRAFT = {
+    "quote": "Ce devis n'est plus un brouillon : il ne se modifie plus (dupliquez-le pour en "
+    "faire un autre).",
+    "invoice": "Cette facture n'est plus un brouillon : elle ne se modifie plus (un avoir "
+    "l'annule).",
+}
+
+
+def locked(entity: Mapping[str, Any], record: Mapping[str, Any] | None) -> str | None:
+    """Why nobody may change this saved record (a sent quote, an issued invoice), else None."""
+    reason = LOCKED_UNLESS_DRAFT.get(entity["name"])
+    if reason is None or record is None or record.get("status") in (None, "draft"):
+        return None
+    return reason
 
 
 async def _nothing() -> None:
