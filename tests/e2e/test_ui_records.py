@@ -9,6 +9,7 @@ import html
 import re
 import uuid
 from collections.abc import AsyncIterator
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -58,6 +59,57 @@ def input_value(text: str, input_id: str) -> str:
         return html.unescape(after[: after.index("</textarea>")])
     found = re.search(r'value="([^"]*)"', tag.group(0))
     return html.unescape(found.group(1)) if found else ""
+
+
+class FormReader(HTMLParser):
+    """What the record form would post as it is shown (inputs, selects, textareas)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, str] = {}
+        self.inside = False
+        self.select: str | None = None
+        self.textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("id") == "record-form":
+            self.inside = True
+        if not self.inside or "name" not in a:
+            if tag == "option" and self.select and "selected" in a:
+                self.data[self.select] = a.get("value", "")
+            return
+        name = a["name"]
+        kind = a.get("type", "text")
+        if tag == "input" and kind in ("search", "submit"):
+            return
+        if tag == "input" and (kind not in ("checkbox", "radio") or "checked" in a):
+            self.data[name] = a.get("value", "")
+        elif tag == "select":
+            self.select = name
+            self.data.setdefault(name, "")
+        elif tag == "textarea":
+            self.textarea = name
+            self.data[name] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        if tag == "select":
+            self.select = None
+        if tag == "textarea":
+            self.textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self.textarea:
+            self.data[self.textarea] += data
+
+
+def form_of(text: str) -> dict[str, str]:
+    reader = FormReader()
+    reader.feed(text)
+    reader.data.pop("csrf", None)
+    return reader.data
 
 
 def every_kind_form(web: WebUser, name: str) -> dict[str, str]:
@@ -355,12 +407,12 @@ async def test_a_deactivated_picklist_value_still_shows_on_the_record_that_holds
     # Saved again unchanged, the record keeps it.
     version = re.search(r'name="_version" value="(\d+)"', page.text)
     assert version
-    saved = await web.post(
-        f"/crm/accounts/{account['id']}",
-        {"name": "Secteur ancien", "industry": code, "_version": version.group(1)},
-    )
+    saved = await web.post(f"/crm/accounts/{account['id']}", form_of(page.text))
     assert saved.status == 200, saved.text[:500]
-    assert "Fiche enregistrée." in saved.text
+    assert "Aucune modification à enregistrer" in saved.text
+    status, stored, _ = await platform.call("GET", f"/api/v1/accounts/{account['id']}", admin)
+    assert stored["industry"] == code
+    assert stored["version"] == account["version"]
 
 
 async def test_a_user_who_may_not_list_users_types_the_owner(
@@ -426,3 +478,33 @@ async def test_a_sent_quote_is_shown_without_save_and_its_lines_are_kept(
     status, stored, _ = await platform.call("GET", f"/api/v1/quotes/{quote['id']}", admin)
     assert status == 200
     assert [item["description"] for item in stored["lines"]] == ["Audit"]
+
+
+async def test_saving_sends_only_what_changed(
+    web: WebUser, platform: Platform, admin: Headers
+) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Secondes"})
+    action = await made(
+        platform,
+        admin,
+        "/api/v1/actions",
+        {
+            "type": "call",
+            "subject": "Appel",
+            "account_id": account["id"],
+            "occurred_at": "2026-07-14T07:30:27.250Z",
+        },
+    )
+    page = await web.get(f"/crm/actions/{action['id']}")
+    assert input_value(page.text, "f-occurred_at") == "2026-07-14T09:30"
+    version = re.search(r'name="_version" value="(\d+)"', page.text)
+    assert version
+    form = form_of(page.text)
+    assert form["occurred_at"] == "2026-07-14T09:30"
+    assert form["_version"] == version.group(1)
+    form["subject"] = "Appel rappelé"
+    saved = await web.post(f"/crm/actions/{action['id']}", form)
+    assert "Fiche enregistrée." in saved.text, saved.text[:600]
+    _, stored, _ = await platform.call("GET", f"/api/v1/actions/{action['id']}", admin)
+    assert stored["subject"] == "Appel rappelé"
+    assert stored["occurred_at"] == action["occurred_at"]  # the seconds are kept

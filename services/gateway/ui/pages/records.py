@@ -691,7 +691,11 @@ async def picker(request: web.Request) -> web.Response:
 async def show_record(request: web.Request) -> web.Response:
     entity = record_entity(request, request.match_info["collection"])
     record, view = await load(request, entity, record_id(request))
-    message = "Fiche enregistrée." if "enregistree" in request.query else None
+    message = None
+    if "enregistree" in request.query:
+        message = "Fiche enregistrée."
+    elif "inchangee" in request.query:
+        message = "Aucune modification à enregistrer : la fiche est inchangée."
     return await show(
         request, entity, record, values_of(entity, record), view=view, message=message
     )
@@ -710,13 +714,50 @@ async def save_record(request: web.Request) -> web.Response:
         return await show(
             request, entity, record, values, view=view, picking=picking, version=version
         )
+    path = f"/api/v1/{entity['collection']}/{rid}"
+    stored = await api(request).get(path)
+    if str(stored.get("version")) == version:
+        body = changed(entity, body, values, values_of(entity, stored))
+        if not body:
+            raise web.HTTPSeeOther(f"/crm/{entity['collection']}/{rid}?inchangee=1")
+    # Else someone saved since the form was read: the whole form is sent, and If-Match has
+    # the API refuse it (412), which says who.
     headers = {"If-Match": f'"{version}"'} if version.isdigit() else {}
-    answer = await api(request).call(
-        "PATCH", f"/api/v1/{entity['collection']}/{rid}", json=body, headers=headers
-    )
+    answer = await api(request).call("PATCH", path, json=body, headers=headers)
     if answer.ok:
         raise web.HTTPSeeOther(f"/crm/{entity['collection']}/{rid}?enregistree=1")
     return await refused(request, entity, rid, values, answer, unreadable, version)
+
+
+def changed(
+    entity: Mapping[str, Any],
+    body: Mapping[str, Any],
+    posted: Mapping[str, Any],
+    shown: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The merge patch of what the user changed: a field whose input still shows what the
+    stored record showed is left out (so a time keeps its seconds, an amount its writing, and
+    the audit trail holds only real changes)."""
+    kinds = {f["name"]: f["kind"] for f in entity["fields"]}
+    patch: dict[str, Any] = {}
+    for name, value in body.items():
+        kind = kinds.get(name)
+        if kind == "address":
+            keys = [f"{name}.{part}" for part in ADDRESS_FIELDS]
+        elif kind == "lines":
+            patch[name] = value  # the lines editor posts its own writing of each number
+            continue
+        else:
+            keys = [name]
+        if any(_typed(posted.get(key)) != _typed(shown.get(key)) for key in keys):
+            patch[name] = value
+    return patch
+
+
+def _typed(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    return str(value).strip()
 
 
 async def refused(
