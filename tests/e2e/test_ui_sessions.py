@@ -604,6 +604,31 @@ async def test_an_htmx_request_without_a_session_is_told_where_to_sign_in(
     ) as response:
         assert response.status == 401
         assert response.headers["HX-Redirect"] == "/connexion"
+    # htmx asking for a fragment: back to the page the browser shows, not to the fragment.
+    async with platform.http.get(
+        platform.gateway + "/crm/accounts?q=abc&fragment=rows",
+        headers={"HX-Request": "true", "HX-Current-URL": platform.gateway + "/crm/accounts?q=a"},
+        allow_redirects=False,
+    ) as response:
+        assert response.status == 401
+        assert URL(response.headers["HX-Redirect"]).query["suite"] == "/crm/accounts?q=a"
+    async with platform.http.post(  # a write, from a page of this site
+        platform.gateway + "/deconnexion",
+        headers={
+            "HX-Request": "true",
+            "HX-Current-URL": platform.gateway + "/moi",
+            "Origin": platform.gateway,
+        },
+        allow_redirects=False,
+    ) as response:
+        assert response.status == 401
+        assert URL(response.headers["HX-Redirect"]).query["suite"] == "/moi"
+    async with platform.http.get(  # another site's page is never a way back
+        platform.gateway + "/moi",
+        headers={"HX-Request": "true", "HX-Current-URL": "https://evil.example/crm"},
+        allow_redirects=False,
+    ) as response:
+        assert URL(response.headers["HX-Redirect"]).query["suite"] == "/moi"
     # An ended session's cookie, with htmx: the same.
     response = await raw_get(platform.gateway, "/moi", "cookie-inconnu", **{"HX-Request": "true"})
     assert response.status == 401

@@ -214,9 +214,16 @@ def same_site(request: web.Request) -> bool:
 
 
 def sign_in_url(request: web.Request) -> str:
-    """The sign-in page, coming back here afterwards (a GET's path only)."""
-    if request.method == "GET" and request.path != "/":
-        return f"/connexion?suite={quote(request.path_qs, safe='')}"
+    """The sign-in page, coming back here afterwards: for htmx, to the page the browser shows
+    (HX-Current-URL, when on this site), never to the fragment it asked for; otherwise to a
+    GET's own address."""
+    back = request.path_qs if request.method == "GET" else None
+    if request.headers.get("HX-Request") == "true":
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        if current.netloc == request.host and current.path.startswith("/"):
+            back = current.path + (f"?{current.query}" if current.query else "")
+    if back and back != "/":
+        return f"/connexion?suite={quote(back, safe='')}"
     return "/connexion"
 
 
