@@ -10,9 +10,13 @@ import argparse
 import asyncio
 import sys
 
-from bench import accounts_list, platform_load
+from bench import accounts_list, pages, platform_load
 
-BENCHMARKS = {"accounts-list": accounts_list.main, "platform": platform_load.main}
+BENCHMARKS = {
+    "accounts-list": accounts_list.main,
+    "platform": platform_load.main,
+    "pages": pages.main,
+}
 
 
 def main() -> int:

@@ -3,12 +3,13 @@ the way back to the page asked for, sign-out, and a session ended while a page i
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Error, Page, expect
 
-from tests.browser.conftest import AssertAccessible, Shot, SignedIn
+from tests.browser.conftest import AssertAccessible, Shot, SignedIn, page_problems
 from tests.platform import Platform
 from tests.support import ADMIN_PASSWORD
 
@@ -148,3 +149,18 @@ async def test_a_session_ended_while_a_page_is_open_leads_its_next_request_to_si
     )
     await page.goto("/moi")
     await expect(page).to_have_url(f"{platform.gateway}/moi")
+
+
+async def test_the_browser_fixtures_catch_an_inline_script_the_csp_refuses(
+    anonymous_page: Page,
+) -> None:
+    """The guard every browser test relies on can fail: an inline script is reported."""
+    await anonymous_page.goto("/connexion")
+    problems = page_problems(anonymous_page)
+    assert problems == []
+    with contextlib.suppress(Error):  # Playwright may also raise on the refused tag
+        await anonymous_page.add_script_tag(content="document.title = 'injecté';")
+    await expect(anonymous_page).to_have_title("Connexion · webleads-tracker")
+    await anonymous_page.wait_for_function("true")  # the console message has been delivered
+    assert any("Content Security Policy" in p for p in problems), problems
+    problems.clear()  # expected here: the fixture's teardown would fail the test otherwise

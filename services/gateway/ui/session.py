@@ -129,12 +129,14 @@ class WebSessions:
     async def find(self, cookie: str) -> WebSession | None:
         """The open session of this cookie, or None (unknown, ended, expired, idle)."""
         key = cookie_hash(cookie)
-        session = self._known.get(key)
+        session = known = self._known.get(key)
         if session is None or time.monotonic() - session.read_at > KNOWN_FOR_SECONDS:
             session = await self._read(key)
             if session is None:
                 self._known.pop(key, None)
                 return None
+            if known is not None and known.id == session.id:
+                session.api_token = known.api_token  # still the same session's token
         if not await self._check.is_open(session.id):
             self._known.pop(key, None)
             return None
