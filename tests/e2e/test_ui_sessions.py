@@ -262,7 +262,12 @@ async def test_the_cookie_is_httponly_lax_for_the_whole_site_and_not_secure_over
             platform.gateway + "/connexion",
             data={"username": "admin", "password": ADMIN_PASSWORD},
             # A client cannot make plain HTTP pass for TLS: no proxy header is trusted.
-            headers={"Origin": platform.gateway, "X-Forwarded-Proto": "https"},
+            headers={
+                "Origin": platform.gateway,
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-Ssl": "on",
+                "Forwarded": "for=10.0.0.1;proto=https",
+            },
             allow_redirects=False,
         ) as response,
     ):
@@ -659,3 +664,34 @@ async def test_the_session_cookie_never_appears_in_the_logs(
         assert cookie not in text, record.name
         assert user.csrf not in text, record.name
     assert cookie not in caplog.text  # the formatted lines too
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("username=a%00b&password=x%00y", "application/x-www-form-urlencoded"),
+        ("username=%FF%FE&password=%C3", "application/x-www-form-urlencoded"),
+        ("username=" + "é" * 5000 + "&password=" + "x" * 5000, "application/x-www-form-urlencoded"),
+        ('{"username": "admin", "password": "x"}', "application/json"),
+        ("username=admin&username=root&password=x", "application/x-www-form-urlencoded"),
+        ("\x00\x01\x02", "text/plain"),
+    ],
+)
+async def test_odd_sign_in_input_is_refused_as_a_page_never_a_crash(
+    platform: Platform, body: str, content_type: str
+) -> None:
+    connector = aiohttp.TCPConnector(local_addr=(own_address(), 0))
+    async with (
+        aiohttp.ClientSession(connector=connector) as http,
+        http.post(
+            platform.gateway + "/connexion",
+            data=body.encode(),
+            headers={"Content-Type": content_type, "Origin": platform.gateway},
+            allow_redirects=False,
+        ) as response,
+    ):
+        text = await response.text()
+        assert response.status in (401, 422), text[:500]
+        assert "Traceback" not in text
+        assert "<h1>Connexion</h1>" in text
+        assert COOKIE not in response.cookies

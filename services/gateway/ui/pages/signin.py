@@ -75,6 +75,16 @@ async def sign_in(request: web.Request) -> web.Response:
             error="Saisissez votre identifiant et votre mot de passe.",
             message=None,
         )
+    if "\x00" in username:  # no user has one (PostgreSQL text cannot hold it): not looked up
+        return page(
+            request,
+            "signin.html",
+            status=401,
+            next=target,
+            username=username.replace("\x00", ""),
+            error="Identifiant ou mot de passe incorrect.",
+            message=None,
+        )
     attempt = service.LoginAttempt(
         username, password, request.remote or "inconnue", request.headers.get("User-Agent")
     )
