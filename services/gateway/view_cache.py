@@ -39,6 +39,10 @@ from services.common.supervisor import SupervisedTask, Supervisor
 log = logging.getLogger(__name__)
 
 ACCOUNT = "account"  # the entity whose 360° view is composed
+# The key of what depends on every record rather than one account (the web interface's list
+# pages): dropped by every event, as every write of this gateway drops everything.
+EVERY_RECORD = "*"
+Variant = int | str
 
 
 class Declarations(Protocol):
@@ -106,8 +110,9 @@ class ViewCache:
         self._declarations_changed = asyncio.Event()  # set by the registry, cleared when bound
         self._bound: tuple[str, ...] = ()  # the queue's routing keys
         self._links: dict[str, str] = {}  # entity -> the field naming its account
-        # account id -> {per_tab: (expires at, body)}, least recently used first
-        self._entries: OrderedDict[str, dict[int, tuple[float, bytes]]] = OrderedDict()
+        # account id -> {variant: (expires at, body)}, least recently used first; a variant is
+        # a view's number of rows per tab, or a page of the web interface (ui/pagecache.py)
+        self._entries: OrderedDict[str, dict[Variant, tuple[float, bytes]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -119,7 +124,7 @@ class ViewCache:
             self._registry is None or self._registry.version == self._bound_version
         )
 
-    def get(self, account_id: str, per_tab: int) -> bytes | None:
+    def get(self, account_id: str, per_tab: Variant) -> bytes | None:
         if not self.usable:
             return None
         views = self._entries.get(account_id)
@@ -131,7 +136,7 @@ class ViewCache:
         self.hits += 1
         return entry[1]
 
-    def store(self, account_id: str, per_tab: int, body: bytes, generation: int) -> None:
+    def store(self, account_id: str, per_tab: Variant, body: bytes, generation: int) -> None:
         """Keep ``body``, composed from data read after ``generation`` was current (unless the
         account's views were dropped since: the body may predate that change)."""
         if (
@@ -206,7 +211,8 @@ class ViewCache:
                 await self._bind(queue, exchange, registry)
 
                 async def on_event(message: Any) -> None:
-                    self.drop(accounts_named(message.body, self._links))
+                    named = accounts_named(message.body, self._links)
+                    self.drop(None if named is None else named | {EVERY_RECORD})
 
                 await queue.consume(on_event, no_ack=True)
                 self._connected = True

@@ -132,6 +132,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates are read once: no look at the disk on every page
     )
     env.filters.update(
         money=money_fr,

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from ...registry import REGISTRY_KEY
+from .. import pagecache
 from ..client import ApiError, api
 from ..lookups import picklist, titles
 from ..render import PARIS, number_fr, page, render
@@ -194,7 +195,12 @@ async def _labels_of(request: web.Request, name: str | None) -> dict[str, str]:
 
 
 @routes.get("/crm/{collection}")
-async def list_view(request: web.Request) -> web.StreamResponse:
+async def list_view(request: web.Request) -> web.Response:
+    """The list page, kept until any record changes (ui/pagecache.py)."""
+    return await pagecache.list_page(request, lambda: render_list(request))
+
+
+async def render_list(request: web.Request) -> web.Response:
     collection = request.match_info["collection"]
     registry = request.app.get(REGISTRY_KEY)
     entity = registry.entity(collection) if registry is not None else None

@@ -39,6 +39,7 @@ from multidict import MultiDictProxy
 from services.common.entities import ADDRESS_FIELDS
 
 from ...web import VIEW_CACHE_KEY
+from .. import pagecache
 from ..client import Answer, ApiError, api
 from ..lookups import entity_named, picklist, titles
 from ..render import PARIS, crm_entities, date_fr, money_fr, number_fr, page, phone_fr, render
@@ -690,6 +691,14 @@ async def picker(request: web.Request) -> web.Response:
 @routes.get("/crm/{collection}/{id}")
 async def show_record(request: web.Request) -> web.Response:
     entity = record_entity(request, request.match_info["collection"])
+    if entity["name"] == "account":  # kept with its 360° view (ui/pagecache.py)
+        return await pagecache.record_page(
+            request, record_id(request), lambda: render_record(request, entity)
+        )
+    return await render_record(request, entity)
+
+
+async def render_record(request: web.Request, entity: dict[str, Any]) -> web.Response:
     record, view = await load(request, entity, record_id(request))
     message = None
     if "enregistree" in request.query:
