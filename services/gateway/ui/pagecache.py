@@ -61,20 +61,17 @@ async def kept(request: web.Request, key: str, variant: str, render: Render) -> 
         response = await render()
     finally:
         request[WEB_SESSION_KEY] = session
-    if response.status != 200 or not isinstance(response.body, bytes):
-        return _personal(request, response)
-    cache.store(key, variant, response.body, generation)
-    return _answer(request, response.body)
+    if response.status == 200 and isinstance(response.body, bytes):
+        cache.store(key, variant, response.body, generation)
+    return _personal(request, response)
 
 
 def _personal(request: web.Request, response: web.Response) -> web.Response:
-    """A page not kept (an error page, say): its marks replaced all the same."""
+    """The page as rendered (its own headers kept), with this session's token and name."""
     if isinstance(response.body, bytes) and response.content_type == "text/html":
         session = web_session(request)
-        response.text = (
-            response.body.decode()
-            .replace(CSRF_MARK, session.csrf_token)
-            .replace(NAME_MARK, str(escape(session.display_name)))
+        response.body = response.body.replace(_CSRF, session.csrf_token.encode()).replace(
+            _NAME, str(escape(session.display_name)).encode()
         )
     return response
 
@@ -87,6 +84,8 @@ async def record_page(request: web.Request, account_id: str, render: Render) -> 
 
 
 async def list_page(request: web.Request, render: Render) -> web.Response:
-    """A list page, kept under its address until any record changes."""
-    hx = request.headers.get("HX-Target", "page") if request.headers.get("HX-Request") else "page"
-    return await kept(request, EVERY_RECORD, f"{hx}:{request.path_qs}", render)
+    """A list page, kept under its address until any record changes (whole pages only: an
+    htmx fragment carries headers of its own, such as the address to show)."""
+    if request.headers.get("HX-Request"):
+        return await render()
+    return await kept(request, EVERY_RECORD, request.path_qs, render)
