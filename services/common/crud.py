@@ -22,7 +22,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel
 
-from .entities import Entity
+from .entities import Entity, Lock
 from .errors import Conflict, FieldError, NotFound, ValidationFailed
 from .events import jsonable
 from .idempotency import Answer, Keyed, json_answer, respond
@@ -251,6 +251,8 @@ def spec_for(entity: Entity, table: str, **hooks: Any) -> RecordSpec:
         hooks["sortable"] = sortable_of(entity)
     hooks.setdefault("default_sort", entity.default_sort)
     hooks.setdefault("label", entity.label.lower())
+    if entity.lock is not None:
+        hooks.setdefault("guard", locked_guard(entity.lock))
     return RecordSpec(
         entity=entity.name,
         table=table,
@@ -263,6 +265,16 @@ def spec_for(entity: Entity, table: str, **hooks: Any) -> RecordSpec:
         trash_listed=any(f.name == "trashed" for f in entity.filters),
         **hooks,
     )
+
+
+def locked_guard(lock: Lock) -> Guard:
+    """The guard of a declared lock: 409 with its reason once the record is locked."""
+
+    def guard(row: Mapping[str, Any]) -> None:
+        if row[lock.field] not in lock.editable:
+            raise Conflict(lock.reason)
+
+    return guard
 
 
 # A value as a client writes it back (and as the API and the events show it): ids, money and

@@ -275,6 +275,21 @@ class PrintLayout:
 
 
 @dataclass(frozen=True)
+class Lock:
+    """When a saved record may no longer change nor go to the trash: once ``field`` holds a
+    value outside ``editable`` (a quote sent, an invoice issued). ``reason`` says why, in
+    French: the kernel refuses with it (409) and the web interface shows the record read-only
+    with it."""
+
+    field: str
+    editable: tuple[str, ...]
+    reason: str
+
+    def public(self) -> dict[str, Any]:
+        return {"field": self.field, "editable": list(self.editable), "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class Entity:
     """An entity as its service declares it."""
 
@@ -294,6 +309,7 @@ class Entity:
     printing: PrintLayout | None = None
     rules: type[BaseModel] | None = None  # a base model with the rules between fields
     audited: bool = True
+    lock: Lock | None = None  # when a saved record no longer changes
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]
@@ -305,6 +321,8 @@ class Entity:
             raise ValueError(f"{self.name}: default sort {self.default_sort!r} is not a sort")
         if self.tab is not None and self.tab.link not in names:
             raise ValueError(f"{self.name}: tab link {self.tab.link!r} is not a field")
+        if self.lock is not None and self.lock.field not in names:
+            raise ValueError(f"{self.name}: lock field {self.lock.field!r} is not a field")
 
     def field(self, name: str) -> Field:
         for candidate in self.fields:
@@ -366,6 +384,7 @@ class Entity:
             "derived_events": list(self.derived_events),
             "printing": None if self.printing is None else self.printing.public(self.fields),
             "audited": self.audited,
+            "lock": None if self.lock is None else self.lock.public(),
             "path": f"/api/v1/{self.collection}",
         }
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
-from services.common.entities import Entity, Field, Filter, Tab
+from services.common.entities import Entity, Field, Filter, Lock, Tab
 from services.common.openapi import Open
 
 from .domain import INVOICE_KINDS, INVOICE_STATUSES, QUOTE_STATUSES, VAT_RATES
@@ -144,6 +144,12 @@ QUOTE = Entity(
     ),
     filters=(ACCOUNT_FILTER,),
     tab=Tab("Devis", "account_id", order=5),
+    lock=Lock(
+        "status",
+        ("draft",),
+        "Ce devis n'est plus un brouillon : il ne se modifie plus (dupliquez-le pour en faire "
+        "un autre).",
+    ),
     events=("created", "updated", "deleted", "restored", "sent", "accepted", "refused"),
 )
 
@@ -218,6 +224,11 @@ INVOICE = Entity(
     ),
     filters=(ACCOUNT_FILTER,),
     tab=Tab("Factures", "account_id", order=6),
+    lock=Lock(
+        "status",
+        ("draft",),
+        "Cette facture n'est plus un brouillon : elle ne se modifie plus (un avoir l'annule).",
+    ),
     events=("created", "updated", "deleted", "restored", "issued", "paid", "cancelled"),
 )
 

@@ -67,11 +67,6 @@ def derive_totals(values: dict[str, Any], _old: Mapping[str, Any] | None) -> dic
     return {"lines": stored_lines(lines), **domain.totals(lines).as_record()}
 
 
-def only_drafts(row: Mapping[str, Any]) -> None:
-    if row["status"] != "draft":
-        raise Conflict("Seul un brouillon peut être modifié ou mis à la corbeille.")
-
-
 async def check_parties(
     conn: asyncpg.Connection,
     values: dict[str, Any],
@@ -118,7 +113,6 @@ QUOTES = crud.spec_for(
     filters=connection_filters(QUOTE),
     check=check_parties,
     derive=derive_totals,
-    guard=only_drafts,
     shape=shape_quote,
     prepare=number_quote,
 )
@@ -129,7 +123,6 @@ INVOICES = crud.spec_for(
     filters=connection_filters(INVOICE),
     check=check_parties,
     derive=derive_totals,
-    guard=only_drafts,
 )
 
 

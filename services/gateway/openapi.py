@@ -200,6 +200,11 @@ class EntityDeclaration(Open):
     derived_events: list[str]
     printing: dict[str, Any] | None = None
     audited: bool
+    lock: dict[str, Any] | None = Field(
+        None,
+        description="Quand une fiche enregistrée ne se modifie plus : tant que `field` ne vaut "
+        "pas l'une des valeurs `editable` ; `reason` dit pourquoi (409 sinon)",
+    )
     path: str
 
 

@@ -474,7 +474,7 @@ async def test_a_sent_quote_is_shown_without_save_and_its_lines_are_kept(
         {"account_id": account["id"], "notes": "Relancer lundi", "_version": version.group(1)},
     )
     assert saved.status == 409
-    assert "Seul un brouillon" in saved.text
+    assert "ne se modifie plus" in saved.text
     status, stored, _ = await platform.call("GET", f"/api/v1/quotes/{quote['id']}", admin)
     assert status == 200
     assert [item["description"] for item in stored["lines"]] == ["Audit"]

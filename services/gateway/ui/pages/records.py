@@ -573,21 +573,13 @@ async def show(
     )
 
 
-# Records the documents service no longer lets anyone change (services/documents/service.py).
-LOCKED_UNLESS_DRAFT = {
-    "quote": "Ce devis n'est plus un brouillon : il ne se modifie plus (dupliquez-le pour en "
-    "faire un autre).",
-    "invoice": "Cette facture n'est plus un brouillon : elle ne se modifie plus (un avoir "
-    "l'annule).",
-}
-
-
 def locked(entity: Mapping[str, Any], record: Mapping[str, Any] | None) -> str | None:
-    """Why nobody may change this saved record (a sent quote, an issued invoice), else None."""
-    reason = LOCKED_UNLESS_DRAFT.get(entity["name"])
-    if reason is None or record is None or record.get("status") in (None, "draft"):
+    """Why nobody may change this saved record (a sent quote, an issued invoice: the entity's
+    declared lock), else None."""
+    lock = entity.get("lock")
+    if not lock or record is None or record.get(lock["field"]) in lock["editable"]:
         return None
-    return reason
+    return str(lock["reason"])
 
 
 async def _nothing() -> None:
