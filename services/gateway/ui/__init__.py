@@ -127,6 +127,11 @@ async def page_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.status < 400 or exc.status == 401:
             raise
         detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else ""
+        if exc.status == 413:  # aiohttp's own text is English
+            detail = (
+                "L'envoi dépasse la taille maximale acceptée "
+                f"({request.client_max_size // (1024 * 1024)} Mo) : rien n'a été enregistré."
+            )
         return page(
             request,
             "error.html",

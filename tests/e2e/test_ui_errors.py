@@ -1,0 +1,54 @@
+"""Pages that cannot be shown say why, in French, as pages (never the API's JSON, never
+aiohttp's English)."""
+
+from __future__ import annotations
+
+import io
+
+import aiohttp
+
+from tests.platform import Platform
+from tests.ui_support import WebUser
+
+
+async def test_an_upload_over_the_limit_is_refused_in_french_and_nothing_is_kept(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    web = WebUser(platform.gateway)
+    try:
+        await web.sign_in()
+        await web.get("/admin/modeles")
+        form = aiohttp.FormData()
+        form.add_field("csrf", web.csrf)
+        form.add_field("name", "Trop gros")
+        form.add_field(
+            "file",
+            io.BytesIO(b"x" * (7 * 1024 * 1024)),
+            filename="gros.docx",
+            content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        )
+        page = await web.post("/admin/modeles", form)
+        assert page.status == 413
+        assert page.headers["Content-Type"].startswith("text/html")
+        assert "taille maximale" in page.text
+        assert "Maximum request body" not in page.text
+        status, body, _ = await platform.call("GET", "/api/v1/templates", admin)
+        assert status == 200
+        assert all(item["name"] != "Trop gros" for item in body["items"])
+    finally:
+        await web.close()
+
+
+async def test_an_unknown_address_is_a_french_page(platform: Platform) -> None:
+    web = WebUser(platform.gateway)
+    try:
+        await web.sign_in()
+        page = await web.get("/crm/accounts/00000000-0000-4000-8000-000000000000")
+        assert page.status == 404
+        assert page.headers["Content-Type"].startswith("text/html")
+        assert "introuvable" in page.text.lower()
+        page = await web.get("/nulle-part")
+        assert page.status == 404
+        assert "Cette adresse ne correspond à aucune page." in page.text
+    finally:
+        await web.close()
