@@ -12,7 +12,7 @@ from services.common.event_schemas import entity_schemas
 from services.common.openapi import DOCX, PDF, ZIP, Op, crud_operations, entity_record, page_model
 
 from .entities import INVOICE, QUOTE, TEMPLATE, LineOut, VatRate
-from .mailmerge import MergeMany, MergeOne
+from .mailmerge import MergeMany, MergeOne, TemplateVariables
 from .schemas import Payment
 
 Money = str  # decimal strings: "1234.50"
@@ -125,6 +125,13 @@ def operations() -> list[Op]:
             201,
             Template,
             body_type="multipart/form-data",
+        ),
+        Op(
+            "get",
+            "/api/v1/templates/variables",
+            "Les variables d'un modèle Word",
+            "Fusion",
+            answer=TemplateVariables,
         ),
         Op("get", "/api/v1/templates/{id}", "Lire un modèle Word", "Fusion", answer=Template),
         Op("delete", "/api/v1/templates/{id}", "Supprimer un modèle Word", "Fusion", status=204),

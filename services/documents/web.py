@@ -22,6 +22,7 @@ from .settings import DocumentsSettings
 SETTINGS_KEY = web.AppKey("documents_settings", DocumentsSettings)
 WORKERS_KEY = web.AppKey("documents_workers", mailmerge.Workers)
 routes = web.RouteTableDef()
+VOCABULARY = mailmerge.vocabulary()
 log = logging.getLogger(__name__)
 
 
@@ -157,7 +158,18 @@ async def list_templates(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/api/v1/templates/{id}")
+@routes.get("/api/v1/templates/variables")
+async def template_variables(_request: web.Request) -> web.Response:
+    """The variables a template may use (any signed-in user)."""
+    return json_response(VOCABULARY)
+
+
+# A template's id: anything but "variables", whose path answers only GET (and whose OPTIONS
+# names only GET: /api/v1/templates/{id} would add DELETE).
+TEMPLATE_ID = "/api/v1/templates/{id:(?!variables$)[^/]+}"
+
+
+@routes.get(TEMPLATE_ID)
 async def get_template(request: web.Request) -> web.Response:
     return _one(
         await crud.get(request.app[POOL_KEY], templates.TEMPLATES, request.match_info["id"]),
@@ -165,7 +177,7 @@ async def get_template(request: web.Request) -> web.Response:
     )
 
 
-@routes.delete("/api/v1/templates/{id}")
+@routes.delete(TEMPLATE_ID)
 async def delete_template(request: web.Request) -> web.Response:
     await crud.trash(
         request.app[POOL_KEY],

@@ -671,3 +671,66 @@ async def test_a_template_with_a_hyperlink_is_accepted_and_merged(
     document = docx.Document(io.BytesIO(await eventually(merged)))
     assert document.paragraphs[0].hyperlinks[0].address == "http://tracker.example/pixel.png"
     assert document.paragraphs[0].hyperlinks[0].text == "Site de Éditions du Léman"
+
+
+async def test_the_variables_a_template_may_use_are_served_and_each_is_filled_when_merged(
+    platform: Platform, admin: Headers, user: Headers, customer: dict[str, Any]
+) -> None:
+    """GET /api/v1/templates/variables (any signed-in role; /api/v1/templates/{id} does not
+    take it): a template writing every variable it names gets a value for each."""
+    status, served, _ = await platform.call("GET", "/api/v1/templates/variables", user)
+    assert status == 200, served
+    assert served["names"] == [
+        "compte", "account", "contacts", "responsable", "vendeur", "date", "utilisateur"
+    ]  # fmt: skip
+    assert [g["record"] for g in served["groups"] if g.get("record")] == [
+        {"entity": "account", "prefix": "compte"},
+        {"entity": "contact", "prefix": "c"},
+    ]
+    status, entities, _ = await platform.call("GET", "/api/v1/meta/entities", user)
+    assert {"account", "contact"} <= {entity["name"] for entity in entities["items"]}
+    variables = {v["name"]: v["description"] for g in served["groups"] for v in g["variables"]}
+    assert {"compte.adresse", "compte.chiffre_affaires", "vendeur.siren", "vendeur.iban",
+            "responsable", "date", "utilisateur", "c.created_at"} <= set(variables)  # fmt: skip
+    assert "à la française" in variables["compte.chiffre_affaires"]
+    assert (await platform.call("GET", "/api/v1/templates/variables", {}))[0] == 401
+    status, _, headers = await platform.call("DELETE", "/api/v1/templates/variables", admin)
+    assert (status, headers.get("Allow")) == (405, "GET,HEAD")
+    status, document, _ = await platform.call("GET", "/api/v1/openapi.json", {})
+    assert "/api/v1/templates/variables" in document["paths"]
+
+    await made(
+        platform,
+        admin,
+        "/api/v1/contacts",
+        {"last_name": "Vocabulaire", "account_id": customer["id"]},
+    )
+    account = [n for n in variables if not n.startswith("c.")]
+    contact = [n for n in variables if n.startswith("c.")]
+    content = word_template(
+        *(f"{name}=[{{{{ {name} }}}}]" for name in account),
+        "{% for c in contacts %}"
+        + "".join(f"{name}=[{{{{ {name} }}}}]" for name in contact)
+        + "{% endfor %}",
+    )
+    status, template = await upload(platform, admin, content)
+    assert status == 201, template
+    assert set(template["variables"]) <= set(served["names"])
+
+    async def merged() -> str | None:  # once the replica has the contact
+        async with platform.http.post(
+            f"{platform.gateway}/api/v1/accounts/{customer['id']}/mail-merge",
+            json={"template_id": template["id"]},
+            headers=admin,
+        ) as response:
+            body = await response.read()
+        text = _docx_text(body) if response.status == 200 else ""
+        return text if "c.created_at" in text else None
+
+    text = await eventually(merged)
+    # Every variable has a value (the seller's SIREN, VAT number and IBAN are not set here).
+    unset = ("vendeur.siren", "vendeur.vat_number", "vendeur.iban")
+    empty = [name for name in variables if f"{name}=[]" in text and name not in unset]
+    assert empty == [], text
+    assert "vendeur.name=[Ma Société SAS]" in text
+    assert "utilisateur=[admin]" in text

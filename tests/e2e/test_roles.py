@@ -99,6 +99,7 @@ FORWARDED = [
     "/api/v1/quotes/{id}/pdf",
     *(f"/api/v1/invoices/{{id}}/{action}" for action in ("issue", "pay", "credit-note", "pdf")),
     "/api/v1/templates",
+    "/api/v1/templates/variables",
     "/api/v1/templates/{id}",
 ]
 

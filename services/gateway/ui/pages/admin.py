@@ -29,6 +29,7 @@ from .me import (
     sessions_view,
     text,
 )
+from .records import ADDRESS_LABELS
 
 routes = web.RouteTableDef()
 
@@ -507,24 +508,6 @@ TEMPLATE_MESSAGES = {
     "supprime": "Le modèle est supprimé.",
 }
 TEMPLATE_FIELDS = ("name", "kind", "file")
-ADDRESS_PARTS = {
-    "street": "rue",
-    "postal_code": "code postal",
-    "city": "ville",
-    "country": "pays",
-}
-# What docs/mail-merge.md says a template receives beside the account's and contacts' fields
-# (services/documents/mailmerge.py builds it).
-TOP_LEVEL = ("compte", "account", "contacts", "responsable", "vendeur", "date", "utilisateur")
-SELLER = (
-    ("name", "raison sociale"),
-    ("address", "adresse"),
-    ("siren", "SIREN"),
-    ("vat_number", "numéro de TVA"),
-    ("iban", "IBAN"),
-    ("payment_terms", "conditions de paiement"),
-    ("late_payment", "pénalités de retard"),
-)
 
 
 def _entity(request: web.Request, name: str) -> dict[str, Any] | None:
@@ -533,12 +516,17 @@ def _entity(request: web.Request, name: str) -> dict[str, Any] | None:
 
 
 def _record_variables(entity: dict[str, Any] | None, prefix: str) -> list[dict[str, str]]:
+    """A record's own fields, as its declaration says (GET /api/v1/meta/entities), by the name
+    a template writes them."""
     rows: list[dict[str, str]] = []
     for field in (entity or {}).get("fields", []):
         if field.get("kind") == "address":
             rows += [
-                {"name": f"{prefix}.{field['name']}.{part}", "what": f"{field['label']} : {label}"}
-                for part, label in ADDRESS_PARTS.items()
+                {
+                    "name": f"{prefix}.{field['name']}.{part}",
+                    "what": f"{field['label']} : {ADDRESS_LABELS.get(part, part).lower()}",
+                }
+                for part in field.get("parts", [])
             ]
         elif field.get("kind") not in ("object", "location"):
             what = field["label"]
@@ -552,37 +540,22 @@ def _record_variables(entity: dict[str, Any] | None, prefix: str) -> list[dict[s
     return rows
 
 
-def template_variables(request: web.Request) -> list[dict[str, Any]]:
-    """The variables a template may use, in groups: the account's fields (from its
-    declaration), the French renderings, the contacts, and the merge's own values."""
-    account = _record_variables(_entity(request, "account"), "compte")
-    account += [
-        {"name": "compte.adresse", "what": "L'adresse sur une ligne (« 3 quai de Rive, 74200 "
-         "Thonon-les-Bains »)"},
-        {"name": "compte.chiffre_affaires", "what": "Le chiffre d'affaires en euros, à la "
-         "française (« 1 234 567,80 € »)"},
-        {"name": "compte.created_at", "what": "Création de la fiche (date et heure UTC, "
-         "format ISO)"},
-        {"name": "compte.updated_at", "what": "Dernière modification (date et heure UTC, "
-         "format ISO)"},
-    ]  # fmt: skip
-    contacts = _record_variables(_entity(request, "contact"), "c")
-    others = [
-        {"name": "responsable", "what": "Le responsable du compte (identifiant)"},
-        *({"name": f"vendeur.{key}", "what": f"Votre société : {label}"} for key, label in SELLER),
-        {"name": "date", "what": "La date du jour (« 28/11/2026 »)"},
-        {"name": "utilisateur", "what": "Qui fusionne (identifiant)"},
-    ]
-    return [
-        {"title": "Le compte", "hint": "Aussi sous le nom « account ».", "rows": account},
-        {
-            "title": "Ses contacts",
-            "hint": "Une ligne de tableau par contact : {%tr for c in contacts %} … {%tr endfor %}"
-            " ; dans la ligne, chaque contact est « c ».",
-            "rows": contacts,
-        },
-        {"title": "Autres valeurs", "hint": "", "rows": others},
-    ]
+async def template_variables(request: web.Request) -> tuple[list[dict[str, Any]], list[str]]:
+    """The variables a template may use, in groups, as the documents service says
+    (GET /api/v1/templates/variables), each record's own fields from its declaration; and the
+    names a template may use at its top level (any other is empty when merged)."""
+    served = await api(request).get("/api/v1/templates/variables")
+    groups = []
+    for group in served.get("groups", []):
+        record = group.get("record") or {}
+        rows = (
+            _record_variables(_entity(request, record["entity"]), record["prefix"])
+            if record.get("entity") and record.get("prefix")
+            else []
+        )
+        rows += [{"name": v["name"], "what": v["description"]} for v in group["variables"]]
+        groups.append({"title": group["title"], "hint": group.get("hint") or "", "rows": rows})
+    return groups, list(served.get("names", []))
 
 
 def _kinds(request: web.Request) -> list[tuple[str, str]]:
@@ -600,7 +573,10 @@ async def _templates_page(
     errors: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    data = await api(request).get("/api/v1/templates", {"limit": "200", "sort": "name"})
+    data, (groups, known) = await asyncio.gather(
+        api(request).get("/api/v1/templates", {"limit": "200", "sort": "name"}),
+        template_variables(request),
+    )
     kinds = _kinds(request)
     return page(
         request,
@@ -611,8 +587,8 @@ async def _templates_page(
         kind_labels=dict(kinds),
         values=values or {"name": "", "kind": "account"},
         errors=errors or {},
-        groups=template_variables(request),
-        known=TOP_LEVEL,
+        groups=groups,
+        known=known,
         max_bytes=request.client_max_size,  # what the gateway accepts at most
         message=_fait(request, TEMPLATE_MESSAGES),
     )
