@@ -30,6 +30,7 @@ class WebUser:
         self.base = base
         self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         self.csrf = ""
+        self.username = ""  # who signed in (set by the test that knows)
 
     async def sign_in(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> Page:
         page = await self.post("/connexion", {"username": username, "password": password})

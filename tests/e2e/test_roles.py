@@ -104,7 +104,6 @@ FORWARDED = [
 ]
 
 TABLE: dict[tuple[str, str], Rule | str] = {
-    ("GET", "/"): PUBLIC,
     ("GET", "/api/docs"): PUBLIC,
     ("GET", "/api/docs/assets/start.js"): PUBLIC,
     ("GET", "/api/docs/assets"): PUBLIC,
@@ -127,6 +126,8 @@ TABLE: dict[tuple[str, str], Rule | str] = {
     ("DELETE", "/api/v1/users/{id}/sessions"): ADMINS,
     ("DELETE", "/api/v1/users/{id}/sessions/{session_id}"): SELF_OR_ADMIN,
     ("POST", "/api/v1/accounts/{id}/call"): WRITERS,
+    # A call's progress: its caller's and the admins' (404 for anyone else's).
+    ("GET", "/api/v1/calls/{id}"): SIGNED_IN,
     ("GET", "/api/v1/accounts/{id}/view"): SIGNED_IN,
     # Any collection: those without a print layout answer 404.
     **{("GET", f"/api/v1/{c}/{{id}}/print"): SIGNED_IN for c in AUDITED_COLLECTIONS},
@@ -148,6 +149,7 @@ TABLE: dict[tuple[str, str], Rule | str] = {
     **{key: rule for path in FORWARDED for key, rule in _crud(path).items()},
 }
 
+UI_PACKAGE = "services.gateway.ui"
 # Values of the path's parameters: {id} is the caller's own id or a random one.
 ENUMERATED = {"collection": tuple(AUDITED_COLLECTIONS)}
 FIXED = {"name": "account_type", "code": "zz-roles", "session_id": str(uuid.uuid4())}
@@ -165,11 +167,24 @@ class Case:
         return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], self.template)
 
 
+def _is_page(route: web.AbstractRoute) -> bool:
+    """A route of the web interface: a page (cookie session, CSRF token, then the API's own
+    rules; walked by tests/e2e/test_ui_routes.py) or its assets."""
+    resource = route.resource
+    handler_module = getattr(route.handler, "__module__", "") or ""
+    return handler_module.startswith(UI_PACKAGE) or (
+        resource is not None and resource.canonical.startswith("/static")
+    )
+
+
 def _cases(app: web.Application) -> Iterator[Case]:
-    """Every route of the app, with its method ("*": each method) and its enumerated values."""
+    """Every route of the app but the web interface's pages, with its method ("*": each
+    method) and its enumerated values."""
     for route in app.router.routes():
         resource = route.resource
         assert resource is not None
+        if _is_page(route):
+            continue
         info = resource.get_info()
         if resource.name == FORWARDED_ROUTE:  # what the services serve
             templates = [*FORWARDED, "/api/v1/picklists/{name}/{code}"]

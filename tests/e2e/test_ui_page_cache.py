@@ -3,6 +3,7 @@ and their own CSRF token, and a change shows at once, whoever makes it."""
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from tests.platform import Platform
@@ -24,6 +25,7 @@ async def _user(platform: Platform, admin: Headers, display_name: str) -> WebUse
     status, created, _ = await platform.call("POST", "/api/v1/users", admin, json=body)
     assert status == 201, created
     web = WebUser(platform.gateway)
+    web.username = username
     page = await web.sign_in(username, password)
     assert page.status == 200, page.text
     return web
@@ -91,3 +93,41 @@ async def test_a_change_through_the_api_shows_on_the_kept_pages_at_once(
         await eventually(listed)
     finally:
         await web.close()
+
+
+async def test_nothing_a_user_writes_is_replaced_by_another_s_token_or_name(
+    platform: Platform, admin: Headers
+) -> None:
+    """The marks a kept page is rendered with are random and kept beside it: a record holding
+    mark-like text (the old fixed marks, a template expression) is shown as written."""
+    bait = "csrf-mark-5b0e7f3a9c2d name-mark-8d1c4a6e2f0b {{ csrf_token }}"
+    account_id = await _account(platform, admin, f"Appât {secrets.token_hex(3)} {bait}")
+    first = await _user(platform, admin, "Alice Première")
+    second = await _user(platform, admin, "Bruno Second")
+    try:
+        for path in (f"/crm/accounts/{account_id}", f"/crm/accounts?q={account_id[:0]}Appât"):
+            for web in (first, second, first, second):
+                page = await web.get(path)
+                assert page.status == 200
+                assert "csrf-mark-5b0e7f3a9c2d name-mark-8d1c4a6e2f0b" in page.text
+                assert first.csrf not in page.text or web is first
+                assert second.csrf not in page.text or web is second
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_the_mine_link_of_a_kept_list_is_each_user_s_own(
+    platform: Platform, admin: Headers
+) -> None:
+    first = await _user(platform, admin, "Alice Première")
+    second = await _user(platform, admin, "Bruno Second")
+    try:
+        for web in (first, second, first, second):
+            page = await web.get("/crm/accounts")
+            assert page.status == 200
+            owners = set(re.findall(r"owner=(cache[0-9a-f]+)", page.text))
+            assert owners == {web.username}, owners
+    finally:
+        await first.close()
+        await second.close()

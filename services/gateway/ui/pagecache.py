@@ -6,16 +6,18 @@ account's page is kept under its account, so it is dropped exactly when its 360Â
 ``EVERY_RECORD``, dropped by any event and any write. While the cache's event feed is down,
 nothing is kept and every page is rendered.
 
-A kept page is shared by the users of one role, so it is rendered with marks in place of what
-belongs to one session (its CSRF token, the user's name), put back on each answer. A template
-must show nothing else of its user but what their role decides: ``test_ui_page_cache`` checks
-two users of one role see their own. Only plain GETs are kept: a query string that is not the
+A kept page is one user's (the variant names the user): it is rendered with marks in place of
+what belongs to one session (its CSRF token, the user's name), put back on each answer. The
+marks are random for each rendering and kept beside the page, never in it, so nobody can
+write them into a record to have another session's token or name put in their place (they
+would have to guess 128 random bits). Only plain GETs are kept: a query string that is not the
 list's own (a message after saving) or an htmx fragment is rendered each time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -26,17 +28,25 @@ from ..web import VIEW_CACHE_KEY
 from .render import CSP_KEY
 from .session import WEB_SESSION_KEY, web_session
 
-CSRF_MARK = "csrf-mark-5b0e7f3a9c2d"
-NAME_MARK = "name-mark-8d1c4a6e2f0b"
-_CSRF, _NAME = CSRF_MARK.encode(), NAME_MARK.encode()
+MARK_BYTES = 32  # each mark: "m" and 31 random hexadecimal digits
 Render = Callable[[], Awaitable[web.Response]]
 
 
-def _answer(request: web.Request, kept: bytes) -> web.Response:
+def _marks() -> tuple[str, str]:
+    return "m" + secrets.token_hex(16)[:31], "m" + secrets.token_hex(16)[:31]
+
+
+def _personal(request: web.Request, body: bytes, csrf_mark: bytes, name_mark: bytes) -> bytes:
+    """``body`` with this session's token and name in place of the marks."""
     session = web_session(request)
-    body = kept.replace(_CSRF, session.csrf_token.encode()).replace(
-        _NAME, str(escape(session.display_name)).encode()
+    return body.replace(csrf_mark, session.csrf_token.encode()).replace(
+        name_mark, str(escape(session.display_name)).encode()
     )
+
+
+def _answer(request: web.Request, kept: bytes) -> web.Response:
+    csrf_mark, name_mark = kept[:MARK_BYTES], kept[MARK_BYTES : 2 * MARK_BYTES]
+    body = _personal(request, kept[2 * MARK_BYTES :], csrf_mark, name_mark)
     response = web.Response(body=body, content_type="text/html", charset="utf-8")
     response.headers["Content-Security-Policy"] = request.app[CSP_KEY]
     response.headers["Cache-Control"] = "no-store"
@@ -45,35 +55,33 @@ def _answer(request: web.Request, kept: bytes) -> web.Response:
 
 
 async def kept(request: web.Request, key: str, variant: str, render: Render) -> web.Response:
-    """The page under (``key``, ``variant`` and the user's role): kept, else rendered by
-    ``render`` with the session's marks and kept if it succeeded."""
+    """The page under (``key``, ``variant``, the user): kept, else rendered by ``render`` with
+    random marks for the session's token and name, and kept (with its marks) if it succeeded."""
     cache = request.app[VIEW_CACHE_KEY]
     session = web_session(request)
-    variant = f"page:{session.identity.role}:{variant}"
+    variant = f"page:{session.identity.user_id}:{session.identity.role}:{variant}"
     body = cache.get(key, variant)
     if body is not None:
         return _answer(request, body)
     generation = cache.generation
+    csrf_mark, name_mark = _marks()
     request[WEB_SESSION_KEY] = dataclasses.replace(
-        session, csrf_token=CSRF_MARK, display_name=NAME_MARK
+        session, csrf_token=csrf_mark, display_name=name_mark
     )
     try:
         response = await render()
     finally:
         request[WEB_SESSION_KEY] = session
-    if response.status == 200 and isinstance(response.body, bytes):
-        cache.store(key, variant, response.body, generation)
-    return _personal(request, response)
-
-
-def _personal(request: web.Request, response: web.Response) -> web.Response:
-    """The page as rendered (its own headers kept), with this session's token and name."""
     if isinstance(response.body, bytes) and response.content_type == "text/html":
-        session = web_session(request)
-        response.body = response.body.replace(_CSRF, session.csrf_token.encode()).replace(
-            _NAME, str(escape(session.display_name)).encode()
-        )
+        marks = csrf_mark.encode() + name_mark.encode()
+        if response.status == 200:
+            cache.store(key, variant, marks + response.body, generation)
+        response.body = _personal(request, response.body, *marks_of(marks))
     return response
+
+
+def marks_of(marks: bytes) -> tuple[bytes, bytes]:
+    return marks[:MARK_BYTES], marks[MARK_BYTES:]
 
 
 async def record_page(request: web.Request, account_id: str, render: Render) -> web.Response:
