@@ -75,8 +75,7 @@ def setup(settings: GatewaySettings, app: web.Application) -> None:
     metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     app.middlewares.append(metrics_guard(metrics_token))
     app.middlewares.append(auth_middleware(settings.token_secret.get_secret_value(), sessions))
-    app.middlewares.append(refuse_nul)
-    setup_ui(
+    setup_ui(  # its page errors outside refuse_nul: a page refused there is a French page
         app,
         sessions=sessions,
         token_secret=settings.token_secret.get_secret_value(),
@@ -84,6 +83,7 @@ def setup(settings: GatewaySettings, app: web.Application) -> None:
         lifetime_hours=settings.web_session_hours,
         tiles_origin=settings.map_tiles_origin,
     )
+    app.middlewares.append(refuse_nul)
     cache = app[VIEW_CACHE_KEY] = ViewCache(
         int(settings.view_cache_mb * 1024 * 1024), settings.view_cache_ttl_seconds
     )

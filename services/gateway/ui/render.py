@@ -44,7 +44,10 @@ def number_fr(value: Any, places: int | None = None) -> str:
     if number is None:
         return "" if value is None else str(value)
     if places is not None:
-        number = number.quantize(Decimal(1).scaleb(-places))
+        try:
+            number = number.quantize(Decimal(1).scaleb(-places))
+        except InvalidOperation:  # more digits than a decimal context holds: as typed
+            return str(value)
     sign = "-" if number < 0 else ""
     text = f"{abs(number):f}"
     whole, _, decimals = text.partition(".")

@@ -103,9 +103,24 @@ async def sign_in(request: web.Request) -> web.Response:
             error=exc.detail,
             message=None,
         )
+    await _end_replaced(request)
     response = web.HTTPSeeOther(target)
     set_cookie(request, response, cookie)
     raise response
+
+
+async def _end_replaced(request: web.Request) -> None:
+    """Signing in again in a browser ends the session its old cookie held: a cookie replaced
+    must not stay usable elsewhere."""
+    old = request.cookies.get(COOKIE)
+    if not old:
+        return
+    sessions = request.app[WEB_SESSIONS_KEY]
+    replaced = await sessions.find(old)
+    if replaced is not None:
+        await service.logout(request.app[POOL_KEY], replaced.id)
+        request.app[SESSION_CHECK_KEY].ended(replaced.id)
+        sessions.forget(old)
 
 
 @routes.post("/deconnexion")
