@@ -85,6 +85,12 @@ class GatewaySettings(ServiceSettings):
     web_session_hours: int = Field(
         12, ge=1, le=24 * 30, validation_alias=_env("CRM_WEB_SESSION_HOURS")
     )
+    # The live streams of record pages this gateway copy holds open at most (each is a
+    # connection and a few kilobytes); beyond, a page's stream is refused (503, Retry-After) and
+    # tried again later. One web session holds at most 10 (several tabs).
+    web_max_streams: int = Field(
+        2000, ge=1, le=100_000, validation_alias=_env("CRM_WEB_MAX_STREAMS")
+    )
     # The map's tile server (Carte), "{z}/{x}/{y}" in its URL, e.g.
     # "https://tile.openstreetmap.org/{z}/{x}/{y}.png"; empty: the marker and coordinates only.
     map_tiles_url: str = Field("", validation_alias=_env("CRM_MAP_TILES_URL"))

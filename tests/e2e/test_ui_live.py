@@ -7,19 +7,27 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import aiohttp
 import orjson
+from aiohttp.test_utils import TestServer
+from pydantic import SecretStr
 
+from services.gateway.app import create_app as gateway_app
+from services.gateway.settings import GatewaySettings
+from services.gateway.ui.live import STREAMS_PER_SESSION
 from tests.platform import Platform
+from tests.support import ADMIN_PASSWORD, eventually
 from tests.ui_support import WebUser
 
 PASSWORD = "Mot-de-passe-du-direct-9"
 ADMIN_NAME = "Administrateur"  # the first administrator's display name
 Headers = dict[str, str]
+STREAM = {"Accept": "text/event-stream"}  # what a browser's EventSource asks for
 
 
 @dataclass
@@ -291,10 +299,12 @@ async def test_the_stream_ends_when_the_session_ends(platform: Platform, admin: 
             assert out.status == 200
             events = await seen.ended()
             assert [e.name for e in events] == ["ended"]
-        # Its reconnection meets the sign-in page, which ends the browser's EventSource.
-        async with viewer.http.get(viewer.base + live, allow_redirects=False) as response:
-            assert response.status == 303
-            assert response.headers["Location"].startswith("/connexion")
+        # Its reconnection is refused (401, not a sign-in page), which ends the EventSource.
+        async with viewer.http.get(
+            viewer.base + live, headers=STREAM, allow_redirects=False
+        ) as response:
+            assert response.status == 401
+            assert "Location" not in response.headers
     finally:
         await viewer.close()
 
@@ -321,10 +331,191 @@ async def test_a_stream_is_only_for_a_record_the_user_may_read(
             assert response.headers["Content-Type"] == "text/event-stream; charset=utf-8"
         stranger = WebUser(platform.gateway)
         try:
-            async with stranger.http.get(stranger.base + live, allow_redirects=False) as response:
-                assert response.status == 303
-                assert response.headers["Location"].startswith("/connexion")
+            async with stranger.http.get(
+                stranger.base + live, headers=STREAM, allow_redirects=False
+            ) as response:
+                assert response.status == 401
+                assert "Location" not in response.headers
         finally:
             await stranger.close()
     finally:
         await viewer.close()
+
+
+async def refused(user: WebUser, path: str) -> tuple[int, Headers, str]:
+    """A stream's answer when it is not a stream: status, headers, text."""
+    async with user.http.get(user.base + path, headers=STREAM) as response:
+        assert response.status != 200, "a stream was opened"
+        assert "text/event-stream" not in response.headers.get("Content-Type", "")
+        return response.status, dict(response.headers), await response.text()
+
+
+async def accepted(user: WebUser, path: str) -> bool | None:
+    """True when a stream opens now (it is closed at once), else None (for ``eventually``)."""
+    async with user.http.get(user.base + path, headers=STREAM) as response:
+        return response.status == 200 or None
+
+
+async def test_one_session_holds_a_few_streams_and_gets_them_back_as_pages_close(
+    platform: Platform, admin: Headers
+) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Onglets multiples SA"})
+    live = f"/crm/accounts/{account['id']}/evenements?version={account['version']}"
+    viewer, other = await signed_in(platform), await signed_in(platform)
+    try:
+        async with AsyncExitStack() as tabs:
+            opened = [
+                await tabs.enter_async_context(stream(viewer, live))
+                for _ in range(STREAMS_PER_SESSION)
+            ]
+            status, headers, text = await refused(viewer, live)
+            assert status == 429
+            assert int(headers["Retry-After"]) > 0
+            assert "réessayez plus tard" in text
+            # Another session's stream is its own: open.
+            async with stream(other, live):
+                pass
+            # A page closed (its browser left): its stream is counted no more.
+            await opened[-1].response.release()
+            opened[-1].response.close()
+            assert await eventually(lambda: accepted(viewer, live), within=30)
+            # The others still stream.
+            changed = await patched(
+                platform, admin, f"/api/v1/accounts/{account['id']}", {"name": "Onglets SA"}
+            )
+            event = await opened[0].next()
+            assert event.data["version"] == changed["version"]
+    finally:
+        await viewer.close()
+        await other.close()
+
+
+async def test_a_gateway_copy_holds_at_most_its_setting_of_streams(
+    platform: Platform, admin: Headers
+) -> None:
+    settings = platform.settings["gateway"]
+    assert isinstance(settings, GatewaySettings)
+    token = "jeton-des-mesures-du-direct"
+    small = settings.model_copy(update={"web_max_streams": 2, "metrics_token": SecretStr(token)})
+    server = TestServer(gateway_app(small), host="127.0.0.1")
+    await server.start_server()
+    url = str(server.make_url("")).rstrip("/")
+
+    async def ready() -> bool | None:
+        async with platform.http.get(f"{url}/readyz") as response:
+            return response.status == 200 or None
+
+    async def gauge() -> float:
+        async with platform.http.get(
+            f"{url}/metrics", headers={"Authorization": f"Bearer {token}"}
+        ) as response:
+            assert response.status == 200
+            text = await response.text()
+        values = [
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith("crm_web_live_streams ")
+        ]
+        assert len(values) == 1, text
+        return values[0]
+
+    users: list[WebUser] = []
+    try:
+        await eventually(ready, within=30)
+        account = await made(platform, admin, "/api/v1/accounts", {"name": "Copie pleine SA"})
+        live = f"/crm/accounts/{account['id']}/evenements?version={account['version']}"
+        for _ in range(3):
+            user = WebUser(url)
+            users.append(user)
+            assert (await user.sign_in()).status == 200
+        assert await gauge() == 0
+        async with stream(users[0], live) as first:
+            async with stream(users[1], live):
+                assert await gauge() == 2
+                status, headers, text = await refused(users[2], live)  # its first stream
+                assert status == 503
+                assert int(headers["Retry-After"]) > 0
+                assert "réessayez plus tard" in text
+            # Closed: counted no more, and a stream opens again.
+            assert await eventually(lambda: accepted(users[2], live), within=30)
+            assert await eventually(lambda: _equal(gauge(), 1), within=30)
+            await patched(
+                platform, admin, f"/api/v1/accounts/{account['id']}", {"description": "Pleine"}
+            )
+            assert (await first.next()).name == "changed"
+        assert await eventually(lambda: _equal(gauge(), 0), within=30)
+    finally:
+        for user in users:
+            await user.close()
+        await server.close()
+
+
+async def _equal(value: Any, expected: float) -> bool | None:
+    return (await value) == expected or None
+
+
+async def test_a_version_beyond_any_integer_is_refused(platform: Platform, admin: Headers) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Version folle SA"})
+    await patched(platform, admin, f"/api/v1/accounts/{account['id']}", {"name": "Version SA"})
+    viewer = await signed_in(platform)
+    try:
+        base = f"/crm/accounts/{account['id']}/evenements"
+        huge = "99999999999999999999999"
+        for query, headers in (
+            (f"?version={huge}", {}),
+            ("?version=9223372036854775808", {}),  # one past a bigint
+            ("?version=-1", {}),
+            ("?version=deux", {}),
+            ("?version=1", {"Last-Event-ID": huge}),
+        ):
+            async with viewer.http.get(
+                viewer.base + base + query, headers={**STREAM, **headers}
+            ) as response:
+                assert response.status == 400, (query, headers)
+                assert "text/event-stream" not in response.headers["Content-Type"]
+                assert "Version de fiche invalide" in await response.text()
+        # The largest version there may be: the page has every version, nothing is told.
+        async with stream(viewer, f"{base}?version=9223372036854775807") as newest:
+            with_comment = await asyncio.wait_for(newest.response.content.readline(), 10)
+            assert with_comment.startswith(b":"), with_comment
+    finally:
+        await viewer.close()
+
+
+async def test_a_stream_without_a_session_is_refused_and_never_the_way_back_after_sign_in(
+    platform: Platform, admin: Headers
+) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Anonyme SA"})
+    record = f"/crm/accounts/{account['id']}"
+    live = f"{record}/evenements?version={account['version']}"
+    stranger = WebUser(platform.gateway)
+    try:
+        async with stranger.http.get(
+            stranger.base + live, headers=STREAM, allow_redirects=False
+        ) as response:
+            assert response.status == 401
+            assert "Location" not in response.headers
+            assert "HX-Redirect" not in response.headers
+            assert "text/event-stream" not in response.headers["Content-Type"]
+        # Typed in the address bar: the sign-in page, which then leads to the record.
+        async with stranger.http.get(stranger.base + live, allow_redirects=False) as response:
+            assert response.status == 303
+            assert unquote(response.headers["Location"]) == f"/connexion?suite={record}"
+        # htmx on a page whose address is a stream's: back to its record too.
+        async with stranger.http.get(
+            stranger.base + "/crm/accounts",
+            headers={"HX-Request": "true", "HX-Current-URL": stranger.base + live},
+            allow_redirects=False,
+        ) as response:
+            assert response.status == 401
+            assert "evenements" not in response.headers["HX-Redirect"]
+        page = await stranger.get(live)
+        assert "/connexion" in page.url
+        assert f'name="suite" value="{record}"' in page.text
+        signed = await stranger.post(
+            "/connexion", {"username": "admin", "password": ADMIN_PASSWORD, "suite": record}
+        )
+        assert signed.status == 200
+        assert signed.url == stranger.base + record
+    finally:
+        await stranger.close()

@@ -6,12 +6,14 @@ import uuid
 from typing import Any
 
 import orjson
+import pytest
 
 from services.gateway.ui.live import (
     Change,
     LiveFeed,
     Resync,
     Subscription,
+    TooManyStreams,
     changed_fields,
     linked_accounts,
     parse_change,
@@ -116,3 +118,31 @@ async def test_a_subscription_is_bounded_and_the_feed_learns_names() -> None:
     assert feed.name_of("jdupont") == "Jean Dupont"
     feed.know("mmartin", "")
     assert feed.name_of("mmartin") == "mmartin"
+
+
+def test_streams_are_capped_per_session_and_per_copy_and_released_however_they_end() -> None:
+    feed = LiveFeed(lambda: DECLARED, max_streams=3, per_session=2)
+    one, two = uuid.uuid4(), uuid.uuid4()
+    first, second = feed.admit(one), feed.admit(one)
+    with first, second:
+        with pytest.raises(TooManyStreams) as refused:
+            feed.admit(one)  # the session holds its two
+        assert refused.value.per_session
+        assert (feed.streams, feed.streams_of(one)) == (2, 2)
+        with feed.admit(two):
+            with pytest.raises(TooManyStreams) as refused:
+                feed.admit(two)  # this copy holds its three
+            assert not refused.value.per_session
+            assert feed.streams == 3
+        with pytest.raises(RuntimeError), feed.admit(two):  # a stream ending in an error
+            raise RuntimeError("the browser left")
+        assert (feed.streams, feed.streams_of(two)) == (2, 0)
+    assert (feed.streams, feed.streams_of(one)) == (0, 0)
+    admitted = feed.admit(one)
+    with admitted:
+        pass
+    with admitted:  # released once only
+        pass
+    assert feed.streams == 0
+    with feed.admit(one), feed.admit(one):  # the session's share is whole again
+        assert feed.streams == 2

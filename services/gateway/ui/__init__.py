@@ -14,8 +14,10 @@ from pathlib import Path
 import aiohttp
 import xstatic.pkg.leaflet as leaflet  # type: ignore[import-untyped]
 from aiohttp import web
+from prometheus_client import Gauge
 
 from services.common.runtime import POOL_KEY, SUPERVISOR_KEY
+from services.common.web import REGISTRY_KEY as METRICS_KEY
 
 from ..registry import REGISTRY_KEY
 from ..sessions import SessionCheck
@@ -84,6 +86,11 @@ async def _live_feed(app: web.Application) -> AsyncIterator[None]:
     (supervised, reconnecting: see live.py)."""
     settings = app[SETTINGS_KEY]
     feed = app[LIVE_FEED_KEY]
+    feed.max_streams = settings.web_max_streams
+    Gauge(
+        "crm_web_live_streams", "Live streams of record pages open on this gateway copy",
+        registry=app[METRICS_KEY],
+    ).set_function(lambda: feed.streams)  # fmt: skip
     task = feed.supervise(
         app[SUPERVISOR_KEY], settings.amqp_url.get_secret_value(), settings.exchange
     )

@@ -15,6 +15,12 @@ Each subscription keeps at most a few items (the oldest dropped: a page only nee
 news), so a browser that reads slowly never grows the gateway's memory; a subscription ends with
 its stream (the browser left, the session ended, the gateway stops).
 
+The feed also counts the streams it serves (``admit``), so that neither one web session (a few
+tabs of one person: ``STREAMS_PER_SESSION``) nor all of them together (``max_streams``,
+``CRM_WEB_MAX_STREAMS``) can hold more of this copy's connections and memory than their share:
+a stream is counted from the moment it is admitted until its handler ends, whatever ends it
+(the browser left, the session ended, an error, the gateway stopping).
+
 The feed also learns the display names of the people who make changes (an event names its actor
 by username): from the users' own events, and from the web sessions of the streams it serves.
 """
@@ -25,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +51,8 @@ USER = "user"  # the gateway's users: their events teach the feed display names
 ENTITY_EVENTS = "*.*"  # every entity event (``entity.change``); announcements have three words
 SUBSCRIPTION_CAPACITY = 8
 NAMES_CAPACITY = 10_000
+STREAMS_PER_SESSION = 10  # several tabs of one person
+MAX_STREAMS = 2000  # a gateway copy's default (CRM_WEB_MAX_STREAMS)
 
 Declarations = Callable[[], Sequence[Mapping[str, Any]]]
 
@@ -107,6 +115,14 @@ class Subscription:
         self._items.clear()
         self._ready.clear()
         return items
+
+
+class TooManyStreams(Exception):
+    """A stream refused: its session (``per_session``) or this copy holds as many as allowed."""
+
+    def __init__(self, per_session: bool) -> None:
+        super().__init__("session" if per_session else "copy")
+        self.per_session = per_session
 
 
 def tab_links(entities: Sequence[Mapping[str, Any]]) -> dict[str, str]:
@@ -177,9 +193,20 @@ def linked_accounts(change: Change, links: Mapping[str, str]) -> set[str]:
 class LiveFeed:
     """The event stream of this gateway copy, fanned out to the pages' streams."""
 
-    def __init__(self, declarations: Declarations, capacity: int = SUBSCRIPTION_CAPACITY) -> None:
+    def __init__(
+        self,
+        declarations: Declarations,
+        capacity: int = SUBSCRIPTION_CAPACITY,
+        *,
+        max_streams: int = MAX_STREAMS,
+        per_session: int = STREAMS_PER_SESSION,
+    ) -> None:
         self._declarations = declarations
         self._capacity = capacity
+        self.max_streams, self.per_session = max_streams, per_session
+        self.streams = 0  # the streams open on this copy
+        self._streams_of: dict[Hashable, int] = {}  # web session -> its open streams
+        self.full_logged_at = float("-inf")  # when refusing for a full copy was last logged
         self._subscriptions: dict[str, set[Subscription]] = {}
         self._names: dict[str, str] = {}  # username -> display name
         self.connected = False
@@ -188,6 +215,31 @@ class LiveFeed:
         self._connections = 0
 
     # -- the pages' side ----------------------------------------------------------------------
+
+    def admit(self, session_id: Hashable) -> Admitted:
+        """Count one stream of ``session_id`` from now until the returned context ends; raise
+        ``TooManyStreams`` (nothing counted) when the session, or this copy, already holds as
+        many as allowed."""
+        held = self._streams_of.get(session_id, 0)
+        if held >= self.per_session:
+            raise TooManyStreams(per_session=True)
+        if self.streams >= self.max_streams:
+            raise TooManyStreams(per_session=False)
+        self._streams_of[session_id] = held + 1
+        self.streams += 1
+        return Admitted(self, session_id)
+
+    def _release(self, session_id: Hashable) -> None:
+        self.streams -= 1
+        left = self._streams_of.get(session_id, 1) - 1
+        if left > 0:
+            self._streams_of[session_id] = left
+        else:
+            self._streams_of.pop(session_id, None)
+
+    def streams_of(self, session_id: Hashable) -> int:
+        """The streams ``session_id`` holds open on this copy."""
+        return self._streams_of.get(session_id, 0)
 
     @contextlib.contextmanager
     def subscribe(self, record_id: str) -> Iterator[Subscription]:
@@ -287,6 +339,22 @@ class LiveFeed:
             finally:
                 self.connected = False
                 task.mark_down()
+
+
+class Admitted:
+    """One admitted stream, counted until its ``with`` block ends (released once)."""
+
+    def __init__(self, feed: LiveFeed, session_id: Hashable) -> None:
+        self._feed: LiveFeed | None = feed
+        self._session_id = session_id
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._feed is not None:
+            self._feed._release(self._session_id)
+            self._feed = None
 
 
 LIVE_FEED_KEY = web.AppKey("live_feed", LiveFeed)

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import asyncpg
 from aiohttp import web
@@ -47,6 +47,7 @@ ENDED_IDLE = "idle"
 # Paths served without a web session: the API (its own tokens), assets, probes, sign-in.
 PUBLIC_PREFIXES = ("/api/", "/static/", "/healthz", "/readyz", "/metrics", "/connexion")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+STREAM_SUFFIX = "/evenements"  # a record's event stream (pages/live.py): never a page to show
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -215,15 +216,24 @@ def same_site(request: web.Request) -> bool:
     return urlsplit(origin).netloc == request.host
 
 
+def wants_stream(request: web.Request) -> bool:
+    """A request for server-sent events (a browser's EventSource asks for nothing else)."""
+    return "text/event-stream" in request.headers.get("Accept", "").lower()
+
+
 def sign_in_url(request: web.Request) -> str:
     """The sign-in page, coming back here afterwards: for htmx, to the page the browser shows
     (HX-Current-URL, when on this site), never to the fragment it asked for; otherwise to a
-    GET's own address."""
+    GET's own address. Never to a record's event stream (``…/evenements``): to its record."""
     back = request.path_qs if request.method == "GET" else None
     if request.headers.get("HX-Request") == "true":
         current = urlsplit(request.headers.get("HX-Current-URL", ""))
         if current.netloc == request.host and current.path.startswith("/"):
             back = current.path + (f"?{current.query}" if current.query else "")
+    if back:
+        path = unquote(urlsplit(back).path).rstrip("/")
+        if path.endswith(STREAM_SUFFIX):
+            back = path.removesuffix(STREAM_SUFFIX)
     if back and back != "/":
         return f"/connexion?suite={quote(back, safe='')}"
     return "/connexion"
@@ -243,6 +253,14 @@ def web_auth(sessions: WebSessions) -> Middleware:
         cookie = request.cookies.get(COOKIE)
         session = await sessions.find(cookie) if cookie else None
         if session is None:
+            if wants_stream(request):  # an EventSource: nothing to redirect, it just stops
+                response = web.Response(
+                    status=401, text="Session terminée : reconnectez-vous.",
+                    headers={"Cache-Control": "no-store"},
+                )  # fmt: skip
+                if cookie:
+                    clear_cookie(request, response)
+                return response
             target = sign_in_url(request)
             if request.headers.get("HX-Request") == "true":
                 return web.Response(status=401, headers={"HX-Redirect": target})

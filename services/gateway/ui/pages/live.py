@@ -10,6 +10,12 @@ events the record page (static/js/live.js) listens to.
 - ``event: ended``: the web session ended (signed out, deactivated, role or password changed):
   the page stops listening.
 
+A stream is refused, without streaming, when its web session already holds
+``STREAMS_PER_SESSION`` (429) or this gateway copy ``CRM_WEB_MAX_STREAMS`` (503), both with
+``Retry-After``: the browser's EventSource then stops and live.js tries again later, quietly. A
+``version`` (or ``Last-Event-ID``) that is not a version, e.g. beyond any integer, is refused
+(400): the page always sends the one it shows.
+
 The record is read through the API as the signed-in user before anything is streamed (a 404
 or 403 is an error page, which ends the browser's EventSource), and again whenever the feed
 may have missed a change (it lost the broker, or the stream just opened): what was committed
@@ -35,7 +41,15 @@ from aiohttp import web
 from ...registry import REGISTRY_KEY
 from ...web import SESSION_CHECK_KEY
 from ..client import ApiError, api
-from ..live import LIVE_FEED_KEY, Change, Closing, LiveFeed, Resync, Subscription
+from ..live import (
+    LIVE_FEED_KEY,
+    Change,
+    Closing,
+    LiveFeed,
+    Resync,
+    Subscription,
+    TooManyStreams,
+)
 from ..render import PARIS
 from ..session import WEB_SESSIONS_KEY, WebSession, web_session
 
@@ -46,6 +60,9 @@ routes = web.RouteTableDef()
 HEARTBEAT_SECONDS = 15.0
 TICK_SECONDS = 1.0  # how often a stream looks whether its browser is still there
 RETRY_MILLISECONDS = 3000  # the browser's reconnection delay
+REFUSED_RETRY_SECONDS = 30  # Retry-After of a refused stream (live.js waits as long)
+FULL_LOG_SECONDS = 60.0  # a copy holding its maximum of streams is logged at most this often
+MAX_VERSION = 2**63 - 1  # a record's version is a PostgreSQL bigint
 CHANGES = {
     "deleted": "mise à la corbeille",
     "restored": "sortie de la corbeille",
@@ -69,17 +86,40 @@ async def record_events(request: web.Request) -> web.StreamResponse:
     feed = request.app[LIVE_FEED_KEY]
     if feed.closing:
         raise web.HTTPServiceUnavailable(text="La passerelle redémarre : réessayez.")
-    feed.know(session.identity.username, session.display_name)
     last_told = request.headers.get("Last-Event-ID")  # a reconnection: the last version told
-    known = max(_version(request.query.get("version")), _version(last_told))
+    try:
+        known = max(_version(request.query.get("version")), _version(last_told))
+    except ValueError:
+        return _refused(400, "Version de fiche invalide.")
+    feed.know(session.identity.username, session.display_name)
     if request.method == "HEAD":  # the headers a stream would have, without the stream
         await api(request).get(f"/api/v1/{entity['collection']}/{record_id}")
         return web.Response(content_type="text/event-stream", charset="utf-8")
-    with feed.subscribe(record_id) as subscription:
+    try:
+        admitted = feed.admit(session.id)  # counted from here: released by the block below
+    except TooManyStreams as exc:
+        if exc.per_session:
+            return _refused(
+                429, "Trop de fiches suivies en direct pour cette session : réessayez plus tard."
+            )
+        if time.monotonic() - feed.full_logged_at >= FULL_LOG_SECONDS:  # not once a refusal
+            feed.full_logged_at = time.monotonic()
+            log.warning("live streams: this copy holds its maximum (%d)", feed.max_streams)
+        return _refused(503, "Trop de fiches suivies en direct : réessayez plus tard.")
+    with admitted, feed.subscribe(record_id) as subscription:
         # Subscribed first, then read: a change committed in between is told either way.
         record = await api(request).get(f"/api/v1/{entity['collection']}/{record_id}")
         stream = Stream(request, feed, entity, record_id, known, session)
         return await stream.run(record, subscription)
+
+
+def _refused(status: int, text: str) -> web.Response:
+    """A stream refused without streaming (returned, not raised: the page_errors middleware
+    would render an HTML page without the Retry-After)."""
+    headers = {"Cache-Control": "no-store"}
+    if status != 400:
+        headers["Retry-After"] = str(REFUSED_RETRY_SECONDS)
+    return web.Response(status=status, text=text, headers=headers)
 
 
 class Stream:
@@ -172,7 +212,8 @@ class Stream:
         """Tell what the record says was committed since the version the page knows."""
         if record is None:
             return
-        version = _version(str(record.get("version", "")))
+        version = record.get("version")
+        version = version if isinstance(version, int) else 0
         if version <= self.known:
             return
         actor = str(record.get("updated_by") or "")
@@ -267,9 +308,17 @@ def _instant(value: Any) -> datetime:
 
 
 def _version(value: str | None) -> int:
-    """A version as a page or a browser sends it; 0 when absent or not one."""
+    """A version as a page or a browser sends it; 0 when absent or empty. ValueError when it is
+    not one: not a whole number, or beyond any record's version."""
     text = (value or "").strip().strip('"')
-    return int(text) if text.isdigit() and len(text) < 12 else 0
+    if not text:
+        return 0
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_VERSION)):
+        raise ValueError(f"not a version: {text[:40]!r}")
+    version = int(text)
+    if version > MAX_VERSION:
+        raise ValueError(f"not a version: {text[:40]!r}")
+    return version
 
 
 def _is_uuid(value: str) -> bool:

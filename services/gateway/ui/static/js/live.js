@@ -9,12 +9,17 @@
 // - "ended": the session ended, the page stops listening.
 // The browser reconnects by itself after a network or gateway outage; the stream stops when the
 // page is left (and starts again if the page comes back from the browser's cache).
+// A stream may be refused without a word to the user: too many open in this session (429: the
+// same person's other tabs) or on this gateway (503), a gateway restarting. It is tried again a
+// few times, later and later (a little at random, so tabs refused together do not come back
+// together), then once more when the tab is shown again.
 "use strict";
 
 (function () {
   var RELATED_KEPT = 5;
   var REFUSED_RETRIES = 3; // a refused stream (gateway restarting) is tried again, not forever
-  var REFUSED_DELAY_MS = 30000;
+  var REFUSED_DELAY_MS = 30000; // the gateway's Retry-After for a refused stream
+  var REFUSED_JITTER_MS = 10000;
 
   function start() {
     var record = document.getElementById("record");
@@ -38,6 +43,7 @@
     var relatedItems = [];
     var refused = 0;
     var retry = null;
+    var ended = false; // the session ended: nothing more to hear
     var saving = false; // this page's own save is on its way: its event is no news here
 
     record.addEventListener("submit", function () {
@@ -185,17 +191,19 @@
         refused = 0;
       });
       source.addEventListener("ended", function () {
-        refused = REFUSED_RETRIES; // the session ended: nothing more to hear
+        ended = true;
         close();
       });
       source.addEventListener("error", function () {
         // CONNECTING: the browser tries again by itself. CLOSED: the stream was refused (the
-        // record is gone, the session ended, a gateway restarting): tried again a few times.
+        // record is gone, the session ended, too many streams, a gateway restarting): tried
+        // again a few times, quietly.
         if (source && source.readyState === EventSource.CLOSED) {
           close();
-          if (refused < REFUSED_RETRIES) {
+          if (!ended && refused < REFUSED_RETRIES) {
             refused += 1;
-            retry = window.setTimeout(open, REFUSED_DELAY_MS * refused);
+            retry = window.setTimeout(
+              open, REFUSED_DELAY_MS * refused + Math.floor(Math.random() * REFUSED_JITTER_MS));
           }
         }
       });
@@ -212,6 +220,14 @@
       }
     }
 
+    document.addEventListener("visibilitychange", function () {
+      // Given up while the tab was hidden (other tabs held the streams): one more round.
+      if (document.visibilityState === "visible" && !source && retry === null && !ended &&
+          refused >= REFUSED_RETRIES) {
+        refused = 0;
+        open();
+      }
+    });
     window.addEventListener("pagehide", close);
     window.addEventListener("pageshow", function (event) {
       if (event.persisted) {
