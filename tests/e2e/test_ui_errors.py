@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import aiohttp
+from yarl import URL
 
 from tests.platform import Platform
 from tests.ui_support import WebUser
@@ -50,5 +51,60 @@ async def test_an_unknown_address_is_a_french_page(platform: Platform) -> None:
         page = await web.get("/nulle-part")
         assert page.status == 404
         assert "Cette adresse ne correspond à aucune page." in page.text
+    finally:
+        await web.close()
+
+
+async def test_numbers_beyond_any_field_are_refused_next_to_the_field_not_with_an_error(
+    platform: Platform,
+) -> None:
+    web = WebUser(platform.gateway)
+    try:
+        await web.sign_in()
+        await web.get("/crm/accounts/nouveau")
+        for employees in ("99999999999999999999", "9" * 5000):
+            page = await web.post(
+                "/crm/accounts/nouveau", {"name": "Trop grand", "employees": employees}
+            )
+            assert page.status == 422, page.status
+            assert page.headers["Content-Type"].startswith("text/html")
+            assert "Effectif" in page.text
+    finally:
+        await web.close()
+
+
+async def test_a_nul_byte_or_too_many_fields_get_a_french_page(platform: Platform) -> None:
+    web = WebUser(platform.gateway)
+    try:
+        await web.sign_in()
+        page = await web.get("/crm/accounts?q=%00")
+        assert page.status in (400, 422)
+        assert page.headers["Content-Type"].startswith("text/html")
+        await web.get("/crm/accounts/nouveau")
+        fields = [("name", "Champs")] + [(f"f{i}", "x") for i in range(1200)]
+        page = await web.post("/crm/accounts/nouveau", [("csrf", web.csrf), *fields])
+        assert page.status == 413
+        assert "trop de champs" in page.text
+        assert "Maximum number" not in page.text
+    finally:
+        await web.close()
+
+
+async def test_signing_in_again_ends_the_session_the_old_cookie_held(platform: Platform) -> None:
+    web = WebUser(platform.gateway)
+    try:
+        await web.sign_in()
+        old = web.http.cookie_jar.filter_cookies(URL(platform.gateway))["crm_session"].value
+        page = await web.sign_in()
+        assert page.status == 200
+        new = web.http.cookie_jar.filter_cookies(URL(platform.gateway))["crm_session"].value
+        assert new != old
+        async with (
+            aiohttp.ClientSession(cookies={"crm_session": old}) as replay,
+            replay.get(platform.gateway + "/crm/accounts", allow_redirects=False) as r,
+        ):
+            assert r.status == 303
+            assert r.headers["Location"].startswith("/connexion")
+        assert (await web.get("/crm/accounts")).status == 200
     finally:
         await web.close()

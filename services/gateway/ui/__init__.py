@@ -8,6 +8,8 @@ the pages reach the API with (see client.py).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import xstatic.pkg.leaflet as leaflet  # type: ignore[import-untyped]
 from aiohttp import web
 from prometheus_client import Gauge
 
+from services.common.errors import ProblemError
 from services.common.runtime import POOL_KEY, SUPERVISOR_KEY
 from services.common.web import REGISTRY_KEY as METRICS_KEY
 
@@ -31,6 +34,7 @@ from .session import WEB_SESSIONS_KEY, WebSessions, is_public, web_auth
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROBLEM_TITLES = {
     400: "Requête invalide",
+    500: "Erreur inattendue",
     403: "Accès refusé",
     404: "Page ou fiche introuvable",
     405: "Action impossible ici",
@@ -43,6 +47,7 @@ PROBLEM_TITLES = {
 }
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
 
 
 def setup_ui(
@@ -108,8 +113,9 @@ async def _end_live_streams(app: web.Application) -> None:
 @web.middleware
 async def page_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A page that cannot be shown says why, in French, as a page (the API keeps its
-    problem+json): an API answer it could not go on with, or an unknown address. A session that
-    ended meanwhile goes back to the sign-in page."""
+    problem+json): an API answer it could not go on with, a refusal at the edge (a NUL byte, a
+    body too large), an unknown address, or a failure here (logged, never shown). A session
+    that ended meanwhile goes back to the sign-in page."""
     if is_public(request.path) and not request.path.startswith("/connexion"):
         return await handler(request)
     try:
@@ -121,29 +127,51 @@ async def page_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         headers = {}
         if "Retry-After" in exc.answer.headers:
             headers["Retry-After"] = exc.answer.headers["Retry-After"]
-        return page(
-            request,
-            "error.html",
-            status=status if status >= 400 else 502,
-            headers=headers,
-            title=PROBLEM_TITLES.get(status, "Erreur"),
-            detail=detail or "La demande n'a pas abouti.",
-            back=None,
-        )
+        return _problem_page(request, status if status >= 400 else 502, detail, headers)
+    except ProblemError as exc:
+        return _problem_page(request, exc.status, exc.detail)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.status == 401:
             raise
         detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else ""
         if exc.status == 413:  # aiohttp's own text is English
-            detail = (
-                "L'envoi dépasse la taille maximale acceptée "
-                f"({request.client_max_size // (1024 * 1024)} Mo) : rien n'a été enregistré."
-            )
-        return page(
-            request,
-            "error.html",
-            status=exc.status,
-            title=PROBLEM_TITLES.get(exc.status, "Erreur"),
-            detail=detail or "Cette adresse ne correspond à aucune page.",
-            back=None,
+            detail = _too_large(request, exc.text or "")
+        return _problem_page(
+            request, exc.status, detail or "Cette adresse ne correspond à aucune page."
         )
+    except (asyncio.CancelledError, ConnectionError):
+        raise
+    except Exception:
+        log.exception("page %s %s failed", request.method, request.path)
+        return _problem_page(
+            request,
+            500,
+            "Une erreur inattendue est survenue ; elle est consignée. Réessayez, ou revenez "
+            "à la page précédente.",
+        )
+
+
+def _too_large(request: web.Request, text: str) -> str:
+    if "form fields" in text:
+        return (
+            "Le formulaire envoie trop de champs à la fois (au plus 1 000) : rien n'a été "
+            "enregistré. Un devis se saisit en plusieurs fois au-delà de 190 lignes environ."
+        )
+    return (
+        "L'envoi dépasse la taille maximale acceptée "
+        f"({request.client_max_size // (1024 * 1024)} Mo) : rien n'a été enregistré."
+    )
+
+
+def _problem_page(
+    request: web.Request, status: int, detail: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return page(
+        request,
+        "error.html",
+        status=status,
+        headers=headers,
+        title=PROBLEM_TITLES.get(status, "Erreur"),
+        detail=detail or "La demande n'a pas abouti.",
+        back=None,
+    )
