@@ -9,6 +9,7 @@ import aiohttp
 from yarl import URL
 
 from tests.platform import Platform
+from tests.support import ADMIN_PASSWORD
 from tests.ui_support import WebUser
 
 
@@ -106,5 +107,21 @@ async def test_signing_in_again_ends_the_session_the_old_cookie_held(platform: P
             assert r.status == 303
             assert r.headers["Location"].startswith("/connexion")
         assert (await web.get("/crm/accounts")).status == 200
+    finally:
+        await web.close()
+
+
+async def test_a_sign_in_never_lands_on_an_event_stream(platform: Platform) -> None:
+    web = WebUser(platform.gateway)
+    try:
+        await web.get("/connexion")
+        target = "/crm/accounts/00000000-0000-4000-8000-000000000001/evenements?version=1"
+        page = await web.post(
+            "/connexion",
+            {"username": "admin", "password": ADMIN_PASSWORD, "suite": target},
+            allow_redirects=False,
+        )
+        assert page.status == 303
+        assert page.headers["Location"] == "/crm/accounts/00000000-0000-4000-8000-000000000001"
     finally:
         await web.close()

@@ -34,7 +34,8 @@ def _safe_next(value: str | None) -> str:
         and not any(c.isspace() or c == "\\" for c in value)
         and len(value) <= 2000
     ):
-        return value
+        # A record's event stream is no page to land on: its record instead.
+        return value.split("?")[0].removesuffix("/evenements") if "/evenements" in value else value
     return HOME
 
 
