@@ -63,6 +63,13 @@ async def web(platform: Platform) -> AsyncIterator[WebUser]:
     await user.close()
 
 
+def form_version(page: Page) -> str:
+    """The version a page's form was loaded with (its hidden ``version`` input)."""
+    found = re.search(r'name="version" value="(\d+)"', page.text)
+    assert found is not None, page.text[:500]
+    return found[1]
+
+
 async def signed_in(platform: Platform, username: str, password: str = PASSWORD) -> WebUser:
     user = WebUser(platform.gateway)
     page = await user.sign_in(username, password)
@@ -147,6 +154,56 @@ async def test_my_profile_saves_and_keeps_refused_input(platform: Platform, admi
         await me.close()
 
 
+VERSION_UNREADABLE = (
+    "La version de la fiche manque ou est illisible : rechargez la fiche avant d'enregistrer."
+)
+BAD_VERSIONS = ["", "abc", "-1", "1.0", "²", None]
+
+
+@pytest.mark.parametrize("posted", BAD_VERSIONS)
+async def test_my_profile_without_a_readable_version_is_refused_and_writes_nothing(
+    platform: Platform, admin: Headers, posted: str | None
+) -> None:
+    created = await new_user(platform, admin)
+    me = await signed_in(platform, created["username"])
+    try:
+        form = {"display_name": "Jeanne Écrasée", "email": "jeanne@example.fr"}
+        if posted is not None:
+            form["version"] = posted
+        page = await me.post("/moi", form)
+        assert page.status == 428, page.text[:500]
+        assert VERSION_UNREADABLE in text_of(page)
+        assert input_value(page, "display_name") == "Jeanne Écrasée"
+        assert input_value(page, "email") == "jeanne@example.fr"
+        _status, record, _ = await platform.call("GET", f"/api/v1/users/{created['id']}", admin)
+        assert (record["display_name"], record["email"]) == ("Jeanne", None)
+        assert record["version"] == created["version"]
+    finally:
+        await me.close()
+
+
+@pytest.mark.parametrize("posted", BAD_VERSIONS)
+async def test_a_user_edit_without_a_readable_version_is_refused_and_writes_nothing(
+    platform: Platform, admin: Headers, web: WebUser, posted: str | None
+) -> None:
+    created = await new_user(platform, admin)
+    form = {"display_name": "Écrasé", "email": "", "role": "readonly", "phone_extension": "42"}
+    if posted is not None:
+        form["version"] = posted
+    page = await web.post(f"/admin/utilisateurs/{created['id']}", form)
+    assert page.status == 428, page.text[:500]
+    assert VERSION_UNREADABLE in text_of(page)
+    assert input_value(page, "display_name") == "Écrasé"
+    activation = {"active": "non"} if posted is None else {"active": "non", "version": posted}
+    page = await web.post(f"/admin/utilisateurs/{created['id']}/activation", activation)
+    assert page.status == 428, page.text[:500]
+    assert VERSION_UNREADABLE in text_of(page)
+    _status, record, _ = await platform.call("GET", f"/api/v1/users/{created['id']}", admin)
+    assert (record["display_name"], record["role"], record["active"]) == ("Jeanne", "user", True)
+    assert record["phone_extension"] is None
+    assert record["version"] == created["version"]
+
+
 async def test_an_administrator_sets_their_own_extension_on_their_profile(
     platform: Platform, admin: Headers
 ) -> None:
@@ -155,11 +212,16 @@ async def test_an_administrator_sets_their_own_extension_on_their_profile(
     try:
         page = await me.get("/moi")
         assert input_value(page, "phone_extension") == ""
-        page = await me.post("/moi", {"display_name": "Jeanne", "phone_extension": "12 a"})
+        version = form_version(page)
+        page = await me.post(
+            "/moi", {"display_name": "Jeanne", "phone_extension": "12 a", "version": version}
+        )
         assert page.status == 422
         assert field_error(page, "phone_extension")
         assert input_value(page, "phone_extension") == "12 a"
-        page = await me.post("/moi", {"display_name": "Jeanne", "phone_extension": "2104"})
+        page = await me.post(
+            "/moi", {"display_name": "Jeanne", "phone_extension": "2104", "version": version}
+        )
         assert page.url.endswith("/moi?fait=enregistre")
         assert input_value(page, "phone_extension") == "2104"
         _status, record, _ = await platform.call("GET", f"/api/v1/users/{created['id']}", admin)
@@ -355,7 +417,10 @@ async def test_an_administrator_changes_a_role_deactivates_and_reactivates(
         listed = await web.get("/admin/utilisateurs")
         assert "(désactivé)" in text_of(listed)
 
-        page = await web.post(f"/admin/utilisateurs/{created['id']}/activation", {"active": "oui"})
+        page = await web.post(
+            f"/admin/utilisateurs/{created['id']}/activation",
+            {"active": "oui", "version": form_version(page)},
+        )
         assert "?fait=reactive" in page.url
         again = await signed_in(platform, created["username"])
         await again.close()
@@ -372,10 +437,15 @@ async def test_an_administrator_cannot_deactivate_or_demote_themself(
         page = await me.get(f"/admin/utilisateurs/{created['id']}")
         assert "vous ne pouvez pas le désactiver" in text_of(page)
         assert f"/admin/utilisateurs/{created['id']}/activation" not in page.text
-        page = await me.post(f"/admin/utilisateurs/{created['id']}", {"role": "user"})
+        version = form_version(page)
+        page = await me.post(
+            f"/admin/utilisateurs/{created['id']}", {"role": "user", "version": version}
+        )
         assert page.status == 409
         assert "propres droits" in text_of(page)
-        page = await me.post(f"/admin/utilisateurs/{created['id']}/activation", {"active": "non"})
+        page = await me.post(
+            f"/admin/utilisateurs/{created['id']}/activation", {"active": "non", "version": version}
+        )
         assert page.status == 409
         assert "se désactiver" in text_of(page)
         _status, record, _ = await platform.call("GET", f"/api/v1/users/{created['id']}", admin)

@@ -324,6 +324,39 @@ async def test_saving_over_someone_elses_change_names_them_and_keeps_the_input(
     assert stored["description"] == "Changé par l'autre"
 
 
+VERSION_UNREADABLE = (
+    "La version de la fiche manque ou est illisible : rechargez la fiche avant d'enregistrer."
+)
+
+
+@pytest.mark.parametrize("posted", ["", "abc", "-1", "1.0", " ", "²", None])
+async def test_a_save_without_a_readable_version_is_refused_and_writes_nothing(
+    web: WebUser, platform: Platform, admin: Headers, posted: str | None
+) -> None:
+    """Without a version the save cannot be conditional: refused, not sent without If-Match
+    (which would write over whatever someone saved meanwhile)."""
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Sans version"})
+    status, _, _ = await platform.call(
+        "PATCH",
+        f"/api/v1/accounts/{account['id']}",
+        admin,
+        json={"description": "Changé par un autre"},
+    )
+    assert status == 200
+    data = every_kind_form(web, "Sans version, mon nom")
+    if posted is not None:
+        data["_version"] = posted
+    page = await web.post(f"/crm/accounts/{account['id']}", data)
+    assert page.status == 428, page.text[:500]
+    assert VERSION_UNREADABLE in html.unescape(page.text)
+    assert "error-summary" in page.text
+    assert input_value(page.text, "f-name") == "Sans version, mon nom"
+    status, stored, _ = await platform.call("GET", f"/api/v1/accounts/{account['id']}", admin)
+    assert stored["name"] == "Sans version"
+    assert stored["description"] == "Changé par un autre"
+    assert stored["version"] == account["version"] + 1
+
+
 async def test_readonly_user_sees_the_record_without_save(
     platform: Platform, admin: Headers
 ) -> None:

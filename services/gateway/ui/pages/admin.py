@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ...registry import REGISTRY_KEY
 from ...web import declared_owner
+from .. import versions
 from ..client import Answer, ApiError, api
 from ..render import datetime_fr, page
 from ..session import web_session
@@ -224,9 +225,18 @@ async def save_user(request: web.Request) -> web.Response:
         "role": values["role"],
         "phone_extension": values["phone_extension"] or None,
     }
+    headers = if_match(form)
+    if headers is None:
+        return await _user_page(
+            request,
+            request.match_info["id"],
+            values=values,
+            errors={"form": versions.VERSION_UNREADABLE},
+            status=versions.REFUSED_STATUS,
+        )
     client = api(request)
     before = await client.get(_user_path(request))
-    answer = await client.call("PATCH", _user_path(request), json=patch, headers=if_match(form))
+    answer = await client.call("PATCH", _user_path(request), json=patch, headers=headers)
     if answer.ok:
         saved = answer.json()
         session = web_session(request)
@@ -251,8 +261,16 @@ async def user_activation(request: web.Request) -> web.Response:
     require_admin(request)
     form = await read_form(request)
     active = text(form, "active") == "oui"
+    headers = if_match(form)
+    if headers is None:
+        return await _user_page(
+            request,
+            request.match_info["id"],
+            action_error=versions.VERSION_UNREADABLE,
+            status=versions.REFUSED_STATUS,
+        )
     answer = await api(request).call(
-        "PATCH", _user_path(request), json={"active": active}, headers=if_match(form)
+        "PATCH", _user_path(request), json={"active": active}, headers=headers
     )
     if answer.ok:
         raise _back(request, "reactive" if active else "desactive")
@@ -273,6 +291,10 @@ async def user_password(request: web.Request) -> web.Response:
     require_admin(request)
     form = await read_form(request)
     errors = password_form_errors(form, current=False)
+    if request.match_info["id"] == web_session(request).identity.user_id:
+        # One's own needs the current password (checked and throttled like a sign-in): the
+        # API is not even asked here, so no attempt is counted against its user name.
+        errors = {"form": "Pour votre propre mot de passe, passez par « Mon profil »."}
     if not errors:
         answer = await api(request).call(
             "POST",
@@ -285,9 +307,7 @@ async def user_password(request: web.Request) -> web.Response:
             raise redirect("/connexion?fin=expiree")
         if answer.status != 422:
             raise ApiError(answer)
-        errors = field_errors(answer, ("new_password", "current_password"), "form")
-        if "current_password" in errors:  # one's own: the API wants the current one
-            errors = {"form": "Pour votre propre mot de passe, passez par « Mon profil »."}
+        errors = field_errors(answer, ("new_password",), "form")
     return await _user_page(request, request.match_info["id"], password_errors=errors, status=422)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from .. import versions
 from ..client import Answer, ApiError, api
 from ..render import datetime_fr, page
 from ..session import web_session
@@ -51,9 +52,10 @@ def field_errors(answer: Answer, known: tuple[str, ...], fallback: str) -> dict[
     return errors
 
 
-def if_match(form: Mapping[str, Any]) -> dict[str, str]:
-    version = text(form, "version", 20)
-    return {"If-Match": f'"{version}"'} if version.isdigit() else {}
+def if_match(form: Mapping[str, Any]) -> dict[str, str] | None:
+    """The ``If-Match`` of the form's ``version``, or None when it is missing or unreadable:
+    the save is then refused (versions.VERSION_UNREADABLE), never sent unconditionally."""
+    return versions.if_match(text(form, "version", 20))
 
 
 def redirect(location: str) -> web.HTTPSeeOther:
@@ -139,7 +141,17 @@ async def save_profile(request: web.Request) -> web.Response:
     if session.is_admin:  # the extension is an administrator's to set: their own included
         patch["phone_extension"] = values["phone_extension"] or None
         path = f"/api/v1/users/{session.identity.user_id}"
-    answer = await api(request).call("PATCH", path, json=patch, headers=if_match(form))
+    headers = if_match(form)
+    if headers is None:
+        me = await api(request).get("/api/v1/users/me")
+        return await _profile_page(
+            request,
+            me=me,
+            values=values,
+            errors={"form": versions.VERSION_UNREADABLE},
+            status=versions.REFUSED_STATUS,
+        )
+    answer = await api(request).call("PATCH", path, json=patch, headers=headers)
     if answer.ok:
         session.display_name = answer.json().get("display_name") or session.identity.username
         raise redirect("/moi?fait=enregistre")
@@ -221,6 +233,16 @@ async def change_password(request: web.Request) -> web.Response:
         raise redirect("/connexion?fin=expiree")
     if answer.ok:
         raise redirect("/moi?fait=mot-de-passe")
+    if answer.status == 429:  # too many wrong current passwords: the wait, at the field
+        wait = answer.detail or "Trop de tentatives : réessayez plus tard."
+        retry = answer.headers.get("Retry-After")
+        return page(
+            request,
+            "me/password.html",
+            status=429,
+            headers={"Retry-After": retry} if retry else None,
+            errors={"current_password": wait},
+        )
     if answer.status != 422:
         raise ApiError(answer)
     errors = field_errors(answer, PASSWORD_FIELDS, "form")

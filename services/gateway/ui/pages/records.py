@@ -39,7 +39,7 @@ from multidict import MultiDictProxy
 from services.common.entities import ADDRESS_FIELDS
 
 from ...web import VIEW_CACHE_KEY
-from .. import pagecache
+from .. import pagecache, versions
 from ..client import Answer, ApiError, api
 from ..lookups import entity_named, picklist, titles
 from ..render import PARIS, crm_entities, date_fr, money_fr, number_fr, page, phone_fr, render
@@ -197,9 +197,10 @@ def parse_number(kind: str, raw: str) -> str | int | None:
     if kind == "percent":
         text = text.removesuffix("%")
     if kind in ("number", "percent"):
-        return int(text) if _INTEGER.match(text) else None
+        # Beyond 18 digits no field takes it (and JSON numbers stop at 64 bits): unreadable.
+        return int(text) if _INTEGER.match(text) and len(text.lstrip("+-")) <= 18 else None
     text = text.removesuffix("€").replace(",", ".")
-    return text if _DECIMAL.match(text) else None
+    return text if _DECIMAL.match(text) and len(text) <= 40 else None
 
 
 def parse_datetime(raw: str) -> str | None:
@@ -715,15 +716,29 @@ async def save_record(request: web.Request) -> web.Response:
         return await show(
             request, entity, record, values, view=view, picking=picking, version=version
         )
+    if not web_session(request).can_write:  # the API's refusal, before the version's
+        raise web.HTTPForbidden(text="Votre rôle ne permet que la consultation.")
+    headers = versions.if_match(version)
+    if headers is None:  # without it the API would write over any newer version: refused
+        record, view = await load(request, entity, rid)
+        return await show(
+            request,
+            entity,
+            record,
+            values,
+            view=view,
+            errors={"_version": versions.VERSION_UNREADABLE},
+            version=version,
+            status=versions.REFUSED_STATUS,
+        )
     path = f"/api/v1/{entity['collection']}/{rid}"
     stored = await api(request).get(path)
-    if str(stored.get("version")) == version:
+    if str(stored.get("version")) == versions.readable_version(version):
         body = changed(entity, body, values, values_of(entity, stored))
         if not body:
             raise web.HTTPSeeOther(f"/crm/{entity['collection']}/{rid}?inchangee=1")
     # Else someone saved since the form was read: the whole form is sent, and If-Match has
     # the API refuse it (412), which says who.
-    headers = {"If-Match": f'"{version}"'} if version.isdigit() else {}
     answer = await api(request).call("PATCH", path, json=body, headers=headers)
     if answer.ok:
         raise web.HTTPSeeOther(f"/crm/{entity['collection']}/{rid}?enregistree=1")
