@@ -26,9 +26,14 @@ class Page:
 class WebUser:
     """One person's browser session on the web interface."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, local_address: str | None = None) -> None:
+        """``local_address``: a loopback address to send from (127.0.x.y), so what the sign-in
+        throttle counts for this browser's address stays its own; by default the system's."""
         self.base = base
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        connector = aiohttp.TCPConnector(local_addr=(local_address, 0)) if local_address else None
+        self.http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True), connector=connector
+        )
         self.csrf = ""
         self.username = ""  # who signed in (set by the test that knows)
 

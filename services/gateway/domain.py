@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import secrets
 import time
 import uuid
@@ -81,6 +83,18 @@ def lockout_seconds(failures: int, threshold: int, policy: ThrottlePolicy) -> fl
         return None
     doublings = min(failures - threshold, 32)  # beyond it the cap holds anyway
     return float(min(policy.base_seconds * 2**doublings, policy.cap_seconds))
+
+
+CLIENT_ADDRESS_HEADER = "X-CRM-Client-Address"
+CLIENT_PROOF_HEADER = "X-CRM-Client-Proof"
+
+
+def client_address_proof(secret: str, address: str, session_id: uuid.UUID | str) -> str:
+    """What the web interface sends beside the address of the browser a page request came
+    from, when it calls the API for that page (the API then sees the gateway's own address):
+    only a holder of the token secret can make it, for that session."""
+    message = f"client-address|{session_id}|{address}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def issue_token(

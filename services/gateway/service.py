@@ -181,6 +181,19 @@ class LoginThrottled(TooManyRequests):
         )
 
 
+class PasswordChangeThrottled(TooManyRequests):
+    """Too many wrong current passwords (counted with failed sign-ins, same keys): 429."""
+
+    title, type_suffix = "Trop de tentatives", "too-many-password-attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "Trop de mots de passe incorrects pour cet identifiant ou depuis cette adresse : "
+            f"réessayez dans {_wait_in_words(retry_after)}.",
+            retry_after,
+        )
+
+
 def _wait_in_words(seconds: int) -> str:
     """The wait of a Retry-After, exactly, in French: "15 secondes", "1 minute et 1 seconde"."""
 
@@ -470,17 +483,31 @@ async def change_password(
     body: PasswordChange,
     session_id: uuid.UUID | None = None,
     on_ended: EndedHook | None = None,
+    *,
+    address: str = "inconnue",
+    policy: domain.ThrottlePolicy | None = None,
 ) -> None:
     """Users change their own password (giving the current one; their other sessions end);
-    admins reset anyone's (every session of that user ends)."""
+    admins reset anyone's (every session of that user ends).
+
+    The current password is checked like a sign-in's (reserve_attempt): a wrong one counts as
+    a failed sign-in of the user name and of the client ``address``, a right one resets them,
+    and while either is locked the change is refused (429) without checking anything, so a
+    stolen session cannot guess the password here either."""
     uid = _user_uuid(user_id)
     own = _is_self(identity, uid)
     if not own:
         _admin_only(identity)
+    reserved = None
+    if own:
+        try:
+            reserved = await reserve_attempt(pool, identity.username, address, policy)
+        except LoginThrottled as locked:
+            raise PasswordChangeThrottled(locked.retry_after) from None
     await _set_password(
         pool, source, identity.username, uid, body.new_password,
         current_password=(body.current_password or "") if own else None,
-        keep_session=session_id if own else None, on_ended=on_ended,
+        keep_session=session_id if own else None, on_ended=on_ended, reserved=reserved,
     )  # fmt: skip
 
 
@@ -503,8 +530,10 @@ async def _set_password(
     current_password: str | None = None,
     keep_session: uuid.UUID | None = None,
     on_ended: EndedHook | None = None,
+    reserved: ReservedAttempt | None = None,
 ) -> None:
-    """Replace a password, checking ``current_password`` unless None; sessions end with it."""
+    """Replace a password, checking ``current_password`` unless None (as the ``reserved``
+    attempt: failed when wrong, succeeded with the change); sessions end with it."""
     new_hash = await asyncio.to_thread(domain.hash_password, new_password)
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(sql.LOCK_USER, user_id)
@@ -513,9 +542,13 @@ async def _set_password(
         if current_password is not None and not await asyncio.to_thread(
             domain.verify_password, row["password_hash"], current_password
         ):
+            if reserved is not None:
+                reserved.failed()
             raise ValidationFailed(
                 [FieldError("current_password", "Mot de passe actuel incorrect.")]
             )
+        if reserved is not None:
+            await reserved.succeeded(conn)
         new_row = await conn.fetchrow(sql.SET_PASSWORD, row["id"], new_hash, actor)
         await record_change(
             conn, source=source, entity=ENTITY, change="updated", record=user_record(new_row),

@@ -256,6 +256,17 @@ def _invalid_token(detail: str) -> Unauthorized:
 
 
 def _client_address(request: web.Request) -> str:
+    """The client's address, as the sign-in throttle counts it: the socket's peer, or for a
+    web page's API call (whose peer is the gateway itself) the browser's address the page
+    vouches for with domain.client_address_proof."""
+    told = request.headers.get(domain.CLIENT_ADDRESS_HEADER)
+    proof = request.headers.get(domain.CLIENT_PROOF_HEADER)
+    session_id = request.get(SESSION_ID_KEY)
+    if told and proof and session_id is not None:
+        secret = request.app[SETTINGS_KEY].token_secret.get_secret_value()
+        expected = domain.client_address_proof(secret, told, session_id)
+        if hmac.compare_digest(proof.encode(), expected.encode()):
+            return told
     return request.remote or "inconnue"
 
 
@@ -366,6 +377,7 @@ async def _set_password(request: web.Request, user_id: str) -> web.Response:
     await service.change_password(
         request.app[POOL_KEY], request.app[SETTINGS_KEY].source, identity_of(request), user_id,
         body, session_id=request[SESSION_ID_KEY], on_ended=request.app[SESSION_CHECK_KEY].ended,
+        address=_client_address(request),
     )  # fmt: skip
     return web.Response(status=204)
 

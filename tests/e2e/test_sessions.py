@@ -46,11 +46,16 @@ async def refused(platform: Platform, headers: dict[str, str]) -> bool:
 
 
 @pytest.fixture
-async def from_address() -> AsyncIterator[aiohttp.ClientSession]:
+def own_address() -> str:
+    """A loopback address of this test's own (127.0.x.y), the one ``from_address`` binds."""
+    return f"127.0.{uuid.uuid4().int % 200 + 20}.{uuid.uuid4().int % 250 + 2}"
+
+
+@pytest.fixture
+async def from_address(own_address: str) -> AsyncIterator[aiohttp.ClientSession]:
     """A client on a loopback address of its own (127.0.0.x): failures counted for its address
     do not lock out the other tests, which sign in from 127.0.0.1."""
-    address = f"127.0.{uuid.uuid4().int % 200 + 20}.{uuid.uuid4().int % 250 + 2}"
-    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    connector = aiohttp.TCPConnector(local_addr=(own_address, 0))
     async with aiohttp.ClientSession(connector=connector) as http:
         yield http
 
@@ -319,6 +324,80 @@ async def test_repeated_wrong_passwords_lock_the_user_name_even_for_the_right_on
     ) as response:
         assert response.status == 429
         assert int(response.headers["Retry-After"]) > 0
+
+
+async def change_from(
+    http: aiohttp.ClientSession,
+    platform: Platform,
+    path: str,
+    headers: dict[str, str],
+    current: str,
+    new: str = NEW_PASSWORD,
+) -> tuple[int, Any, Any]:
+    async with http.post(
+        f"{platform.gateway}{path}",
+        headers=headers,
+        json={"current_password": current, "new_password": new},
+    ) as response:
+        return response.status, await response.json(content_type=None), response.headers
+
+
+async def test_wrong_current_passwords_count_as_failed_sign_ins(
+    platform: Platform,
+    admin: dict[str, str],
+    from_address: aiohttp.ClientSession,
+    own_address: str,
+    gateway_db: asyncpg.Connection,
+) -> None:
+    """A session may not guess its user's password on the password change either: each wrong
+    current password is a failed sign-in of the user name and the client address, a right one
+    resets like a sign-in, and the lockout is the sign-in's (429, Retry-After, French wait)."""
+    user_id, username = await new_user(platform, admin)
+    status, body, _ = await login_from(from_address, platform, username, PASSWORD)
+    assert status == 200, body
+    token = {"Authorization": f"Bearer {body['access_token']}"}
+    me, by_id = "/api/v1/users/me/password", f"/api/v1/users/{user_id}/password"
+    for path in (me, by_id, me, by_id):  # both ways of changing one's own, one count
+        status, problem, _ = await change_from(from_address, platform, path, token, "Faux-1")
+        assert status == 422, problem
+        assert [e["field"] for e in problem["errors"]] == ["current_password"]
+    counted = await gateway_db.fetch(
+        "SELECT scope, key, failures FROM login_throttle WHERE (scope, key) IN "
+        "(('username', $1), ('address', $2)) ORDER BY scope",
+        username,
+        own_address,
+    )  # the client's address, not only the user name
+    assert [(r["scope"], r["failures"]) for r in counted] == [("address", 4), ("username", 4)]
+
+    # The right one changes it, and the user name starts afresh, as after a sign-in.
+    status, body, _ = await change_from(from_address, platform, me, token, PASSWORD)
+    assert status == 204, body
+    statuses = []
+    for _ in range(6):
+        status, problem, headers = await change_from(
+            from_address, platform, by_id, token, "Faux-2", PASSWORD
+        )
+        statuses.append(status)
+    assert statuses == [422] * 5 + [429], statuses  # the fifth failure locks, as a sign-in's
+    wait = int(headers["Retry-After"])
+    assert wait > 0
+    assert problem["status"] == 429
+    assert problem["detail"].endswith(f"réessayez dans {wait} seconde{'s' if wait > 1 else ''}.")
+    # While locked the right password is not even checked, here or at sign-in.
+    status, problem, _ = await change_from(from_address, platform, me, token, NEW_PASSWORD)
+    assert status == 429, problem
+    status, _, _ = await login_from(from_address, platform, username, NEW_PASSWORD)
+    assert status == 429
+    async with platform.http.post(
+        f"{platform.gateway}/api/v1/auth/login",
+        json={"username": username, "password": NEW_PASSWORD},
+    ) as response:
+        assert response.status == 429  # the user name's lockout, from any address
+    # An administrator's reset of someone else's password is not a guess: never throttled.
+    status, body, _ = await platform.call(
+        "POST", by_id, admin, json={"new_password": "Encore-un-autre-mot-de-passe-3"}
+    )
+    assert status == 204, body
 
 
 async def test_a_dotted_capital_i_neither_signs_in_nor_escapes_the_lockout(

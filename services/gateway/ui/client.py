@@ -119,6 +119,11 @@ class Api:
         """Any API request; the answer as it is, whatever its status."""
         sent = CIMultiDict(headers or {})
         sent["Authorization"] = f"Bearer {self._token()}"
+        address = self._request.remote or "inconnue"  # the browser's, for the throttle
+        sent[domain.CLIENT_ADDRESS_HEADER] = address
+        sent[domain.CLIENT_PROOF_HEADER] = domain.client_address_proof(
+            self._secret, address, self._session.id
+        )
         sent.setdefault("Accept", "application/json")
         body = data
         if json is not None:
