@@ -84,26 +84,26 @@ def date_fr(value: Any) -> str:
         return str(value)
 
 
-def datetime_fr(value: Any) -> str:
-    """An RFC 3339 time → "29/11/2026 22:41", in Paris time."""
+def _paris_time(value: Any, layout: str) -> str:
+    """An RFC 3339 time (or a datetime) in Paris time, laid out by ``layout``; as it is when it
+    is not a time."""
     if not value:
         return ""
     try:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError:
         return str(value)
-    return moment.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
+    return moment.astimezone(PARIS).strftime(layout)
+
+
+def datetime_fr(value: Any) -> str:
+    """An RFC 3339 time → "29/11/2026 22:41", in Paris time."""
+    return _paris_time(value, "%d/%m/%Y %H:%M")
 
 
 def datetime_input(value: Any) -> str:
     """An RFC 3339 time as a datetime-local input's value, in Paris time."""
-    if not value:
-        return ""
-    try:
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    return moment.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
+    return _paris_time(value, "%Y-%m-%dT%H:%M")
 
 
 def phone_fr(value: Any) -> str:
