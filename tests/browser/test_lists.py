@@ -38,7 +38,7 @@ async def test_the_account_list_searched_filtered_sorted_paged_and_opened(
 ) -> None:
     status, types, _ = await platform.call("GET", "/api/v1/picklists/account_type", admin)
     assert status == 200, types
-    kind = types["values"][0]
+    kind = next(value for value in types["values"] if value["active"])  # others deactivate theirs
     city = f"Navigateurville {uuid.uuid4().hex[:6]}"
     accounts = {}
     for n, name in enumerate(["Atelier Dupont", "Boulangerie Martin", "Cabinet Leroy"]):
