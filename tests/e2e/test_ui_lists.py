@@ -304,3 +304,27 @@ async def test_a_date_and_time_filter_is_paris_time(
     assert [(o.get("value"), o.text) for o in chosen] == [
         ("", "Ordre par défaut (Raison sociale, croissant)")
     ]
+
+
+async def test_every_sort_of_every_list_has_its_own_french_label(
+    platform: Platform, admin: Headers, web: WebUser
+) -> None:
+    status, entities, _ = await platform.call("GET", "/api/v1/meta/entities", admin)
+    assert status == 200
+    for entity in entities["items"]:
+        if entity["service"] == "gateway":
+            continue
+        answer = await web.get(f"/crm/{entity['collection']}")
+        assert answer.status == 200, answer.text[:500]
+        options = doc(answer.text).xpath("//select[@id='filtre-sort']/option[@value!='']")
+        labels = [text_of(o) for o in options]
+        assert len(labels) == 2 * len(entity["sorts"]), (entity["collection"], labels)
+        assert len(set(labels)) == len(labels), (entity["collection"], labels)
+        for label in labels:
+            assert "_" not in label, label
+    answer = await web.get("/crm/accounts")
+    labels = [text_of(o) for o in doc(answer.text).xpath("//select[@id='filtre-sort']/option")]
+    assert "Ville, croissant" in labels
+    assert "Code postal, décroissant" in labels
+    assert labels.count("Raison sociale, croissant") == 1
+    assert "Dernière modification, décroissant" in labels

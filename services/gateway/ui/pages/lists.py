@@ -47,6 +47,8 @@ FEMININE = frozenset(
         "société", "entreprise", "campagne", "relance", "fiche", "liste", "personne",
     )
 )  # fmt: skip
+# The parts of an address a list can be sorted by (as the record's form names them).
+ADDRESS_PARTS = {"street": "Rue", "postal_code": "Code postal", "city": "Ville", "country": "Pays"}
 INPUT_TYPES = {"phone": "tel", "number": "number", "date": "date", "datetime": "datetime-local"}
 
 
@@ -105,14 +107,22 @@ def filter_help(item: Mapping[str, Any]) -> str:
 
 
 def sort_label(entity: Mapping[str, Any], name: str) -> str:
-    """The French name of a declared sort: its field's label, a system time, or (a key the
-    service folds from the record's name) the title field's label."""
+    """The French name of a declared sort: its field's label, a system time, a part of the
+    record's address (accounts' "city"), the filter of that name, or (a key the service folds
+    from the record's name, as contacts' "name") the title field's label."""
     if name in SYSTEM_SORTS:
         return SYSTEM_SORTS[name]
     fields = {f["name"]: f for f in entity["fields"]}
     if name in fields:
         return str(fields[name]["label"])
-    return str(fields[entity["title_field"]]["label"])
+    if name in ADDRESS_PARTS and any(f["kind"] == "address" for f in entity["fields"]):
+        return ADDRESS_PARTS[name]
+    filters = {f["name"]: f for f in entity["filters"]}
+    if name in filters:
+        return str(filters[name]["label"])
+    if name == title_sort(entity):
+        return str(fields[entity["title_field"]]["label"])
+    return name.replace("_", " ").capitalize()
 
 
 def sort_option_label(entity: Mapping[str, Any], sort: str) -> str:
