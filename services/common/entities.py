@@ -86,11 +86,36 @@ def clean_email(value: str) -> str:
     """One e-mail address, normalised (the one check of every e-mail field)."""
     raw = value.strip()
     if _EMAIL_SEPARATORS.search(raw):
-        raise ValueError("Une seule adresse e-mail est acceptée.")
+        if raw.count("@") > 1:
+            raise ValueError("Une seule adresse e-mail est acceptée.")
+        raise ValueError(
+            "Adresse e-mail invalide : une adresse ne contient ni espace, ni virgule, ni point-virgule."
+        )
     try:
         return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ValueError(f"Adresse e-mail invalide : {exc}") from exc
+        raise ValueError(f"Adresse e-mail invalide : {_email_problem(raw, str(exc))}") from exc
+
+
+def _email_problem(raw: str, english: str) -> str:
+    """What is wrong with an address, in French (email-validator says it in English)."""
+    local, at, domain = raw.rpartition("@") if "@" in raw else ("", "", raw)
+    if not at:
+        return "il manque le « @ » (exemple : prenom.nom@societe.fr)."
+    if not local:
+        return "il manque la partie avant le « @ »."
+    if not domain:
+        return "il manque le nom de domaine après le « @ »."
+    if "@" in local:
+        return "un seul « @ » est permis."
+    if "." not in domain:
+        return f"le nom de domaine « {domain} » doit comporter un point (exemple : societe.fr)."
+    if "too long" in english:
+        return "l'adresse est trop longue."
+    if "consecutive" in english or "period" in english:
+        return "les points sont mal placés (ni au début, ni à la fin, ni deux de suite)."
+    part = domain if "after" in english else local
+    return f"« {part} » contient des caractères non permis."
 
 
 def one_line(max_length: int | None, required: bool) -> Callable[[str], str | None]:
