@@ -541,3 +541,86 @@ async def test_saving_sends_only_what_changed(
     _, stored, _ = await platform.call("GET", f"/api/v1/actions/{action['id']}", admin)
     assert stored["subject"] == "Appel rappelé"
     assert stored["occurred_at"] == action["occurred_at"]  # the seconds are kept
+
+
+def radio_labels(block: str) -> list[str]:
+    """The labels of the no-JavaScript picker's candidates (without "Garder" and "Aucun")."""
+    found = re.findall(
+        r'<input type="radio" id="([^"]+)"[^>]*>\s*<label for="\1">(.*?)</label>', block
+    )
+    texts = [" ".join(re.sub(r"<[^>]+>", " ", html.unescape(t)).split()) for _, t in found]
+    return [t for t in texts if t != "Aucun" and not t.startswith("Garder")]
+
+
+async def test_a_picker_searches_within_the_forms_account_unless_told_otherwise(
+    web: WebUser, platform: Platform, admin: Headers
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    mine = await made(platform, admin, "/api/v1/accounts", {"name": f"Boulangerie {tag}"})
+    other = await made(platform, admin, "/api/v1/accounts", {"name": f"Garage {tag}"})
+    for account in (mine, other):
+        await made(
+            platform,
+            admin,
+            "/api/v1/contacts",
+            {"last_name": f"Martin{tag}", "account_id": account["id"]},
+        )
+        await made(
+            platform,
+            admin,
+            "/api/v1/opportunities",
+            {"name": f"Affaire {tag} {account['name']}", "account_id": account["id"]},
+        )
+
+    # An action from the account's tab: the contact picker knows the account.
+    form = await web.get(f"/crm/actions/nouveau?account_id={mine['id']}")
+    opener = re.search(
+        r'<button type="button" class="picker-open"[^>]*data-field="contact_id"[^>]*>', form.text
+    )
+    assert opener, field_block(form.text, "contact_id")
+    assert 'data-scoped="true"' in opener.group(0)
+    assert f'data-account="{mine["id"]}"' in opener.group(0)
+    assert 'name="_tous_contact_id"' in field_block(form.text, "contact_id")
+
+    # The dialog's search: within the account, then every account with its name.
+    base = f"/crm/contacts/choisir?q=Martin{tag}&champ=contact_id&compte={mine['id']}"
+    narrow = await web.get(base, headers={"HX-Request": "true"})
+    assert narrow.text.count('class="picker-choice"') == 1, narrow.text
+    assert f"Boulangerie {tag}" in narrow.text  # the count says which account
+    assert f"Garage {tag}" not in narrow.text
+    wide = await web.get(base + "&tous=1", headers={"HX-Request": "true"})
+    assert wide.text.count('class="picker-choice"') == 2, wide.text
+    assert f'Martin{tag} <span class="hint">Garage {tag}</span>' in wide.text
+    assert f'Martin{tag} <span class="hint">Boulangerie {tag}</span>' in wide.text
+    page = await web.get(base)  # the picker as a page, without JavaScript
+    assert page.text.count(f"Martin{tag}</a>") == 1
+    assert 'name="tous"' in page.text
+
+    # Without JavaScript, the form's "Chercher": the same, and "Tous les comptes" widens it.
+    fields = {"type": "call", "subject": f"Appel {tag}", "account_id": mine["id"]}
+    search = {"_chercher": "contact_id", "_q_contact_id": f"Martin{tag}"}
+    searched = await web.post("/crm/actions/nouveau", {**fields, **search})
+    assert searched.status == 200
+    assert radio_labels(field_block(searched.text, "contact_id")) == [f"Martin{tag}"]
+    searched = await web.post("/crm/actions/nouveau", {**fields, **search, "_tous_contact_id": "1"})
+    labels = radio_labels(field_block(searched.text, "contact_id"))
+    assert sorted(labels) == sorted(
+        [f"Martin{tag} (Boulangerie {tag})", f"Martin{tag} (Garage {tag})"]
+    ), labels
+
+    # A saved quote: its "Affaire" offers only its account's opportunities.
+    quote = await made(platform, admin, "/api/v1/quotes", {"account_id": mine["id"]})
+    page = await web.get(f"/crm/quotes/{quote['id']}")
+    version = input_value(page.text, "f-_version") if 'id="f-_version"' in page.text else ""
+    searched = await web.post(
+        f"/crm/quotes/{quote['id']}",
+        {
+            "_version": version or str(quote.get("version", "")),
+            "_chercher": "opportunity_id",
+            "_q_opportunity_id": f"Affaire {tag}",
+        },
+    )
+    assert searched.status == 200, searched.text[:500]
+    labels = radio_labels(field_block(searched.text, "opportunity_id"))
+    assert len(labels) == 1, labels
+    assert f"Boulangerie {tag}" in labels[0], labels

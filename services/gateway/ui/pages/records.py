@@ -465,18 +465,52 @@ async def user_options(request: web.Request) -> list[dict[str, str]] | None:
     return users
 
 
+ACCOUNT_KEY = "account_id"  # the connection that ties a record to its account
+WIDE_PREFIX = "_tous_"  # the no-JavaScript picker's "Tous les comptes" box of a field
+
+
+def account_scoped(target: Mapping[str, Any]) -> bool:
+    """Whether ``target``'s list can be limited to one account (an ``account_id`` filter)."""
+    return any(
+        f["name"] == ACCOUNT_KEY and f.get("kind") == "connection" and f.get("target") == "account"
+        for f in target.get("filters", [])
+    )
+
+
+def form_account(
+    entity: Mapping[str, Any], values: Mapping[str, Any], record: Mapping[str, Any] | None
+) -> str | None:
+    """The account a form is about: its ``account_id`` value, else the record's."""
+    if entity.get("name") == "account":
+        return None
+    for source in (values, record or {}):
+        value = str(source.get(ACCOUNT_KEY) or "").strip()
+        if value and _is_uuid(value):
+            return value
+    return None
+
+
 async def candidates(
-    request: web.Request, target: Mapping[str, Any], q: str, exclude: str | None = None
+    request: web.Request,
+    target: Mapping[str, Any],
+    q: str,
+    exclude: str | None = None,
+    account: str | None = None,
 ) -> list[dict[str, str]]:
     """Records of ``target`` matching ``q`` (its list's search where it has one, else its
-    newest records whose title holds ``q``): [{id, title}]."""
+    newest records whose title holds ``q``): [{id, title, extra}]. With ``account`` (and a
+    target that can be limited to one), only that account's records; otherwise a record tied
+    to an account shows its account's name."""
     params = {"limit": str(PICKED_LIMIT if target.get("search") else 200)}
     if q and target.get("search"):
         params["q"] = q
+    scoped = bool(account) and account_scoped(target)
+    if scoped and account:
+        params[ACCOUNT_KEY] = account
     answer = await api(request).call("GET", f"/api/v1/{target['collection']}", params=params)
     if not answer.ok:
         return []
-    found = []
+    found: list[tuple[dict[str, str], str]] = []
     wanted = q.casefold().strip()
     for item in answer.json().get("items", []):
         title = picked_title(target, item)
@@ -484,10 +518,15 @@ async def candidates(
             continue
         if wanted and not target.get("search") and wanted not in title.casefold():
             continue
-        found.append({"id": str(item["id"]), "title": title, "extra": extra(item)})
+        owner = "" if scoped else str(item.get(ACCOUNT_KEY) or "")
+        found.append(({"id": str(item["id"]), "title": title, "extra": extra(item)}, owner))
         if len(found) >= PICKED_LIMIT:
             break
-    return found
+    names = await titles(request, "account", {owner for _, owner in found if owner})
+    for candidate, owner in found:
+        if names.get(owner):
+            candidate["extra"] = " · ".join(p for p in (names[owner], candidate["extra"]) if p)
+    return [candidate for candidate, _ in found]
 
 
 def picked_title(target: Mapping[str, Any], item: Mapping[str, Any]) -> str:
@@ -534,6 +573,11 @@ async def show(
         user_options(request) if by_username else _nothing(),
     )
     errors = dict(errors or {})
+    targets = {
+        f["name"]: entity_named(request, f["target"])
+        for f in form_fields(entity)
+        if f["kind"] == "connection"
+    }
     return page(
         request,
         "record.html",
@@ -552,11 +596,9 @@ async def show(
         options=options,
         titles=titles_by_id,
         users=users,
-        targets={
-            f["name"]: entity_named(request, f["target"])
-            for f in form_fields(entity)
-            if f["kind"] == "connection"
-        },
+        targets=targets,
+        account=form_account(entity, values, record),
+        scoped={name: bool(t and account_scoped(t)) for name, t in targets.items()},
         picking=picking or {},
         version=version if version is not None else (record or {}).get("version"),
         editable=session.can_write and locked(entity, record) is None,
@@ -620,10 +662,15 @@ async def load(
 
 
 async def picked(
-    request: web.Request, entity: Mapping[str, Any], form: MultiDictProxy[Any], rid: str | None
+    request: web.Request,
+    entity: Mapping[str, Any],
+    form: MultiDictProxy[Any],
+    rid: str | None,
+    record: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """The no-JavaScript picker: the field whose "Chercher" was pressed, its search and the
-    candidates the form shows as radio buttons."""
+    candidates the form shows as radio buttons (within the form's account unless "Tous les
+    comptes" is ticked)."""
     name = str(form.get("_chercher", ""))
     field = next(
         (f for f in writable(entity) if f["name"] == name and f["kind"] == "connection"), None
@@ -635,7 +682,11 @@ async def picked(
     if target is None:
         return None
     exclude = rid if field["target"] == entity["name"] else None
-    return {"field": name, "q": q, "items": await candidates(request, target, q, exclude)}
+    account = form_account(entity, {ACCOUNT_KEY: form.get(ACCOUNT_KEY)}, record)
+    account = account if account_scoped(target) else None
+    wide = bool(form.get(WIDE_PREFIX + name))
+    items = await candidates(request, target, q, exclude, None if wide else account)
+    return {"field": name, "q": q, "items": items, "account": account, "wide": wide}
 
 
 @routes.get("/crm/{collection}/nouveau")
@@ -663,13 +714,29 @@ async def create_record(request: web.Request) -> web.Response:
 
 @routes.get("/crm/{collection}/choisir")
 async def picker(request: web.Request) -> web.Response:
-    """The candidates of a connection: an htmx fragment for the dialog, else a page."""
+    """The candidates of a connection: an htmx fragment for the dialog, else a page. With
+    ``compte`` (the form's account), only that account's records, unless ``tous`` is set."""
     target = record_entity(request, request.match_info["collection"])
     q = request.query.get("q", "").strip()[:200]
     field = request.query.get("champ", "")[:100]
     exclude = request.query.get("sauf") or None
-    items = await candidates(request, target, q, exclude)
-    values: dict[str, Any] = {"target": target, "q": q, "field": field, "items": items}
+    account = request.query.get("compte", "").strip()
+    account = account if _is_uuid(account) and account_scoped(target) else ""
+    wide = bool(request.query.get("tous"))
+    scope = account if account and not wide else None
+    items, names = await asyncio.gather(
+        candidates(request, target, q, exclude, scope),
+        titles(request, "account", {account} if account else set()),
+    )
+    values: dict[str, Any] = {
+        "target": target,
+        "q": q,
+        "field": field,
+        "items": items,
+        "account": account,
+        "account_title": names.get(account, ""),
+        "wide": wide,
+    }
     if request.headers.get("HX-Request"):
         response = web.Response(
             text=render(request, "partials/picker_results.html", **values),
@@ -698,6 +765,8 @@ async def render_record(request: web.Request, entity: dict[str, Any]) -> web.Res
         message = "Fiche enregistrée."
     elif "inchangee" in request.query:
         message = "Aucune modification à enregistrer : la fiche est inchangée."
+    elif request.query.get("copie_de"):  # pages/tools.py duplicate
+        message = f"Copie créée à partir de « {request.query['copie_de'][:200]} »."
     return await show(
         request, entity, record, values_of(entity, record), view=view, message=message
     )
@@ -710,9 +779,12 @@ async def save_record(request: web.Request) -> web.Response:
     form = await request.post()
     body, values, unreadable = parse_form(entity, form)
     version = str(form.get("_version", "")).strip()
-    picking = await picked(request, entity, form, rid)
-    if picking is not None:
+    record: dict[str, Any] | None = None
+    view: dict[str, Any] | None = None
+    if form.get("_chercher"):
         record, view = await load(request, entity, rid)
+    picking = await picked(request, entity, form, rid, record)
+    if picking is not None and record is not None:
         return await show(
             request, entity, record, values, view=view, picking=picking, version=version
         )

@@ -221,11 +221,24 @@
   let picking = null; // the "Choisir…" button of the field being chosen
   let searchTimer = null;
 
+  // The account the form is about: its "Compte" as chosen now, else the record's. A picker of
+  // records tied to an account (data-scoped) searches within it unless "Tous les comptes".
+  function formAccount() {
+    const input = form && form.querySelector(
+      'input[name="account_id"]:not([type=radio]), input[name="account_id"][type=radio]:checked');
+    return (input && input.value) || (picking && picking.dataset.account) || "";
+  }
+
   function search() {
     if (!picking) return;
     const q = document.getElementById("picker-q").value;
     const params = new URLSearchParams({ q, champ: picking.dataset.field });
     if (picking.dataset.exclude) params.set("sauf", picking.dataset.exclude);
+    const account = picking.dataset.scoped ? formAccount() : "";
+    if (account) {
+      params.set("compte", account);
+      if (document.getElementById("picker-wide").checked) params.set("tous", "1");
+    }
     const url = `/crm/${picking.dataset.collection}/choisir?${params}`;
     const results = document.getElementById("picker-results");
     results.setAttribute("aria-busy", "true");
@@ -265,6 +278,8 @@
         const q = document.getElementById("picker-q");
         q.value = "";
         document.getElementById("picker-results").replaceChildren();
+        document.getElementById("picker-wide").checked = false;
+        document.getElementById("picker-wide-box").hidden = !(open.dataset.scoped && formAccount());
         dialog.showModal();
         q.focus();
         search();
@@ -295,6 +310,10 @@
         clearTimeout(searchTimer);
         search();
       }
+    });
+    document.getElementById("picker-wide").addEventListener("change", () => {
+      clearTimeout(searchTimer);
+      search();
     });
     dialog.querySelector(".picker-close").addEventListener("click", () => dialog.close());
     dialog.addEventListener("close", () => {
