@@ -16,10 +16,13 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+from aiohttp.test_utils import TestServer
 
 from services.common.entities import Entity
+from services.gateway.app import create_app as gateway_app
+from services.gateway.settings import GatewaySettings
 from services.gateway.telephony import sign
-from services.gateway.ui.pages.tools import call_stage, duration_fr
+from services.gateway.ui.pages.tools import APPROXIMATE, approximate, call_stage, duration_fr
 from services.gateway.ui.render import environment
 from tests.platform import Platform
 from tests.support import TELEPHONY_SECRET, eventually, word_template
@@ -195,6 +198,39 @@ async def test_dupliquer_opens_the_copy_named_copie(
     assert copy_id != company["id"]
     status, copy, _ = await platform.call("GET", f"/api/v1/accounts/{copy_id}", admin)
     assert (status, copy["name"], copy["siren"]) == (200, "Boulangerie Dupont (copie)", None)
+    opened = await web.get(location)
+    assert "Copie créée à partir de « Boulangerie Dupont »." in text_of(opened.text)
+
+
+def test_disabled_tools_are_marked_unavailable_with_their_reason() -> None:
+    menu = environment().get_template("partials/tools_menu.html")
+    tools = [
+        {
+            "name": "print",
+            "label": "Imprimer",
+            "href": "/x/imprimer",
+            "method": "get",
+            "enabled": True,
+            "reason": "",
+        },
+        {
+            "name": "call",
+            "label": "ClickToCall",
+            "href": "/x/appeler",
+            "method": "post",
+            "enabled": False,
+            "reason": "Aucun serveur de téléphonie n'est configuré.",
+        },
+    ]
+    out = menu.render(tools=tools, csrf_field="csrf", csrf_token="t")
+    call = re.search(r'<button[^>]*data-tool="call"[^>]*>(.*?)</button>', out)
+    assert call
+    assert "disabled" in call.group(0)
+    assert 'title="Aucun serveur de téléphonie n&#39;est configuré."' in call.group(0)
+    assert "(indisponible)" in call.group(1)
+    assert 'aria-describedby="tool-reason-call"' in call.group(0)
+    assert "Aucun serveur de téléphonie n'est configuré." in text_of(out)
+    assert "(indisponible)" not in out.split('data-tool="call"')[0]
 
 
 async def test_a_tool_without_the_csrf_token_or_on_an_unknown_record_is_refused(
@@ -315,22 +351,40 @@ async def test_fusionner_lists_the_templates_and_downloads_the_docx(
 async def test_the_audit_trail_shows_the_change_just_made_and_that_the_chain_verifies(
     platform: Platform, admin: Headers, web: WebUser
 ) -> None:
-    company = await account(platform, admin, name="Historique SA", annual_revenue="1000")
+    _, kinds, _ = await platform.call("GET", "/api/v1/picklists/account_type", admin)
+    kind = next(v for v in kinds["values"] if v.get("active", True) and v["label"] != v["code"])
+    company = await account(
+        platform,
+        admin,
+        name="Historique SA",
+        annual_revenue="1000",
+        address={"postal_code": "75004", "city": "Paris"},
+    )
     status, _, _ = await platform.call(
         "PATCH",
         f"/api/v1/accounts/{company['id']}",
         admin,
-        json={"annual_revenue": "2500000.5", "description": "Une très longue description " * 20},
+        json={
+            "annual_revenue": "2500000.5",
+            "account_type": kind["code"],
+            "description": "Une très longue description " * 20,
+        },
     )
     assert status == 200
 
     async def trail() -> str | None:
         page = await web.get(f"/crm/accounts/{company['id']}/historique")
         assert page.status == 200, page.text
-        return page.text if "Modification" in page.text else None
+        located = "Localisation de l" in page.text
+        return page.text if "Modification" in page.text and located else None
 
     page_html = await eventually(trail)
     text = text_of(page_html)
+    assert f'<td class="value new">{html.escape(kind["label"])}</td>' in page_html
+    assert f'<td class="value new">{html.escape(kind["code"])}</td>' not in page_html
+    assert re.search(r"Localisation — 4[89],\d+ ; \d+,\d+ \(précision : ville\)", text), text
+    assert "offline" not in text
+    assert "precision" not in text
     assert "Historique intègre" in text
     assert "Chiffre d'affaires" in text or "annual_revenue" not in text
     assert "1 000,00 €" in text
@@ -362,12 +416,21 @@ async def test_carte_places_the_account_and_says_when_there_is_no_address(
     assert "/static/leaflet/leaflet.js" in page_html
     assert 'data-tiles=""' in page_html
     assert "seul le repère est affiché" in text_of(page_html)
+    assert APPROXIMATE in text_of(page_html)  # the offline geocoder finds the city only
+    assert "l'adresse exacte n'a pas été trouvée" in APPROXIMATE
 
     bare = await account(platform, admin, name="Sans Adresse")
     page = await web.get(f"/crm/accounts/{bare['id']}/carte")
     assert page.status == 200
     assert "Renseignez l'adresse du compte pour le placer sur la carte." in text_of(page.text)
     assert "map.js" not in page.text
+
+
+def test_carte_says_only_when_the_location_is_not_the_street() -> None:
+    assert approximate({"precision": "street"}) == ""
+    assert approximate({"precision": "address"}) == ""
+    assert approximate({"precision": "city"}) == APPROXIMATE
+    assert approximate({"precision": "region"}).startswith("Position approximative (région)")
 
 
 # -- ClickToCall ----------------------------------------------------------------------------
@@ -507,3 +570,96 @@ def test_the_call_page_words_each_stage_in_french() -> None:
     assert quiet["done"]
     assert "ne donne plus de nouvelles" in quiet["text"]
     assert [duration_fr(s) for s in (0, 59, 60, 3725)] == ["0 s", "59 s", "1 min", "1 h 2 min 5 s"]
+
+
+def checked_choice(page_html: str) -> str | None:
+    found = re.search(
+        r'<input type="radio" name="choice"[^>]*value="([^"]*)"[^>]* checked', page_html
+    )
+    return found.group(1) if found else None
+
+
+async def test_the_call_form_picks_the_accounts_number_and_keeps_the_choice_after_an_error(
+    platform: Platform, admin: Headers, web: WebUser
+) -> None:
+    company = await account(platform, admin, name="Choix SA", phone="01 42 68 53 00")
+    await made(
+        platform,
+        admin,
+        "/api/v1/contacts",
+        {"last_name": "Martin", "account_id": company["id"], "mobile": "06 12 34 56 78"},
+    )
+    form = await web.get(f"/crm/accounts/{company['id']}/appeler")
+    assert checked_choice(form.text) == "+33142685300|"
+    mobile = re.search(r'value="(\+33612345678\|[0-9a-f-]+)"', form.text)
+    assert mobile
+    # The user has no extension: the call is refused, and the form comes back as it was.
+    username, password = f"choix-{uuid.uuid4().hex[:6]}", "Choix-mot-de-passe-1"
+    await made(platform, admin, "/api/v1/users", {"username": username, "password": password})
+    other = WebUser(platform.gateway)
+    try:
+        await other.sign_in(username, password)
+        await other.get(f"/crm/accounts/{company['id']}/appeler")
+        page = await other.post(
+            f"/crm/accounts/{company['id']}/appeler", {"choice": mobile.group(1), "number": ""}
+        )
+        assert page.status == 422
+        assert "Renseignez votre poste téléphonique" in text_of(page.text)
+        assert checked_choice(page.text) == mobile.group(1)
+        assert re.search(r'id="call-number" value=""', page.text)
+        typed = await other.post(
+            f"/crm/accounts/{company['id']}/appeler", {"number": "04 72 00 00 00"}
+        )
+        assert checked_choice(typed.text) is None
+        assert 'id="call-number" value="04 72 00 00 00"' in typed.text
+    finally:
+        await other.close()
+
+
+@pytest.fixture
+async def silent_gateway(platform: Platform) -> AsyncIterator[str]:
+    """A gateway of the same platform with no telephony server configured."""
+    settings = platform.settings["gateway"]
+    assert isinstance(settings, GatewaySettings)
+    silent = settings.model_copy(update={"telephony_url": None, "telephony_adapter": None})
+    assert silent.telephony is None
+    server = TestServer(gateway_app(silent), host="127.0.0.1")
+    await server.start_server()
+    yield str(server.make_url("")).rstrip("/")
+    await server.close()
+
+
+async def test_without_a_telephony_server_clicktocall_is_not_offered(
+    platform: Platform, admin: Headers, silent_gateway: str
+) -> None:
+    await with_extension(platform, admin)
+    company = await account(platform, admin, name="Sans Téléphonie SA", phone="01 42 68 53 00")
+    await made(
+        platform,
+        admin,
+        "/api/v1/contacts",
+        {"last_name": "Roux", "account_id": company["id"], "phone": "01 45 00 00 01"},
+    )
+    user = WebUser(silent_gateway)
+    try:
+        await user.sign_in()
+        record = await user.get(f"/crm/accounts/{company['id']}")
+        assert record.status == 200, record.text
+        assert tools_of(record.text)["call"] is False
+        menu = record.text.split('id="tools-menu"', 1)[1].split("</details>", 1)[0]
+        assert "Aucun serveur de téléphonie n'est configuré." in text_of(menu)
+        assert "call-button" not in record.text  # neither beside the phone nor in the tabs
+        assert 'href="tel:+33142685300"' in record.text
+        assert 'href="tel:+33145000001"' in record.text
+        page = await user.get(f"/crm/accounts/{company['id']}/appeler")
+        assert page.status == 200
+        assert "Aucun serveur de téléphonie n'est configuré." in text_of(page.text)
+        assert 'name="choice"' not in page.text
+        assert 'id="call-number"' not in page.text
+        before = len(platform.telephony.calls)
+        posted = await user.post(f"/crm/accounts/{company['id']}/appeler", {"number": "0472000000"})
+        assert posted.status == 503
+        assert "Aucun serveur de téléphonie n'est configuré." in text_of(posted.text)
+        assert len(platform.telephony.calls) == before
+    finally:
+        await user.close()

@@ -9,10 +9,12 @@ signed-in user: on a new record they are all disabled, with the reason shown.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from aiohttp import web
@@ -20,8 +22,9 @@ from aiohttp import web
 from services.common.meta import pattern_regex
 
 from ...registry import REGISTRY_KEY
-from ...web import FORWARDED, SETTINGS_KEY
+from ...web import FORWARDED, SETTINGS_KEY, TELEPHONY_KEY
 from ..client import Answer, ApiError, api
+from ..lookups import picklist
 from ..render import date_fr, datetime_fr, money_fr, number_fr, page, percent_fr, phone_fr
 from ..session import web_session
 
@@ -31,6 +34,15 @@ SAVE_FIRST = "Enregistrez la fiche avant d'utiliser les outils."
 READONLY = "Votre rôle (lecture seule) ne le permet pas."
 SAMPLE_ID = "00000000-0000-4000-8000-000000000000"
 NO_ADDRESS = "Renseignez l'adresse du compte pour le placer sur la carte."
+NO_TELEPHONY = "Aucun serveur de téléphonie n'est configuré."
+APPROXIMATE = "Position approximative : centre de la ville (l'adresse exacte n'a pas été trouvée)."
+PRECISIONS = {  # where the geocoder placed an address (services/accounts/geocoding.py)
+    "address": "adresse",
+    "street": "rue",
+    "locality": "lieu-dit",
+    "city": "ville",
+    "region": "région",
+}
 CALL_STALE_SECONDS = 120  # no news of a call for this long: polling stops, and says so
 ACTIONS = {
     "created": "Création",
@@ -90,6 +102,8 @@ def available(
         reason = "" if base else SAVE_FIRST
         if not reason and needs_write and not writer:
             reason = READONLY
+        if not reason and name == "call" and not telephony_configured(request):
+            reason = NO_TELEPHONY
         tools.append(
             {
                 "name": name,
@@ -101,6 +115,15 @@ def available(
             }
         )
     return tools
+
+
+def telephony_configured(request: web.Request) -> bool:
+    """Whether the gateway has a telephony server to place calls through (else the API answers
+    every call with a 503)."""
+    link = request.app.get(TELEPHONY_KEY)
+    if link is not None:
+        return link.adapter is not None
+    return request.app[SETTINGS_KEY].telephony is not None
 
 
 # -- shared ---------------------------------------------------------------------------------
@@ -171,8 +194,9 @@ def _download(answer: Answer, fallback: str, disposition: str | None = None) -> 
     )
 
 
-def display(field: dict[str, Any] | None, value: Any) -> str:
-    """A value as a French reader reads it, by its field's kind."""
+def display(field: dict[str, Any] | None, value: Any, labels: dict[str, str] | None = None) -> str:
+    """A value as a French reader reads it, by its field's kind (``labels``: the labels of the
+    codes of a list field's picklist)."""
     if value is None or value == "" or value == [] or value == {}:
         return "—"
     kind = field.get("kind") if field else None
@@ -191,19 +215,42 @@ def display(field: dict[str, Any] | None, value: Any) -> str:
     if kind == "phone":
         return phone_fr(value)
     if kind == "list" and field:
-        labels = {c["code"]: c["label"] for c in field.get("choices") or []}
-        return str(labels.get(value, value))
+        fixed = {c["code"]: c["label"] for c in field.get("choices") or []}
+        return str(fixed.get(value) or (labels or {}).get(str(value)) or value)
     if kind == "address" and isinstance(value, dict):
         town = " ".join(str(value[p]) for p in ("postal_code", "city") if value.get(p))
         parts = [value.get("street"), town, value.get("country")]
         return ", ".join(str(p) for p in parts if p) or "—"
     if kind == "location" and isinstance(value, dict) and "lat" in value:
-        return f"{number_fr(value['lat'])} ; {number_fr(value['lon'])}"
+        where = f"{number_fr(value['lat'])} ; {number_fr(value.get('lon'))}"
+        precision = PRECISIONS.get(str(value.get("precision")))
+        return f"{where} (précision : {precision})" if precision else where
     if kind == "lines" and isinstance(value, list):
         return "\n".join(_line(line) for line in value if isinstance(line, dict))
     if isinstance(value, dict | list):
         return orjson.dumps(value).decode()
     return str(value)
+
+
+def _joined(fields: dict[str, dict[str, Any]], changes: list[Any]) -> list[dict[str, Any]]:
+    """The changes of an audit entry, those of the parts of a location ("location.lat",
+    "location.precision"...) joined back into one change of the whole location."""
+    joined: list[dict[str, Any]] = []
+    locations: dict[str, dict[str, Any]] = {}
+    for change in changes:
+        if not isinstance(change, dict):
+            continue
+        base, _, part = str(change.get("field", "")).partition(".")
+        if not part or (fields.get(base) or {}).get("kind") != "location":
+            joined.append(change)
+            continue
+        if base not in locations:
+            locations[base] = {"field": base, "old": {}, "new": {}}
+            joined.append(locations[base])
+        for side in ("old", "new"):
+            if change.get(side) is not None:
+                locations[base][side][part] = change[side]
+    return joined
 
 
 def part_label(fields: dict[str, dict[str, Any]], name: str) -> str:
@@ -234,7 +281,9 @@ async def duplicate(request: web.Request) -> web.Response:
     if not answer.ok:
         raise ApiError(answer)
     copy = answer.json()
-    raise web.HTTPSeeOther(f"/crm/{entity['collection']}/{copy['id']}")
+    original = await _record(request, entity, record_id)
+    source = urlencode({"copie_de": title_of(entity, original)[:200]})
+    raise web.HTTPSeeOther(f"/crm/{entity['collection']}/{copy['id']}?{source}")
 
 
 # -- Fusionner ------------------------------------------------------------------------------
@@ -346,17 +395,26 @@ async def audit_trail(request: web.Request) -> web.Response:
     if not trail.ok and trail.status != 404:
         raise ApiError(trail)
     fields = {f["name"]: f for f in entity["fields"]}
+    lists = sorted(
+        {str(f["picklist"]) for f in entity["fields"] if f["kind"] == "list" and f.get("picklist")}
+    )
+    found = await asyncio.gather(*(picklist(request, name) for name in lists))
+    labels = {
+        name: {str(v.get("code")): str(v.get("label") or v.get("code")) for v in values}
+        for name, values in zip(lists, found, strict=True)
+    }
     entries = []
     for item in trail.json() if trail.ok else []:
         changes = []
-        for change in item.get("changes") or []:
+        for change in _joined(fields, item.get("changes") or []):
             name = str(change.get("field", ""))
             field = fields.get(name)
+            codes = labels.get(str(field.get("picklist"))) if field else None
             changes.append(
                 {
                     "label": field["label"] if field else part_label(fields, name),
-                    "old": display(field, change.get("old")),
-                    "new": display(field, change.get("new")),
+                    "old": display(field, change.get("old"), codes),
+                    "new": display(field, change.get("new"), codes),
                 }
             )
         entries.append(
@@ -406,11 +464,23 @@ async def account_map(request: web.Request) -> web.Response:
         status=200,
         point=point,
         address=display(address_field, point["address"]) if point else "",
+        approximate=approximate(point),
         problem=problem,
         tiles_url=settings.map_tiles_url,
         attribution=settings.map_attribution,
         **_context(entity, record),
     )
+
+
+def approximate(point: dict[str, Any] | None) -> str:
+    """What the map page says of a location that is not the address's street ("" if it is)."""
+    precision = str(point.get("precision") or "") if point else "address"
+    if precision in ("address", "street"):
+        return ""
+    if precision == "city":
+        return APPROXIMATE
+    where = PRECISIONS.get(precision, "zone")
+    return f"Position approximative ({where}) : l'adresse exacte n'a pas été trouvée."
 
 
 # -- ClickToCall ----------------------------------------------------------------------------
@@ -446,20 +516,46 @@ async def _call_form(
     record: dict[str, Any],
     *,
     number: str = "",
+    choice: str = "",
     errors: dict[str, str] | None = None,
     problem: str = "",
     status: int = 200,
 ) -> web.Response:
+    """The call form: ``choice`` the number picked in the list ("number|contact id"), else
+    ``number`` typed (a number of the list given as ``number`` is picked in the list); by
+    default the first of the list (the account's own number when it has one)."""
+    configured = telephony_configured(request)
+    phones = await _phones(request, record) if configured else []
+    for phone in phones:
+        phone["choice"] = f"{phone['number']}|{phone.get('contact_id', '')}"
+    choices = [p["choice"] for p in phones]
+    if not choice and number:
+        wanted = _digits(number)
+        choice = next((p["choice"] for p in phones if _digits(p["number"]) == wanted), "")
+        number = "" if choice else number
+    if choice not in choices:
+        choice = "" if number or not choices else choices[0]
     return page(
         request,
         "tools/call.html",
         status=status,
-        phones=await _phones(request, record),
+        configured=configured,
+        no_telephony=NO_TELEPHONY,
+        phones=phones,
         number=number,
+        choice=choice,
         errors=errors or {},
         problem=problem,
         **_context(entity, record),
     )
+
+
+def _digits(number: str) -> str:
+    """A French number compared whatever its writing: "+33 1 42…", "01 42…" → "142…"."""
+    digits = re.sub(r"\D", "", number)
+    if digits.startswith("33") and number.strip().startswith("+"):
+        return digits[2:]
+    return digits.removeprefix("0")
 
 
 @routes.get("/crm/{collection}/{id}/appeler")
@@ -475,11 +571,17 @@ async def call(request: web.Request) -> web.Response:
     entity, record_id = _entity(request), _record_id(request)
     _check_write(request)
     form = await request.post()
-    number = str(form.get("number", "")).strip()
-    choice = str(form.get("choice", "")).strip()  # "number|contact id" from the form's list
+    typed = str(form.get("number", "")).strip()[:40]
+    choice = str(form.get("choice", "")).strip()[:200]  # "number|contact id" from the list
     contact_id = str(form.get("contact_id", "")).strip()
-    if choice and not number:
+    number = typed
+    if choice and not typed:
         number, _, contact_id = choice.partition("|")
+    else:
+        choice = ""  # a number typed wins over the list
+    if not telephony_configured(request):
+        record = await _record(request, entity, record_id)
+        return await _call_form(request, entity, record, status=503)
     body: dict[str, str] = {}
     if number:
         body["number"] = number[:40]
@@ -512,7 +614,8 @@ async def call(request: web.Request) -> web.Response:
         request,
         entity,
         record,
-        number=number,
+        number=typed,
+        choice=choice,
         errors=errors,
         problem=problem,
         status=answer.status if answer.status in (422, 429, 502, 503) else 422,
