@@ -295,3 +295,29 @@ async def test_without_javascript_a_connection_is_still_chosen(
         await expect(page.get_by_role("heading", name="Système")).to_be_visible()
     finally:
         await context.close()
+
+
+async def test_a_web_address_typed_without_https_gets_it_before_sending(page: Page) -> None:
+    tag = uuid.uuid4().hex[:6]
+    await page.goto("/crm/accounts/nouveau")
+    await page.get_by_label("Raison sociale").fill(f"Boulangerie Dupont {tag}")
+    site = page.get_by_label("Site web")
+    await site.fill("www.boulangerie-dupont.fr")
+    await site.press("Tab")
+    await expect(site).to_have_value("https://www.boulangerie-dupont.fr")
+    await expect(page.get_by_role("link", name="Ouvrir")).to_have_attribute(
+        "href", "https://www.boulangerie-dupont.fr"
+    )
+    # Typed again and saved straight away (Enter in the input): the same.
+    await site.fill("boulangerie-dupont.fr/contact")
+    await site.press("Enter")
+    await expect(page).to_have_url(RECORD_URL)
+    await expect(page.get_by_label("Site web")).to_have_value(
+        "https://boulangerie-dupont.fr/contact"
+    )
+    # Anything that is no host name is left as typed, for the checks to refuse.
+    await page.get_by_label("Site web").fill("mon site")
+    await page.get_by_label("Site web").press("Tab")
+    await expect(page.get_by_label("Site web")).to_have_value("mon site")
+    await page.get_by_role("button", name="Enregistrer").first.click()
+    await expect(page.locator("#fld-website .field-error.client")).to_contain_text("https://")

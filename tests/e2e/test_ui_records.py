@@ -624,3 +624,29 @@ async def test_a_picker_searches_within_the_forms_account_unless_told_otherwise(
     labels = radio_labels(field_block(searched.text, "opportunity_id"))
     assert len(labels) == 1, labels
     assert f"Boulangerie {tag}" in labels[0], labels
+
+
+async def test_a_web_address_without_its_scheme_is_sent_with_https(
+    web: WebUser, platform: Platform, admin: Headers
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    await web.get("/crm/accounts/nouveau")
+    created = await web.post(
+        "/crm/accounts/nouveau",
+        {"name": f"Boulangerie Dupont {tag}", "website": " www.boulangerie-dupont.fr "},
+    )
+    assert created.status == 200, created.text[:500]
+    assert input_value(created.text, "f-website") == "https://www.boulangerie-dupont.fr"
+    status, found, _ = await platform.call(
+        "GET", "/api/v1/accounts", admin, params={"q": f"Boulangerie Dupont {tag}"}
+    )
+    assert status == 200
+    assert [a["website"] for a in found["items"]] == ["https://www.boulangerie-dupont.fr"]
+    # Not a host name: sent as typed, and the API refuses it next to the field.
+    await web.get("/crm/accounts/nouveau")
+    refused = await web.post(
+        "/crm/accounts/nouveau", {"name": f"Sans site {tag}", "website": "mon site"}
+    )
+    assert refused.status == 422, refused.text[:500]
+    assert input_value(refused.text, "f-website") == "mon site"
+    assert 'id="e-website"' in refused.text

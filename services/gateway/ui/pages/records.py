@@ -63,6 +63,8 @@ NUMBER_PATTERN = r"\s*[0-9\s]*\s*"
 PERCENT_PATTERN = r"\s*[0-9\s]*\s*%?\s*"
 DECIMAL_PATTERN = r"\s*[0-9\s]*([,.][0-9]*)?\s*€?\s*"
 _SPACES = re.compile(r"\s+")
+# A web address typed without its scheme: a host name with a dot ("www.exemple.fr/contact").
+_HOST_LIKE = re.compile(r"^[\w-]+(\.[\w-]+)+(:\d+)?([/?#]\S*)?$")
 _INTEGER = re.compile(r"^\d+$")
 _DECIMAL = re.compile(r"^\d+(\.\d+)?$")
 # The heading of a new record (French nouns have a gender the declarations do not carry).
@@ -190,6 +192,13 @@ def _compact(text: str) -> str:
     return _SPACES.sub("", text)
 
 
+def with_scheme(raw: str) -> str:
+    """A web address typed as a host name ("www.boulangerie-dupont.fr") gets "https://" (as
+    record.js does before sending); anything else is sent as typed, for the API to judge."""
+    text = raw.strip()
+    return f"https://{text}" if _HOST_LIKE.match(text) else text
+
+
 def parse_number(kind: str, raw: str) -> str | int | None:
     """French input to the API's value: "1 500" → 1500, "1 234,50 €" → "1234.50", "25 %" → 25;
     None when it cannot be read."""
@@ -274,6 +283,9 @@ def parse_form(
             value = raw.strip()
         elif kind == "long_text":
             value = raw
+        elif kind == "url":
+            value = with_scheme(raw)
+            values[name] = value
         else:
             value = raw.strip()
         if value is None:

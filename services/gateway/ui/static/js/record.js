@@ -142,7 +142,30 @@
       Boolean(input.closest(".field").querySelector(".field-error:not(.client)")));
   }
 
+  // A web address typed as a host name ("www.exemple.fr") gets "https://" before the browser
+  // checks it and before it is sent; anything else is left for the checks to judge.
+  const HOST_LIKE = /^[\p{L}\p{N}_-]+(\.[\p{L}\p{N}_-]+)+(:\d+)?([/?#]\S*)?$/u;
+
+  function addScheme(input) {
+    if (!input || input.type !== "url") return;
+    const value = input.value.trim();
+    if (HOST_LIKE.test(value)) {
+      input.value = `https://${value}`;
+      updateLinks(input);
+    }
+  }
+
   if (form) {
+    // Leaving the input (a click on "Enregistrer" does), or Enter in it, before validation.
+    form.addEventListener("change", (event) => addScheme(event.target), true);
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") addScheme(event.target);
+    }, true);
+    form.addEventListener("click", (event) => {
+      if (event.target.closest("button[type=submit], input[type=submit]")) {
+        form.querySelectorAll("input[type=url]").forEach(addScheme);
+      }
+    }, true);
     form.addEventListener("invalid", (event) => {
       showValidity(event.target);
     }, true);
