@@ -150,9 +150,22 @@ TOP_LEVEL = (
 TOP_LEVEL_NAMES = tuple(variable.name for variable in TOP_LEVEL)
 
 
+def _filled(value: Any) -> Any:
+    """A value as a letter writes it: a missing one (None) is empty, never "None", inside an
+    address too."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return {key: _filled(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_filled(inner) for inner in value]
+    return value
+
+
 def _view(record: dict[str, Any], additions: tuple[Addition, ...]) -> dict[str, Any]:
-    """A record as a letter shows it: French formats beside the raw values."""
-    view = dict(record)
+    """A record as a letter shows it: French formats beside the raw values, a missing value
+    empty."""
+    view = {key: _filled(value) for key, value in record.items()}
     for variable, compute in additions:
         view[variable.name] = compute(record)
     return view

@@ -33,6 +33,7 @@ class PrintedField(BaseModel):
     name: str
     label: str
     kind: str = "text"
+    labels: dict[str, str] = Field(default_factory=dict)  # a list's codes -> French labels
 
 
 class PrintRequest(BaseModel):
@@ -43,10 +44,13 @@ class PrintRequest(BaseModel):
 
     kind: str = Field(pattern=r"^[a-z][a-z_]{0,49}$")  # the entity: "account"
     heading: str  # "Compte"
+    label: str = ""  # the entity's French label, "Compte": the file is "compte-<title>.pdf"
     title_field: str = "name"
     fields: list[PrintedField]
     titles: dict[str, str] = Field(default_factory=dict)  # section (collection) -> title
     row_titles: dict[str, str] = Field(default_factory=dict)  # section -> the field naming a row
+    # section -> its entity's fields (kind, labels): how each column of a row is written
+    columns: dict[str, list[PrintedField]] = Field(default_factory=dict)
     record: dict[str, Any]
     sections: dict[str, dict[str, Any]] = Field(default_factory=dict)
     unavailable: list[str] = Field(default_factory=list)

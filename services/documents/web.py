@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from typing import Any
 
 from aiohttp import web
@@ -46,7 +47,10 @@ def _pdf(content: bytes, filename: str) -> web.Response:
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:80] or "document"
+    """A file name any browser and file system keeps: ASCII (accents dropped, "Léman" ->
+    "Leman"), words joined by dashes."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", folded).strip("-")[:80] or "document"
 
 
 SPECS = {"quotes": service.QUOTES, "invoices": service.INVOICES}
@@ -247,8 +251,7 @@ async def print_record(request: web.Request) -> web.Response:
     """Internal: the gateway gathers the record and its tabs; this lays them out as a PDF."""
     body = await read_body(request, PrintRequest)
     content = await printing.record_pdf(body)
-    name = body.record.get("name") or body.record.get("last_name") or str(body.record.get("id", ""))
-    return _pdf(content, f"{body.kind}-{name}")
+    return _pdf(content, printing.record_filename(body))
 
 
 # The documents service's part of the gateway's 360° view (internal)

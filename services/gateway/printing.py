@@ -6,12 +6,19 @@ What is printable, and how, comes from the entities the services declare (the ga
 Registry): an entity with a ``printing`` layout is printable; its heading, its printed fields
 with their labels and kinds, and its sections (related collections, each with the field that
 points back to the record, titled by the related entity's tab label or plural) are sent to the
-documents service with the record, which keeps no labels of other services."""
+documents service with the record, which keeps no labels of other services.
+
+Every printed value is written as the web interface shows it: each field goes with its kind and,
+for a list, the French label of each code: fixed choices come with the declaration, a
+picklist's labels are read from the service that keeps it (with the caller's identity), for the
+record's fields and for the columns of each section. A picklist that cannot be read leaves its
+codes as they are rather than failing the print."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +45,8 @@ class PrintSection:
     title: str
     service: str | None
     title_field: str = "name"  # what names one of its rows
+    # The related entity's fields, as printed_field (derived from its declaration: not compared)
+    columns: tuple[dict[str, Any], ...] = dataclasses.field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -45,12 +54,30 @@ class PrintPlan:
     """How a record of ``collection`` prints."""
 
     kind: str  # the entity's name
+    label: str  # the entity's French label: "Compte" (the download's name begins with it)
     collection: str
     service: str
     heading: str
     title_field: str
-    fields: tuple[dict[str, str], ...]  # {"name", "label", "kind"}, in print order
+    fields: tuple[dict[str, Any], ...]  # printed_field of each printed one, in print order
     sections: tuple[PrintSection, ...]
+
+    def picklists(self) -> set[str]:
+        """The picklists whose labels the record's fields and the sections' columns need."""
+        every = [*self.fields, *(c for s in self.sections for c in s.columns)]
+        return {str(f["picklist"]) for f in every if f.get("picklist")}
+
+
+def printed_field(field: Mapping[str, Any], label: str | None = None) -> dict[str, Any]:
+    """A declared field as the documents service prints it: name, label, kind, and for a list
+    its fixed choices' labels (code -> label) and the picklist that may name more."""
+    return {
+        "name": field["name"],
+        "label": label if label is not None else field["label"],
+        "kind": field.get("kind", "text"),
+        "labels": {c["code"]: c["label"] for c in field.get("choices") or ()},
+        "picklist": field.get("picklist"),
+    }
 
 
 def printable(entities: Sequence[Mapping[str, Any]]) -> dict[str, PrintPlan]:
@@ -62,7 +89,7 @@ def printable(entities: Sequence[Mapping[str, Any]]) -> dict[str, PrintPlan]:
 
 def print_plan(entity: Mapping[str, Any], entities: Sequence[Mapping[str, Any]]) -> PrintPlan:
     layout = entity["printing"]
-    kinds = {field["name"]: field["kind"] for field in entity["fields"]}
+    declared_fields = {field["name"]: field for field in entity["fields"]}
     by_collection = {e["collection"]: e for e in entities}
     declared = [(section["collection"], section["link"]) for section in layout["sections"]]
     if entity["name"] == ACCOUNT:  # every 360° tab prints on the account, a new one too
@@ -81,16 +108,18 @@ def print_plan(entity: Mapping[str, Any], entities: Sequence[Mapping[str, Any]])
                 title=section_title(related) if related else collection,
                 service=related["service"] if related else None,
                 title_field=related["title_field"] if related else "name",
+                columns=tuple(printed_field(f) for f in related["fields"]) if related else (),
             )
         )
     return PrintPlan(
         kind=entity["name"],
+        label=entity.get("label") or layout["heading"],
         collection=entity["collection"],
         service=entity["service"],
         heading=layout["heading"],
         title_field=entity["title_field"],
         fields=tuple(
-            {"name": f["name"], "label": f["label"], "kind": kinds.get(f["name"], "text")}
+            printed_field(declared_fields.get(f["name"], {"name": f["name"]}), f["label"])
             for f in layout["fields"]
         ),
         sections=tuple(sections),
@@ -110,7 +139,10 @@ async def print_record(
     entities: Sequence[Mapping[str, Any]],
     collection: str,
     record_id: str,
+    picklist_owner: Callable[[str], str],
 ) -> web.Response:
+    """The record of ``collection`` as a PDF; ``picklist_owner`` names the service that keeps a
+    picklist (the labels of the list fields' codes)."""
     plan = printable(entities).get(collection)
     if plan is None:
         raise NotFound("Cette fiche ne s'imprime pas.")
@@ -144,25 +176,50 @@ async def print_record(
             raise ServiceUnavailable(item.service)
         return page
 
+    async def picklist(name: str) -> dict[str, str]:
+        owner = picklist_owner(name)
+        status, values = await upstreams.call_json(
+            "GET", url(owner), f"/api/v1/picklists/{name}", identity, owner
+        )
+        if status != 200 or not isinstance(values, dict):
+            raise ServiceUnavailable(owner)
+        return {
+            str(v["code"]): str(v["label"])
+            for v in values.get("values", [])
+            if isinstance(v, dict) and "code" in v and "label" in v
+        }
+
     names = [item.collection for item in plan.sections]
-    results = await asyncio.gather(
-        *(
-            asyncio.wait_for(section(item), settings.upstream_timeout_seconds)
-            for item in plan.sections
+    lists = sorted(plan.picklists())
+    results, read = await asyncio.gather(
+        asyncio.gather(
+            *(
+                asyncio.wait_for(section(item), settings.upstream_timeout_seconds)
+                for item in plan.sections
+            ),
+            return_exceptions=True,
         ),
-        return_exceptions=True,
+        asyncio.gather(
+            *(asyncio.wait_for(picklist(n), settings.upstream_timeout_seconds) for n in lists),
+            return_exceptions=True,
+        ),
     )
+    labels = {n: r for n, r in zip(lists, read, strict=True) if not isinstance(r, BaseException)}
     pages = {n: r for n, r in zip(names, results, strict=True) if not isinstance(r, BaseException)}
-    for result in results:
+    for result in [*results, *read]:
         if isinstance(result, BaseException) and not isinstance(
             result, ProblemError | TimeoutError
         ):
             raise result
     body = {
         "kind": plan.kind,
+        "label": plan.label,
         "heading": plan.heading,
         "title_field": plan.title_field,
-        "fields": list(plan.fields),
+        "fields": [labelled(f, labels) for f in plan.fields],
+        "columns": {
+            item.collection: [labelled(f, labels) for f in item.columns] for item in plan.sections
+        },
         "titles": {item.collection: item.title for item in plan.sections},
         "row_titles": {item.collection: item.title_field for item in plan.sections},
         "record": record,
@@ -175,3 +232,12 @@ async def print_record(
     if status != 200:
         raise ServiceUnavailable("Le service documents n'a pas pu produire le PDF.")
     return web.Response(body=pdf, status=200, headers=headers)
+
+
+def labelled(
+    field: Mapping[str, Any], picklists: Mapping[str, Mapping[str, str]]
+) -> dict[str, Any]:
+    """``field`` as the print body sends it: its choices' labels, and its picklist's (which an
+    administrator may have renamed or extended) over them."""
+    labels = {**field["labels"], **picklists.get(str(field.get("picklist")), {})}
+    return {"name": field["name"], "label": field["label"], "kind": field["kind"], "labels": labels}

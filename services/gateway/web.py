@@ -557,13 +557,15 @@ async def account_view(request: web.Request) -> web.Response:
 async def print_record(request: web.Request) -> web.Response:
     collection = request.match_info["collection"]
     await known(request, lambda registry: registry.entity(collection))
+    registry = request.app[REGISTRY_KEY]
     return await printing.print_record(
         request.app[UPSTREAMS_KEY],
         request.app[SETTINGS_KEY],
         identity_of(request),
-        request.app[REGISTRY_KEY].entities(),  # a section of a service not known: unavailable
+        registry.entities(),  # a section of a service not known: unavailable
         collection,
         request.match_info["id"],
+        lambda name: picklist_owner(registry, name),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import subprocess
 import uuid
 import zipfile
@@ -16,6 +17,7 @@ import orjson
 import pytest
 from multidict import CIMultiDictProxy
 
+from services.common.french import PARIS
 from tests.platform import Platform
 from tests.support import eventually, word_template
 
@@ -430,6 +432,35 @@ async def test_template_injection_renders_nothing_and_says_why(
     assert "interdits" in problem["detail"] or "interdits" in problem["errors"][0]["message"]
 
 
+async def test_a_missing_value_merges_as_nothing_never_none(
+    platform: Platform, admin: Headers
+) -> None:
+    account = await made(platform, admin, "/api/v1/accounts", {"name": "Sans téléphone SARL"})
+    await made(
+        platform,
+        admin,
+        "/api/v1/contacts",
+        {"last_name": "Girard", "first_name": "Paul", "account_id": account["id"]},
+    )
+    status, template = await upload(platform, admin, word_template(
+        "{% for c in contacts %}Contact : {{ c.last_name }} [{{ c.phone }}]{% endfor %}",
+        "Compte : [{{ compte.phone }}] [{{ compte.address.city }}] [{{ compte.siren }}]",
+    ))  # fmt: skip
+    assert status == 201, template
+
+    async def merged() -> str | None:
+        status, body, _ = await merge_account(
+            platform, admin, account["id"], {"template_id": template["id"]}
+        )
+        text = _docx_text(body) if status == 200 else ""
+        return text if "Girard" in text else None
+
+    text = await eventually(merged)
+    assert "Contact : Girard []" in text
+    assert "Compte : [] [] []" in text
+    assert "None" not in text
+
+
 async def test_values_are_escaped_for_word_and_seller_owner_are_available(
     platform: Platform, admin: Headers
 ) -> None:
@@ -533,6 +564,30 @@ async def test_any_record_prints_to_pdf_with_its_system_tab_and_tabs(
     status, content, _ = await raw(platform, admin, f"/api/v1/opportunities/{deal['id']}/print")
     assert status == 200
     assert "999,50 €" in pdf_text(content)
+    # Printed as the screen shows it: labels of list codes, phone numbers, Paris time, French name.
+    bakery = await made(platform, admin, "/api/v1/accounts", {
+        "name": "Boulangerie Dupont et Fils", "account_type": "client", "industry": "C",
+        "phone": "+33142685300",
+    })  # fmt: skip
+    await made(platform, admin, "/api/v1/actions",
+               {"type": "call", "subject": "Appel de relance", "account_id": bakery["id"]})  # fmt: skip
+    await made(platform, admin, "/api/v1/opportunities",
+               {"name": "Fournil neuf", "account_id": bakery["id"], "amount": "10", "stage": "gagnee"})  # fmt: skip
+    before = datetime.now(UTC).astimezone(PARIS)
+    status, content, headers = await raw(platform, admin, f"/api/v1/accounts/{bakery['id']}/print")
+    after = datetime.now(UTC).astimezone(PARIS)
+    assert status == 200
+    assert 'filename="compte-Boulangerie-Dupont-et-Fils.pdf"' in headers["Content-Disposition"]
+    text = pdf_text(content)
+    for expected in ("Type de compte Client", "Secteur d'activité Industrie manufacturière",
+                     "01 42 68 53 00", "Appel Appel de relance", "Fournil neuf Gagnée"):  # fmt: skip
+        assert expected in text, expected
+    for code in ("Type de compte client", "+33142685300", " call ", "gagnee", "UTC"):
+        assert code not in text, code
+    stamp = re.search(r"Imprimé le (\d\d/\d\d/\d{4}) à (\d\d:\d\d)\.", text)
+    assert stamp is not None, text
+    shown = datetime.strptime(" ".join(stamp.groups()), "%d/%m/%Y %H:%M").replace(tzinfo=PARIS)
+    assert before.replace(second=0, microsecond=0) <= shown <= after
     assert (
         await raw(platform, admin, "/api/v1/accounts/00000000-0000-4000-8000-000000000000/print")
     )[0] == 404

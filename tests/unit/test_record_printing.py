@@ -3,12 +3,17 @@ declarations (heading, labels, kinds, section titles); it keeps no labels of oth
 
 from __future__ import annotations
 
+import re
 import subprocess
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from services.documents.printing import record_pdf
+from services.common.french import PARIS
+from services.documents.printing import record_filename, record_pdf
 from services.documents.schemas import PrintRequest
-from services.gateway.printing import PrintPlan, printable
+from services.documents.web import _safe
+from services.gateway.printing import PrintPlan, labelled, printable
 from tests.unit.test_gateway_composition import DECLARED, registry_of
 
 STAMPS = {
@@ -20,14 +25,25 @@ STAMPS = {
 }
 
 
-def request(plan: PrintPlan, record: dict[str, Any], **parts: Any) -> PrintRequest:
-    """What the gateway sends for ``record`` (as printing.print_record composes it)."""
+def request(
+    plan: PrintPlan,
+    record: dict[str, Any],
+    picklists: Mapping[str, Mapping[str, str]] | None = None,
+    **parts: Any,
+) -> PrintRequest:
+    """What the gateway sends for ``record`` (as printing.print_record composes it), with the
+    labels of ``picklists`` as their owners would serve them."""
+    lists = picklists or {}
     return PrintRequest.model_validate(
         {
             "kind": plan.kind,
+            "label": plan.label,
             "heading": plan.heading,
             "title_field": plan.title_field,
-            "fields": list(plan.fields),
+            "fields": [labelled(f, lists) for f in plan.fields],
+            "columns": {
+                s.collection: [labelled(f, lists) for f in s.columns] for s in plan.sections
+            },
             "titles": {section.collection: section.title for section in plan.sections},
             "record": {**STAMPS, **record},
             **parts,
@@ -66,7 +82,7 @@ async def test_an_account_prints_with_its_declared_labels_and_values_by_kind() -
         "Effectif 12",
         "SIRET —",
         "Modifiée le 30/11/2026 Modifiée par anne Version 3",
-        "Actions (1) 02/11/2026 note Réunion",
+        "Actions (1) 02/11/2026 Note Réunion",
         "Indisponible au moment de l'impression : Devis, Factures.",
     ):
         assert expected in text, expected
@@ -94,3 +110,55 @@ def test_a_row_of_a_section_is_named_by_its_entity_title_field() -> None:
         "Relance",
         "ouverte",
     ]
+
+
+async def test_values_print_as_the_screen_shows_them_labels_phone_paris_time() -> None:
+    plan = printable(registry_of(DECLARED).entities())["accounts"]
+    assert {"account_type", "industry"} <= plan.picklists()
+    account = {
+        "name": "Boulangerie Dupont & Fils",
+        "account_type": "client",
+        "industry": "C",
+        "phone": "+33142685300",
+    }
+    sections = {
+        "actions": {"items": [{"occurred_at": "2026-11-29T22:55:00Z", "type": "call",
+                               "subject": "Relance", "created_at": "2026-11-29T22:55:00Z"}]},
+        "opportunities": {"items": [{"name": "Fournil", "stage": "gagnee"}]},
+    }  # fmt: skip
+    picklists = {
+        "account_type": {"client": "Client", "prospect": "Prospect"},
+        "industry": {"C": "Industrie manufacturière"},
+    }
+    before = datetime.now(UTC).astimezone(PARIS)
+    text = await printed(request(plan, account, picklists, sections=sections))
+    for expected in (
+        "Type de compte Client",
+        "Secteur d'activité Industrie manufacturière",
+        "01 42 68 53 00",
+        "29/11/2026 Appel Relance",  # 23:55 in Paris: still the 29th
+        "Fournil Gagnée",
+    ):
+        assert expected in text, expected
+    for code in ("Type de compte client", "Secteur d'activité C ", "+33142685300", " call ",
+                 "gagnee", "UTC"):  # fmt: skip
+        assert code not in text, code
+    after = datetime.now(UTC).astimezone(PARIS)
+    stamp = re.search(r"Imprimé le (\d\d/\d\d/\d{4}) à (\d\d:\d\d)\.", text)
+    assert stamp is not None, text
+    shown = datetime.strptime(" ".join(stamp.groups()), "%d/%m/%Y %H:%M").replace(tzinfo=PARIS)
+    assert before.replace(second=0, microsecond=0) <= shown <= after  # Paris time, not UTC
+
+
+async def test_a_picklist_that_could_not_be_read_prints_its_codes() -> None:
+    plan = printable(registry_of(DECLARED).entities())["accounts"]
+    text = await printed(request(plan, {"name": "Sans liste", "account_type": "client"}))
+    assert "Type de compte client" in text
+
+
+def test_the_download_is_named_in_french_and_ascii() -> None:
+    plan = printable(registry_of(DECLARED).entities())["accounts"]
+    body = request(plan, {"name": "Boulangerie Dupont et Fils"})
+    assert _safe(record_filename(body)) == "compte-Boulangerie-Dupont-et-Fils"
+    body = request(plan, {"name": "Éditions du Léman"})
+    assert _safe(record_filename(body)) == "compte-Editions-du-Leman"
