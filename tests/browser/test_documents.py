@@ -280,3 +280,32 @@ async def test_without_javascript_lines_are_added_removed_and_saved_by_posting_t
         await expect(page.locator('[data-total="gross"]')).to_have_text(money("3 088,56 €"))
     finally:
         await context.close()
+
+
+async def test_at_1024_pixels_every_line_keeps_its_supprimer_button_reachable(
+    page: Page, platform: Platform, admin: Headers, shot: Shot
+) -> None:
+    status, account, _ = await platform.call(
+        "POST", "/api/v1/accounts", admin, json={"name": f"Écran Étroit {uuid.uuid4().hex[:6]}"}
+    )
+    assert status == 201, account
+    line = {"description": "Prestation", "quantity": "1", "unit_price": "100", "vat_rate": "20"}
+    body = {"account_id": account["id"], "lines": [line, {**line, "discount_percent": "5"}]}
+    status, quote, _ = await platform.call("POST", "/api/v1/quotes", admin, json=body)
+    assert status == 201, quote
+    await page.set_viewport_size({"width": 1024, "height": 768})
+    await page.goto(f"/crm/quotes/{quote['id']}")
+    remove = page.locator("[data-line-remove]").first
+    box = await remove.bounding_box()
+    assert box is not None
+    wrap = page.locator("#lines-editor .table-wrap")
+    shown = await wrap.bounding_box()
+    assert shown is not None
+    # The whole table shows in its box: no hidden part to scroll to, the button not cut off.
+    hidden = await wrap.evaluate("w => w.scrollWidth - w.clientWidth")
+    assert hidden <= 0
+    assert box["x"] + box["width"] <= shown["x"] + shown["width"]
+    page_width = await page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 1024
+    await expect(page.locator(".lines-table th", has_text="Remise")).to_have_text("Remise\u00a0(%)")
+    await shot(page, "documents-quote-1024")

@@ -122,6 +122,7 @@ async def test_a_quote_is_written_line_by_line_in_french_and_totalled_by_the_ser
     assert input_value(page.text, "lines-1-quantity") == "2,5"
     assert input_value(page.text, "lines-1-discount_percent") == "10"
     assert re.search(r'<option value="5.5" selected>', page.text)
+    assert "Remise&nbsp;(%)" in page.text  # French spacing, never "Remise %" split or glued
     assert "Total HT 1 257,23 €" in shown
     assert "TVA 20 % sur 1 234,50 € 246,90 €" in shown
     assert "TVA 5,5 % sur 22,73 € 1,25 €" in shown
@@ -267,6 +268,11 @@ async def test_a_quote_goes_to_an_issued_invoice_paid_then_credited(
     paid_on = datetime.fromisoformat(invoice["paid_at"]).astimezone(PARIS).date()
     assert paid_on == datetime.now(PARIS).date()
     assert f"Payée le {paid_on.strftime('%d/%m/%Y')}" in text_of(page)
+    facts = page.text.split('class="document-facts"', 1)[1].split("</dl>", 1)[0]
+    paid_time = datetime.fromisoformat(invoice["paid_at"]).astimezone(PARIS).strftime("%H:%M")
+    paid_fact = re.search(r"<dt>Payée le</dt><dd>([^<]*)</dd>", facts)
+    assert paid_fact
+    assert paid_fact.group(1) == f"{paid_on.strftime('%d/%m/%Y')} à {paid_time}"
     assert actions(page) == {"avoir"}
 
     page = await web.post(f"/crm/invoices/{invoice_id}/avoir", {})
