@@ -148,3 +148,26 @@ async def test_every_list_of_the_crm_menu_is_accessible(
         await page.goto(href)
         await expect(page.locator("#vue-liste")).to_be_visible()
         await assert_accessible(page, "liste" + href.replace("/", "-"))
+
+
+async def test_phone_numbers_stay_on_one_line_in_a_narrow_window(
+    platform: Platform, admin: Headers, page: Page, shot: Shot
+) -> None:
+    await page.set_viewport_size({"width": 760, "height": 768})  # a narrow window squeezes
+    city = f"Uneligneville {uuid.uuid4().hex[:6]}"
+    for n in range(3):
+        body = {
+            "name": f"Société au nom assez long pour serrer les colonnes numéro {n}",
+            "address": {"city": city},
+            "phone": f"+3314268530{n}",
+        }
+        await made(platform, admin, body)
+    await page.goto(f"/crm/accounts?city={city.replace(' ', '+')}")
+    cells = page.locator("table.list-table tbody td.kind-phone")
+    await expect(cells).to_have_count(3)
+    for index in range(3):
+        link = cells.nth(index).locator("a")
+        await expect(link).to_have_text(f"01 42 68 53 0{index}")
+        # One box per line an inline element is laid out on: one line, one box.
+        assert await link.evaluate("a => a.getClientRects().length") == 1
+    await shot(page, "liste-comptes-telephones")

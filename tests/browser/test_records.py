@@ -321,3 +321,32 @@ async def test_a_web_address_typed_without_https_gets_it_before_sending(page: Pa
     await expect(page.get_by_label("Site web")).to_have_value("mon site")
     await page.get_by_role("button", name="Enregistrer").first.click()
     await expect(page.locator("#fld-website .field-error.client")).to_contain_text("https://")
+
+
+async def test_the_360_tabs_are_a_link_away_from_the_header(
+    platform: Platform, admin: Headers, page: Page, shot: Shot
+) -> None:
+    await page.set_viewport_size({"width": 1366, "height": 768})
+    account = await made(
+        platform, admin, "/api/v1/accounts", {"name": f"Vue 360 {uuid.uuid4().hex[:6]}"}
+    )
+    await page.goto(f"/crm/accounts/{account['id']}")
+    tabs = page.locator("#onglets")
+    assert await tabs.evaluate("e => e.getBoundingClientRect().top") > 768  # under the form
+    link = page.get_by_role("link", name=re.compile("^Vue 360°"))
+    await expect(link).to_be_in_viewport()
+    await expect(link).to_have_attribute("href", "#onglets")
+    await shot(page, "fiche-compte-lien-360")
+    # By keyboard: the link is reached with Tab from the heading, Enter goes to the tabs.
+    await page.locator("h1").evaluate("h => { h.tabIndex = -1; h.focus(); }")
+    for _ in range(5):
+        await page.keyboard.press("Tab")
+        if await link.evaluate("a => a === document.activeElement"):
+            break
+    await expect(link).to_be_focused()
+    await page.keyboard.press("Enter")
+    selected = page.locator("#onglets [role=tab][aria-selected=true]")
+    await expect(selected).to_be_focused()
+    await expect(selected).to_be_in_viewport()
+    await expect(page.get_by_role("tabpanel").first).to_be_visible()
+    await page.screenshot(path=".run/screenshots/fiche-compte-onglets-vue.png")

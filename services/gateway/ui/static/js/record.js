@@ -423,6 +423,18 @@
     select(wanted || tabs[0], false);
   });
 
+  // "Vue 360° ↓" in the header: down to the tabs, the focus on the chosen tab (without
+  // JavaScript the link still scrolls there and Tab continues from there).
+  document.getElementById("lien-onglets")?.addEventListener("click", (event) => {
+    const tabs = document.getElementById("onglets");
+    if (!tabs) return;
+    event.preventDefault();
+    const target = tabs.querySelector("[role=tab][aria-selected=true]") || tabs;
+    if (target === tabs) tabs.setAttribute("tabindex", "-1");
+    tabs.scrollIntoView({ block: "start" });
+    target.focus({ preventScroll: true });
+  });
+
   // After a refused save, the error summary takes the focus (GOV.UK pattern).
   const summary = document.getElementById("error-summary");
   if (summary) summary.focus();
