@@ -166,6 +166,9 @@ async def test_carte_shows_the_marker_and_coordinates_without_tiles(
     await expect(page.locator("#map-address")).to_contain_text("69001 Lyon")
     await expect(page.locator(".leaflet-popup-content")).to_contain_text("Carte Lyon")
     assert page_problems(page) == []  # Leaflet under the CSP: no violation, no error
+    await expect(page.locator("#map-approximate")).to_have_text(
+        "Position approximative : centre de la ville (l'adresse exacte n'a pas été trouvée)."
+    )
     await assert_accessible(page, "outils-carte")
 
     bare = await account(platform, admin, name="Sans adresse")
@@ -262,3 +265,47 @@ async def test_clicktocall_without_a_phone_asks_for_the_number(
     await page.get_by_role("button", name="Appeler", exact=True).click()
     await expect(page.locator("#number-error")).to_contain_text("ne peut pas être appelé")
     await expect(page.get_by_label("Ou un autre numéro")).to_have_value("08 99 00 00 00")
+
+
+async def test_disabled_tools_look_unavailable_and_the_trail_reads_in_french(
+    page: Page,
+    platform: Platform,
+    admin: Headers,
+    signed_in: Any,
+    shot: Shot,
+    assert_accessible: AssertAccessible,
+) -> None:
+    address = {"postal_code": "75004", "city": "Paris"}
+    company = await account(platform, admin, name="Menu Lecture", address=address)
+    username, password = f"lecteur-{uuid.uuid4().hex[:6]}", "Lecteur-mot-de-passe-1"
+    body = {"username": username, "password": password, "role": "readonly"}
+    status, _, _ = await platform.call("POST", "/api/v1/users", admin, json=body)
+    assert status == 201
+    reader = await signed_in(username, password)
+    await reader.set_viewport_size({"width": 1024, "height": 768})
+    await reader.goto(f"/crm/accounts/{company['id']}")
+    await open_tools(reader)
+    merge = tool(reader, "Fusionner")
+    await expect(merge).to_be_disabled()
+    await expect(merge).to_contain_text("(indisponible)")
+    await expect(tool(reader, "Imprimer")).not_to_contain_text("(indisponible)")
+    enabled = await tool(reader, "Imprimer").evaluate("e => getComputedStyle(e).fontStyle")
+    disabled = await merge.evaluate("e => getComputedStyle(e).fontStyle")
+    assert (enabled, disabled) == ("normal", "italic")
+    await assert_accessible(reader, "outils-menu-lecture")
+    await shot(reader, "tools-menu-disabled")
+
+    async def located() -> bool:
+        await page.goto(f"/crm/accounts/{company['id']}/historique")
+        return "Localisation de l'adresse" in await page.locator("main").inner_text()
+
+    await page.set_viewport_size({"width": 1024, "height": 768})
+    await eventually(located)
+    row = page.locator(".audit-changes tbody tr", has_text="Localisation").first
+    await expect(row.locator("td.new")).to_have_text(
+        re.compile(r"^48,\d+ ; 2,\d+ \(précision : ville\)$")
+    )
+    await shot(page, "tools-audit-trail")
+    await page.goto(f"/crm/accounts/{company['id']}/carte")
+    await expect(page.locator("#map-approximate")).to_be_visible()
+    await shot(page, "tools-map")
