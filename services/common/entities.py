@@ -89,7 +89,8 @@ def clean_email(value: str) -> str:
         if raw.count("@") > 1:
             raise ValueError("Une seule adresse e-mail est acceptée.")
         raise ValueError(
-            "Adresse e-mail invalide : une adresse ne contient ni espace, ni virgule, ni point-virgule."
+            "Adresse e-mail invalide : une adresse ne contient ni espace, ni virgule, "
+            "ni point-virgule."
         )
     try:
         return validate_email(raw, check_deliverability=False).normalized
