@@ -350,3 +350,50 @@ async def test_the_360_tabs_are_a_link_away_from_the_header(
     await expect(selected).to_be_in_viewport()
     await expect(page.get_by_role("tabpanel").first).to_be_visible()
     await page.screenshot(path=".run/screenshots/fiche-compte-onglets-vue.png")
+
+
+async def test_the_contact_picker_of_an_action_stays_within_its_account(
+    page: Page, platform: Platform, admin: Headers, shot: Shot, assert_accessible: AssertAccessible
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    mine = await made(platform, admin, "/api/v1/accounts", {"name": f"Boulangerie {tag}"})
+    other = await made(platform, admin, "/api/v1/accounts", {"name": f"Garage {tag}"})
+    contacts = {}
+    for account in (mine, other):
+        contacts[account["id"]] = await made(
+            platform,
+            admin,
+            "/api/v1/contacts",
+            {"first_name": "Paul", "last_name": f"Martin{tag}", "account_id": account["id"]},
+        )
+    page.on("dialog", _accept)
+    await page.goto(f"/crm/actions/nouveau?account_id={mine['id']}")
+    field = page.locator("#fld-contact_id")
+    await field.get_by_role("button", name="Choisir…").click()
+    dialog = page.locator("#picker-dialog")
+    wide = dialog.get_by_label("Tous les comptes")
+    await expect(wide).to_be_visible()
+    await expect(wide).not_to_be_checked()
+    await dialog.get_by_label("Rechercher").fill(f"Martin{tag}")
+    choices = dialog.locator(".picker-choice")
+    await expect(choices).to_have_count(1)
+    await expect(dialog.locator(".picker-count")).to_contain_text(f"Boulangerie {tag}")
+    await wide.check()
+    await expect(choices).to_have_count(2)
+    await expect(choices.filter(has_text=f"Garage {tag}")).to_have_count(1)
+    await shot(page, "fiche-action-contact-tous-les-comptes")
+    await assert_accessible(page, "fiche-action-choisir-contact")
+    await wide.uncheck()
+    await expect(choices).to_have_count(1)
+    await choices.first.click()
+    await expect(field.get_by_role("link", name=f"Paul Martin{tag}")).to_have_attribute(
+        "href", f"/crm/contacts/{contacts[mine['id']]['id']}"
+    )
+
+    # A new action without account: every contact, each with its account's name.
+    await page.goto("/crm/actions/nouveau")
+    await page.locator("#fld-contact_id").get_by_role("button", name="Choisir…").click()
+    await expect(dialog.get_by_label("Tous les comptes")).to_be_hidden()
+    await dialog.get_by_label("Rechercher").fill(f"Martin{tag}")
+    await expect(choices).to_have_count(2)
+    await expect(choices.filter(has_text=f"Boulangerie {tag}")).to_have_count(1)
