@@ -650,3 +650,15 @@ async def test_a_web_address_without_its_scheme_is_sent_with_https(
     assert refused.status == 422, refused.text[:500]
     assert input_value(refused.text, "f-website") == "mon site"
     assert 'id="e-website"' in refused.text
+
+
+async def test_an_empty_system_link_is_not_shown(
+    platform: Platform, admin: Headers, web: WebUser
+) -> None:
+    """An ordinary invoice cancels nothing: no empty "Facture annulée" on its page."""
+    account = await made(platform, admin, "/api/v1/accounts", {"name": f"Lien {uuid.uuid4()}"})
+    invoice = await made(platform, admin, "/api/v1/invoices", {"account_id": account["id"]})
+    page = await web.get(f"/crm/invoices/{invoice['id']}")
+    assert page.status == 200
+    assert "Facture annulée" not in page.text
+    assert "Compte" in page.text  # the links it has are shown
