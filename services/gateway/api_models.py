@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.openapi import Open, record_model
 
@@ -21,6 +21,22 @@ User = record_model(
     role=(Literal["admin", "user", "readonly"], ...),
     active=(bool, ...),
 )
+
+
+class DirectoryEntry(BaseModel):
+    """Who a username is: what any signed-in user may know of another (nothing more)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str
+    display_name: str = Field(description="Le nom affiché ; vide s'il n'a pas été donné")
+    active: bool
+
+
+class UserDirectory(Open):
+    items: list[DirectoryEntry] = Field(
+        description="Tous les utilisateurs, triés par nom affiché (à défaut, identifiant)"
+    )
 
 
 class Token(Open):

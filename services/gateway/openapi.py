@@ -130,6 +130,13 @@ def user_operations() -> list[Op]:
             answer=page_model(out.User),
             query=LIST_PARAMS,
         ),
+        Op(
+            "get",
+            "/api/v1/users/directory",
+            "Annuaire des utilisateurs : identifiant, nom, actif (tout utilisateur connecté)",
+            U,
+            answer=out.UserDirectory,
+        ),
         Op("post", "/api/v1/users", "Créer un utilisateur (admin)", U, UserCreate, 201, out.User),
         Op(
             "get",

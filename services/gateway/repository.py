@@ -42,6 +42,12 @@ def list_users_sql(condition: str, order_by: str, limit_param: int) -> str:
     )
 
 
+# The directory every signed-in user may read: who a username is, nothing else about them;
+# sorted as the pages show them (the display name, else the username).
+USER_DIRECTORY = """
+SELECT username, display_name, active FROM users
+ORDER BY lower(coalesce(nullif(display_name, ''), username)), lower(username)
+"""
 SELECT_EXTENSION = "SELECT phone_extension FROM users WHERE id = $1"
 INSERT_CALL = """
 INSERT INTO calls (call_id, user_id, username, account_id, contact_id, number, extension, adapter)

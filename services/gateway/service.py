@@ -393,6 +393,18 @@ async def list_users(
     return page_result(page, rows, user_record)
 
 
+async def user_directory(pool: asyncpg.Pool) -> dict[str, Any]:
+    """Every user's username, display name and whether they are active, for any signed-in
+    user (the pages show a name where the records hold a username); nothing else about them."""
+    rows = await pool.fetch(sql.USER_DIRECTORY)
+    return {
+        "items": [
+            {"username": r["username"], "display_name": r["display_name"], "active": r["active"]}
+            for r in rows
+        ]
+    }
+
+
 async def update_user(
     pool: asyncpg.Pool,
     source: str,

@@ -392,6 +392,16 @@ async def my_password(request: web.Request) -> web.Response:
     return await _set_password(request, identity_of(request).user_id)
 
 
+# Declared before /api/v1/users/{id}, which would otherwise read "directory" as an id; for
+# every method, so that a write is refused here (405, Allow: GET, HEAD) rather than taken for
+# a write to a user of that id.
+@routes.route("*", "/api/v1/users/directory")
+async def user_directory(request: web.Request) -> web.Response:
+    if request.method not in ("GET", "HEAD"):
+        raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
+    return json_response(await service.user_directory(request.app[POOL_KEY]))
+
+
 @routes.get("/api/v1/users")
 async def list_users(request: web.Request) -> web.Response:
     return json_response(

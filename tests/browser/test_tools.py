@@ -140,7 +140,7 @@ async def test_audit_trail_shows_the_change_just_made(
     change = page.locator(".audit-changes tbody tr", has_text="Site web").first
     await expect(change).to_contain_text("https://www.exemple.fr")
     await expect(page.locator("#chain-status")).to_contain_text("Historique intègre")
-    await expect(page.locator(".audit-entry").first).to_contain_text("par admin")
+    await expect(page.locator(".audit-entry").first).to_contain_text("par Administrateur")
     await assert_accessible(page, "outils-historique")
 
 

@@ -118,6 +118,8 @@ TABLE: dict[tuple[str, str], Rule | str] = {
     ("PATCH", "/api/v1/users/me"): SIGNED_IN,
     ("POST", "/api/v1/users/me/password"): SIGNED_IN,
     ("GET", "/api/v1/users"): ADMINS,
+    # Who each username is, for everyone signed in; no write (405, not read as a user's id).
+    **_crud("/api/v1/users/directory"),
     ("POST", "/api/v1/users"): ADMINS,
     ("GET", "/api/v1/users/{id}"): SELF_OR_ADMIN,
     ("PATCH", "/api/v1/users/{id}"): ADMINS,

@@ -215,7 +215,7 @@ async def test_create_with_every_kind_of_field_shows_the_right_links(
     system = text[text.index('id="onglet-systeme"') :]
     assert "Système" in system
     assert "Version" in system
-    assert "admin" in system
+    assert "par <strong>Administrateur</strong>" in system  # the display name, not "admin"
     record_id = created.url.split("/")[-1].split("?")[0]
     assert record_id in system
     status, stored, _ = await platform.call("GET", f"/api/v1/accounts/{record_id}", admin)
@@ -448,7 +448,7 @@ async def test_a_deactivated_picklist_value_still_shows_on_the_record_that_holds
     assert stored["version"] == account["version"]
 
 
-async def test_a_user_who_may_not_list_users_types_the_owner(
+async def test_a_user_who_may_not_list_users_chooses_the_owner_among_them(
     platform: Platform, admin: Headers
 ) -> None:
     username = await new_user(platform, admin, "user")
@@ -457,11 +457,12 @@ async def test_a_user_who_may_not_list_users_types_the_owner(
         await seller.sign_in(username, PASSWORD)
         page = await seller.get("/crm/accounts/nouveau")
         owner = field_block(page.text, "owner")
-        assert '<input type="text" id="f-owner" name="owner"' in owner
-        assert 'maxlength="150"' in owner
+        assert '<select id="f-owner" name="owner"' in owner
+        assert '<option value="admin">Administrateur</option>' in owner
         created = await seller.post("/crm/accounts/nouveau", {"name": "À moi"})
         assert created.status == 200, created.text[:500]
-        assert input_value(created.text, "f-owner") == username
+        chosen = field_block(created.text, "owner")
+        assert f'<option value="{username}" selected>{username}</option>' in chosen
     finally:
         await seller.close()
 

@@ -391,7 +391,7 @@ async def test_the_audit_trail_shows_the_change_just_made_and_that_the_chain_ver
     assert "2 500 000,50 €" in text
     assert text.index("Modification") < text.index("Création")  # newest first
     assert "Adresse › Pays" in text  # a part of the address, named in French
-    assert "par admin" in text
+    assert "par Administrateur" in text  # the display name, not the username
 
 
 # -- Carte ----------------------------------------------------------------------------------

@@ -1,17 +1,82 @@
-"""What pages look up beside a record: a picklist's values, the titles of connected records.
+"""What pages look up beside a record: a picklist's values, the titles of connected records,
+who a username is (the users' directory).
 
-Both through the API, as the signed-in user."""
+All through the API, as the signed-in user. What is the same for every user (picklists, the
+directory) is kept by ``lookups`` until the next write."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from ..registry import REGISTRY_KEY
+from ..web import VIEW_CACHE_KEY
 from .client import api
+
+LOOKUP_SECONDS = 30.0  # at most this stale after a write made through another gateway
+
+
+class Lookups:
+    """Picklists and the users' directory as the pages last read them, kept while nothing was
+    written: every successful write through this gateway (and every change the view cache hears
+    of) bumps the view cache's generation, which ends them; a change made through another
+    gateway is seen within LOOKUP_SECONDS. They are the same for every user who may read them."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[int, float, Any]] = {}
+
+    async def get(self, request: web.Request, key: str, fetch: Callable[[], Awaitable[Any]]) -> Any:
+        cache = request.app.get(VIEW_CACHE_KEY)
+        if cache is None:
+            return await fetch()
+        generation, now = cache.generation, time.monotonic()
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == generation and now - kept[1] < LOOKUP_SECONDS:
+            return kept[2]
+        value = await fetch()
+        if cache.generation == generation:  # nothing changed while it was read
+            self._kept[key] = (generation, now, value)
+        return value
+
+
+_LOOKUPS: weakref.WeakKeyDictionary[web.Application, Lookups] = weakref.WeakKeyDictionary()
+
+
+def lookups(request: web.Request) -> Lookups:
+    kept = _LOOKUPS.get(request.app)
+    if kept is None:
+        kept = _LOOKUPS[request.app] = Lookups()
+    return kept
+
+
+async def directory(request: web.Request) -> list[dict[str, Any]]:
+    """Every user (username, display_name, active), sorted by display name, kept by
+    ``lookups``; empty when it cannot be read (the pages then show usernames)."""
+
+    async def fetch() -> list[dict[str, Any]] | None:
+        answer = await api(request).call("GET", "/api/v1/users/directory")
+        if not answer.ok:
+            return None
+        items = answer.json().get("items", [])
+        return [i for i in items if isinstance(i, dict) and i.get("username")]
+
+    found: list[dict[str, Any]] | None = await lookups(request).get(request, "directory", fetch)
+    return found or []
+
+
+def user_label(entry: Mapping[str, Any]) -> str:
+    """A user as pages name them: the display name, else the username."""
+    return str(entry.get("display_name") or "").strip() or str(entry["username"])
+
+
+async def user_names(request: web.Request) -> dict[str, str]:
+    """username → the name pages show (the display name, else the username)."""
+    return {str(entry["username"]): user_label(entry) for entry in await directory(request)}
 
 
 async def picklist(request: web.Request, name: str) -> list[dict[str, Any]]:

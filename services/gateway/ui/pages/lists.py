@@ -23,7 +23,7 @@ from aiohttp import web
 from ...registry import REGISTRY_KEY
 from .. import pagecache
 from ..client import ApiError, api
-from ..lookups import picklist, titles
+from ..lookups import directory, picklist, titles, user_label
 from ..render import PARIS, number_fr, page, render
 from ..session import web_session
 
@@ -241,14 +241,23 @@ async def render_list(request: web.Request) -> web.Response:
             if not declared.get("choices"):
                 picklists.setdefault(item["name"], item.get("picklist") or declared.get("picklist"))
     names = list(picklists)
-    answer, lists = await asyncio.gather(
+    answer, lists, users = await asyncio.gather(
         api(request).call("GET", f"/api/v1/{collection}", params=params),
         asyncio.gather(*(_labels_of(request, picklists[name]) for name in names)),
+        directory(request),
     )
     found = dict(zip(names, lists, strict=True))
+    user_names = {str(u["username"]): user_label(u) for u in users}
+    by_username = {
+        f["name"]
+        for f in entity["fields"]
+        if f["kind"] == "connection" and f.get("key") == "username"
+    }
     for column in columns:
         if column.name in found:
             column.labels = found[column.name]
+        elif column.name in by_username:  # an owner: shown by name
+            column.labels = user_names
 
     errors: dict[str, str] = {}
     general: list[str] = []
@@ -314,6 +323,14 @@ async def render_list(request: web.Request) -> web.Response:
             control.options = list((choices or found.get(name, {})).items())
             if value and value not in dict(control.options):
                 control.options.append((value, value))  # kept as asked: the API judges it
+        elif name in by_username:  # the owner: chosen among the active users, by name
+            control.kind = "list"
+            control.options = [
+                (str(u["username"]), user_label(u)) for u in users if u.get("active", True)
+            ]
+            if value and value not in dict(control.options):
+                shown = user_names.get(value)
+                control.options.append((value, f"{shown} (désactivé)" if shown else value))
         elif kind == "datetime" and value:
             try:
                 moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -410,8 +427,8 @@ def cell(
         place = " ".join(str(raw.get(k) or "") for k in ("postal_code", "city")).strip()
         return {"kind": "text", "value": place or None}
     if column.kind == "connection":
-        if column.target is None:  # a connection by another key (a user's username)
-            return {"kind": "text", "value": str(raw)}
+        if column.target is None:  # a connection by another key: a user's name (labels)
+            return {"kind": "text", "value": column.labels.get(str(raw), str(raw))}
         title = named.get(column.target, {}).get(str(raw))
         where = collections.get(column.target)
         if title is None or not where:

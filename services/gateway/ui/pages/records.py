@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
-import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,10 +36,9 @@ from multidict import MultiDictProxy
 
 from services.common.entities import ADDRESS_FIELDS
 
-from ...web import VIEW_CACHE_KEY
 from .. import pagecache, versions
 from ..client import Answer, ApiError, api
-from ..lookups import entity_named, picklist, titles
+from ..lookups import directory, entity_named, lookups, picklist, titles, user_label, user_names
 from ..render import PARIS, crm_entities, date_fr, money_fr, number_fr, page, phone_fr, render
 from ..session import web_session
 from . import documents, tools
@@ -51,7 +48,6 @@ routes = web.RouteTableDef()
 HIDDEN_KINDS = frozenset({"object", "location"})  # never in the generic form
 SEARCH_PREFIX = "_q_"  # the picker's search box of a field, without JavaScript
 PICKED_LIMIT = 20
-USERS_LIMIT = "200"
 ADDRESS_LABELS = {
     "street": "Rue",
     "postal_code": "Code postal",
@@ -324,41 +320,6 @@ def create_body(body: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- What a form shows beside its inputs -----------------------------------------------------
 
-LOOKUP_SECONDS = 30.0  # at most this stale after a write made through another gateway
-
-
-class Lookups:
-    """Picklists and the users' list as the forms last read them, kept while nothing was
-    written: every successful write through this gateway (and every change the view cache hears
-    of) bumps the view cache's generation, which ends them; a change made through another
-    gateway is seen within LOOKUP_SECONDS. They are the same for every user who may read them."""
-
-    def __init__(self) -> None:
-        self._kept: dict[str, tuple[int, float, Any]] = {}
-
-    async def get(self, request: web.Request, key: str, fetch: Callable[[], Awaitable[Any]]) -> Any:
-        cache = request.app.get(VIEW_CACHE_KEY)
-        if cache is None:
-            return await fetch()
-        generation, now = cache.generation, time.monotonic()
-        kept = self._kept.get(key)
-        if kept is not None and kept[0] == generation and now - kept[1] < LOOKUP_SECONDS:
-            return kept[2]
-        value = await fetch()
-        if cache.generation == generation:  # nothing changed while it was read
-            self._kept[key] = (generation, now, value)
-        return value
-
-
-_LOOKUPS: weakref.WeakKeyDictionary[web.Application, Lookups] = weakref.WeakKeyDictionary()
-
-
-def lookups(request: web.Request) -> Lookups:
-    kept = _LOOKUPS.get(request.app)
-    if kept is None:
-        kept = _LOOKUPS[request.app] = Lookups()
-    return kept
-
 
 async def picklist_values(request: web.Request, name: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = await lookups(request).get(
@@ -454,27 +415,32 @@ def _is_uuid(text: str) -> bool:
     return True
 
 
-async def user_options(request: web.Request) -> list[dict[str, str]] | None:
-    """The users an owner may be chosen among (administrators may list them); None when this
-    user may not list them (the owner is then typed as a username)."""
-    if not web_session(request).is_admin:
-        return None
+async def user_options(request: web.Request) -> list[dict[str, str]]:
+    """The users an owner may be chosen among: the active ones, by their display name (the
+    username beside a name two users share), from the directory every user may read."""
+    entries = await directory(request)
+    shown = [user_label(entry) for entry in entries]
+    shared = {name for name in shown if shown.count(name) > 1}
+    return [
+        {
+            "username": str(entry["username"]),
+            "label": f"{name} ({entry['username']})" if name in shared else name,
+        }
+        for entry, name in zip(entries, shown, strict=True)
+        if entry.get("active", True)
+    ]
 
-    async def fetch() -> list[dict[str, str]] | None:
-        answer = await api(request).call("GET", "/api/v1/users", params={"limit": USERS_LIMIT})
-        if not answer.ok:
-            return None
-        return [
-            {
-                "username": str(user["username"]),
-                "label": f"{user.get('display_name') or user['username']} ({user['username']})",
-            }
-            for user in answer.json().get("items", [])
-            if user.get("active", True)
-        ]
 
-    users: list[dict[str, str]] | None = await lookups(request).get(request, "users", fetch)
-    return users
+def owner_choices(
+    users: list[dict[str, str]], names: Mapping[str, str], current: Any
+) -> list[dict[str, str]]:
+    """The owner select's options: the active users, and the record's current owner when
+    deactivated (or unknown) so the form keeps it, marked."""
+    owner = str(current or "")
+    if not owner or owner in {u["username"] for u in users}:
+        return users
+    label = f"{names[owner]} (désactivé)" if owner in names else owner
+    return [{"username": owner, "label": label}, *users]
 
 
 ACCOUNT_KEY = "account_id"  # the connection that ties a record to its account
@@ -576,14 +542,22 @@ async def show(
     status: int = 200,
 ) -> web.Response:
     session = web_session(request)
-    by_username = any(
-        f["kind"] == "connection" and f.get("key") == "username" for f in writable(entity)
-    )
-    titles_by_id, options, users = await asyncio.gather(
+    owners = next(
+        (
+            f["name"]
+            for f in writable(entity)
+            if f["kind"] == "connection" and f.get("key") == "username"
+        ),
+        None,
+    )  # the field naming a user by username (an account's owner)
+    titles_by_id, options, users, names = await asyncio.gather(
         connection_titles(request, entity, values, record),
         choices_of(request, entity, values),
-        user_options(request) if by_username else _nothing(),
+        user_options(request) if owners is not None else _nothing(),
+        user_names(request),
     )
+    if users is not None and owners is not None:
+        users = owner_choices(users, names, values.get(owners))
     errors = dict(errors or {})
     targets = {
         f["name"]: entity_named(request, f["target"])
@@ -608,6 +582,7 @@ async def show(
         options=options,
         titles=titles_by_id,
         users=users,
+        user_names=names,
         targets=targets,
         account=form_account(entity, values, record),
         scoped={name: bool(t and account_scoped(t)) for name, t in targets.items()},
@@ -877,8 +852,9 @@ async def refused(
     conflict = None
     errors: dict[str, str] = {}
     if answer.status == 412 and record is not None:
+        by = str(record.get("updated_by") or "")
         conflict = {
-            "by": record.get("updated_by") or "un autre utilisateur",
+            "by": (await user_names(request)).get(by, by) if by else "un autre utilisateur",
             "at": record.get("updated_at"),
             "version": record.get("version"),
         }

@@ -24,7 +24,7 @@ from services.common.meta import pattern_regex
 from ...registry import REGISTRY_KEY
 from ...web import FORWARDED, SETTINGS_KEY, TELEPHONY_KEY
 from ..client import Answer, ApiError, api
-from ..lookups import picklist
+from ..lookups import picklist, user_names
 from ..render import date_fr, datetime_fr, money_fr, number_fr, page, percent_fr, phone_fr
 from ..session import web_session
 
@@ -196,7 +196,7 @@ def _download(answer: Answer, fallback: str, disposition: str | None = None) -> 
 
 def display(field: dict[str, Any] | None, value: Any, labels: dict[str, str] | None = None) -> str:
     """A value as a French reader reads it, by its field's kind (``labels``: the labels of the
-    codes of a list field's picklist)."""
+    codes of a list field's picklist, or the names of the users an owner field names)."""
     if value is None or value == "" or value == [] or value == {}:
         return "—"
     kind = field.get("kind") if field else None
@@ -217,6 +217,8 @@ def display(field: dict[str, Any] | None, value: Any, labels: dict[str, str] | N
     if kind == "list" and field:
         fixed = {c["code"]: c["label"] for c in field.get("choices") or []}
         return str(fixed.get(value) or (labels or {}).get(str(value)) or value)
+    if kind == "connection" and field and field.get("key") == "username":
+        return str((labels or {}).get(str(value)) or value)
     if kind == "address" and isinstance(value, dict):
         town = " ".join(str(value[p]) for p in ("postal_code", "city") if value.get(p))
         parts = [value.get("street"), town, value.get("country")]
@@ -398,7 +400,9 @@ async def audit_trail(request: web.Request) -> web.Response:
     lists = sorted(
         {str(f["picklist"]) for f in entity["fields"] if f["kind"] == "list" and f.get("picklist")}
     )
-    found = await asyncio.gather(*(picklist(request, name) for name in lists))
+    found, names = await asyncio.gather(
+        asyncio.gather(*(picklist(request, name) for name in lists)), user_names(request)
+    )
     labels = {
         name: {str(v.get("code")): str(v.get("label") or v.get("code")) for v in values}
         for name, values in zip(lists, found, strict=True)
@@ -410,6 +414,8 @@ async def audit_trail(request: web.Request) -> web.Response:
             name = str(change.get("field", ""))
             field = fields.get(name)
             codes = labels.get(str(field.get("picklist"))) if field else None
+            if field and field["kind"] == "connection" and field.get("key") == "username":
+                codes = names  # an owner: who, by name
             changes.append(
                 {
                     "label": field["label"] if field else part_label(fields, name),
@@ -420,7 +426,7 @@ async def audit_trail(request: web.Request) -> web.Response:
         entries.append(
             {
                 "at": item.get("at"),
-                "actor": item.get("actor", ""),
+                "actor": names.get(str(item.get("actor", "")), str(item.get("actor", ""))),
                 "action": ACTIONS.get(item.get("action", ""), str(item.get("action", ""))),
                 "version": item.get("version"),
                 "changes": changes,
