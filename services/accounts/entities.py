@@ -158,7 +158,7 @@ ACCOUNT = Entity(
             max_length=150,
             annotation=Username,
             listed=True,
-            help="Identifiant de l'utilisateur responsable du compte (vous par défaut).",
+            help="Utilisateur responsable du compte, par son identifiant (vous par défaut).",
         ),
         Field("employees", "Effectif", kind="number", annotation=Employees),
         Field("annual_revenue", "Chiffre d'affaires", kind="money", annotation=Revenue),

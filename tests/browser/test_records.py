@@ -122,7 +122,7 @@ async def test_account_with_every_kind_of_field_has_the_right_links(
     await system.click()
     panel = page.locator("#onglet-systeme")
     await expect(panel).to_be_visible()
-    await expect(panel).to_contain_text("admin")
+    await expect(panel).to_contain_text("Administrateur")
     await expect(panel).to_contain_text("Version")
     await shot(page, "fiche-compte-toutes-sortes")
     await assert_accessible(page, "fiche-compte-systeme")
