@@ -69,7 +69,8 @@ async def test_dupliquer_opens_the_copy(
     await assert_accessible(page, "outils-menu")
     await tool(page, "Dupliquer").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Menuiserie Roux (copie)")
-    assert company["id"] not in page.url
+    assert not page.url.split("?")[0].endswith(company["id"])  # the copy's page, not the original's
+    await expect(page.get_by_text("Copie créée à partir de « Menuiserie Roux ».")).to_be_visible()
 
 
 async def test_imprimer_answers_a_pdf(page: Page, platform: Platform, admin: Headers) -> None:

@@ -398,7 +398,7 @@ async def test_an_administrator_changes_a_role_deactivates_and_reactivates(
             {**form, "display_name": "Z", "phone_extension": "31"},
         )
         assert page.status == 412
-        assert "modifié entre-temps par admin" in text_of(page)
+        assert "modifié entre-temps par Administrateur" in text_of(page)  # named, not logged
 
         page = await web.get(f"/admin/utilisateurs/{created['id']}")
         version = re.search(r'name="version" value="(\d+)"', page.text)

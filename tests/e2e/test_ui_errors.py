@@ -125,3 +125,39 @@ async def test_a_sign_in_never_lands_on_an_event_stream(platform: Platform) -> N
         assert page.headers["Location"] == "/crm/accounts/00000000-0000-4000-8000-000000000001"
     finally:
         await web.close()
+
+
+async def test_nobody_puts_their_own_words_on_a_record_page(
+    platform: Platform, admin: dict[str, str]
+) -> None:
+    """The copy's message names its original from the original's id, read through the API: a
+    crafted link cannot make a trusted page say anything else."""
+    status, account, _ = await platform.call(
+        "POST", "/api/v1/accounts", admin, json={"name": "Original Sûr"}
+    )
+    assert status == 201
+    web = WebUser(platform.gateway)
+    try:
+        await web.sign_in()
+        page = await web.get(
+            f"/crm/accounts/{account['id']}", params={"copie_de": "Appelez le 08 99 00 00 00"}
+        )
+        assert page.status == 200
+        assert "08 99 00 00 00" not in page.text
+        page = await web.get(f"/crm/accounts/{account['id']}", params={"copie_de": account["id"]})
+        assert "Copie créée à partir de « Original Sûr »." in page.text
+    finally:
+        await web.close()
+
+
+async def test_a_line_number_in_another_script_is_no_failure(platform: Platform) -> None:
+    web = WebUser(platform.gateway)
+    try:
+        await web.sign_in()
+        await web.get("/crm/quotes/nouveau")
+        page = await web.post(
+            "/crm/quotes/lignes", {"lines-remove": "²", "lines-0-description": "Audit"}
+        )
+        assert page.status < 500, page.text[:300]
+    finally:
+        await web.close()

@@ -29,7 +29,15 @@ from . import pages
 from .client import CLIENT_KEY, TOKEN_SECRET_KEY, ApiError
 from .live import LIVE_FEED_KEY, LiveFeed
 from .render import CSP_KEY, ENV_KEY, environment, page, page_csp
-from .session import WEB_SESSIONS_KEY, WebSessions, is_public, web_auth
+from .session import (
+    WEB_SESSIONS_KEY,
+    WebSessions,
+    clear_cookie,
+    is_public,
+    sign_in_url,
+    wants_stream,
+    web_auth,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PROBLEM_TITLES = {
@@ -122,8 +130,8 @@ async def page_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except ApiError as exc:
         status, detail = exc.answer.status, exc.answer.detail
-        if status == 401:
-            raise web.HTTPSeeOther("/connexion?fin=expiree") from exc
+        if status == 401:  # the session ended meanwhile: as web_auth answers without one
+            return _signed_out(request)
         headers = {}
         if "Retry-After" in exc.answer.headers:
             headers["Retry-After"] = exc.answer.headers["Retry-After"]
@@ -141,6 +149,12 @@ async def page_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         )
     except (asyncio.CancelledError, ConnectionError):
         raise
+    except (aiohttp.ClientError, TimeoutError):  # this gateway's own API did not answer
+        log.warning("page %s %s: the API did not answer", request.method, request.path)
+        return _problem_page(
+            request, 503, "Le service ne répond pas pour l'instant : réessayez dans un instant.",
+            {"Retry-After": "5"},
+        )  # fmt: skip
     except Exception:
         log.exception("page %s %s failed", request.method, request.path)
         return _problem_page(
@@ -149,6 +163,17 @@ async def page_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             "Une erreur inattendue est survenue ; elle est consignée. Réessayez, ou revenez "
             "à la page précédente.",
         )
+
+
+def _signed_out(request: web.Request) -> web.Response:
+    target = sign_in_url(request).replace("/connexion", "/connexion?fin=expiree", 1)
+    target = target.replace("?fin=expiree?", "?fin=expiree&", 1)
+    if request.headers.get("HX-Request") == "true" or wants_stream(request):
+        response = web.Response(status=401, headers={"HX-Redirect": target})
+    else:
+        response = web.Response(status=303, headers={"Location": target})
+    clear_cookie(request, response)
+    return response
 
 
 def _too_large(request: web.Request, text: str) -> str:

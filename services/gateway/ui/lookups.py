@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -39,7 +40,8 @@ class Lookups:
         if kept is not None and kept[0] == generation and now - kept[1] < LOOKUP_SECONDS:
             return kept[2]
         value = await fetch()
-        if cache.generation == generation:  # nothing changed while it was read
+        # Kept if nothing changed while it was read, and only if it was read (None: failed).
+        if value is not None and cache.generation == generation:
             self._kept[key] = (generation, now, value)
         return value
 
@@ -74,6 +76,11 @@ def user_label(entry: Mapping[str, Any]) -> str:
     return str(entry.get("display_name") or "").strip() or str(entry["username"])
 
 
+async def person(request: web.Request, username: object) -> str:
+    """The name pages show for the user ``username`` (their display name, else the username)."""
+    return (await user_names(request)).get(str(username), str(username or ""))
+
+
 async def user_names(request: web.Request) -> dict[str, str]:
     """username → the name pages show (the display name, else the username)."""
     return {str(entry["username"]): user_label(entry) for entry in await directory(request)}
@@ -95,11 +102,20 @@ def entity_named(request: web.Request, name: str) -> dict[str, Any] | None:
     return registry.entity_named(name) if registry is not None else None
 
 
+def _is_id(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 async def titles(request: web.Request, target: str, ids: Iterable[str]) -> dict[str, str]:
     """The title of each record of entity ``target`` named by ``ids`` (those it can read):
-    one read per id, at once."""
+    one read per id, at once. Only ids are read: any other text (a filter's value from the
+    address) never becomes part of an API path."""
     entity = entity_named(request, target)
-    wanted = sorted({i for i in ids if i})
+    wanted = sorted({i for i in ids if i and _is_id(i)})
     if entity is None or not wanted:
         return {}
     client = api(request)

@@ -10,8 +10,8 @@ A kept page is one user's (the variant names the user): it is rendered with mark
 what belongs to one session (its CSRF token, the user's name), put back on each answer. The
 marks are random for each rendering and kept beside the page, never in it, so nobody can
 write them into a record to have another session's token or name put in their place (they
-would have to guess 128 random bits). Only plain GETs are kept: a query string that is not the
-list's own (a message after saving) or an htmx fragment is rendered each time.
+would have to guess 124 random bits). Only plain GETs without a query string are kept: a search, a
+filter, a message after saving or an htmx fragment is rendered each time.
 """
 
 from __future__ import annotations
@@ -28,8 +28,14 @@ from ..web import VIEW_CACHE_KEY
 from .render import CSP_KEY
 from .session import WEB_SESSION_KEY, web_session
 
-MARK_BYTES = 32  # each mark: "m" and 31 random hexadecimal digits
+MARK_BYTES = 32  # each mark: "m" and 31 random hexadecimal digits (124 random bits)
 Render = Callable[[], Awaitable[web.Response]]
+INCOMPLETE_KEY = web.RequestKey("page_incomplete", bool)
+
+
+def incomplete(request: web.Request) -> None:
+    """This page shows less than it should (a service away): answer it, do not keep it."""
+    request[INCOMPLETE_KEY] = True
 
 
 def _marks() -> tuple[str, str]:
@@ -74,7 +80,7 @@ async def kept(request: web.Request, key: str, variant: str, render: Render) -> 
         request[WEB_SESSION_KEY] = session
     if isinstance(response.body, bytes) and response.content_type == "text/html":
         marks = csrf_mark.encode() + name_mark.encode()
-        if response.status == 200:
+        if response.status == 200 and not request.get(INCOMPLETE_KEY):
             cache.store(key, variant, marks + response.body, generation)
         response.body = _personal(request, response.body, *marks_of(marks))
     return response
@@ -92,8 +98,10 @@ async def record_page(request: web.Request, account_id: str, render: Render) -> 
 
 
 async def list_page(request: web.Request, render: Render) -> web.Response:
-    """A list page, kept under its address until any record changes (whole pages only: an
-    htmx fragment carries headers of its own, such as the address to show)."""
-    if request.headers.get("HX-Request"):
+    """A list's default view, kept until any record changes. A search, a filter or another
+    page is rendered each time: kept, any query string would be a new entry, and a reader
+    could push everyone's 360° views out of the cache. An htmx fragment carries headers of
+    its own (the address to show): rendered too."""
+    if request.query_string or request.headers.get("HX-Request"):
         return await render()
-    return await kept(request, EVERY_RECORD, request.path_qs, render)
+    return await kept(request, EVERY_RECORD, request.path, render)

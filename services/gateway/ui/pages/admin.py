@@ -7,6 +7,7 @@ shown next to the field it names, with the rest of the input kept.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from ...registry import REGISTRY_KEY
 from ...web import declared_owner
 from .. import versions
 from ..client import Answer, ApiError, api
+from ..lookups import person
 from ..render import datetime_fr, page
 from ..session import web_session
 from .me import (
@@ -194,7 +196,8 @@ async def _conflict(request: web.Request, values: Mapping[str, Any] | None) -> w
     """A write made over someone else's: who changed the user and when, their values shown."""
     record = await api(request).get(_user_path(request))
     message = (
-        f"Cet utilisateur a été modifié entre-temps par {record.get('updated_by')} le "
+        "Cet utilisateur a été modifié entre-temps par "
+        f"{await person(request, record.get('updated_by'))} le "
         f"{datetime_fr(record.get('updated_at'))} : voici sa fiche à jour. Refaites votre "
         "modification."
     )
@@ -286,12 +289,22 @@ async def user_activation(request: web.Request) -> web.Response:
     )
 
 
+def _is_own(request: web.Request) -> bool:
+    """The user of the address is the one signed in (whatever the id's spelling)."""
+    try:
+        return uuid.UUID(request.match_info["id"]) == uuid.UUID(
+            web_session(request).identity.user_id
+        )
+    except ValueError:
+        return False
+
+
 @routes.post("/admin/utilisateurs/{id}/mot-de-passe")
 async def user_password(request: web.Request) -> web.Response:
     require_admin(request)
     form = await read_form(request)
     errors = password_form_errors(form, current=False)
-    if request.match_info["id"] == web_session(request).identity.user_id:
+    if _is_own(request):
         # One's own needs the current password (checked and throttled like a sign-in): the
         # API is not even asked here, so no attempt is counted against its user name.
         errors = {"form": "Pour votre propre mot de passe, passez par « Mon profil »."}
@@ -319,7 +332,7 @@ async def end_user_sessions(request: web.Request) -> web.Response:
         raise redirect("/connexion?fin=expiree")
     if not answer.ok:
         raise ApiError(answer)
-    if request.match_info["id"] == web_session(request).identity.user_id:
+    if _is_own(request):
         raise redirect("/connexion?fin=expiree")
     raise _back(request, "sessions")
 

@@ -315,7 +315,7 @@ async def edit_lines(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     _, values, _ = records.parse_form(entity, form)
     removed = str(form.get("lines-remove", ""))
-    lines = typed_lines(form, int(removed) if removed.isdigit() else None)
+    lines = typed_lines(form, int(removed) if re.fullmatch(r"[0-9]{1,4}", removed) else None)
     if "lines-add" in form or not lines:
         lines.append({"added": True})
     values["lines"] = lines

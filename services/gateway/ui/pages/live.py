@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import web
 
@@ -180,6 +181,11 @@ class Stream:
                     await self.send(": toujours là\n\n")
         except ConnectionError:
             return self.response  # the browser left
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The record could not be read again (the API away): the stream ends, the browser
+            # comes back later (its EventSource retries) — never an error page on a stream.
+            log.warning("live stream of %s ended: %s", self.request.path, type(exc).__name__)
+            return self.response
         except ApiError as exc:
             if exc.answer.status == 401:  # the session ended while the record was read
                 await self._quietly("event: ended\ndata: {}\n\n")

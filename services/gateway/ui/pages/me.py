@@ -15,6 +15,7 @@ from multidict import MultiDictProxy
 
 from .. import versions
 from ..client import Answer, ApiError, api
+from ..lookups import person
 from ..render import datetime_fr, page
 from ..session import web_session
 
@@ -164,7 +165,8 @@ async def save_profile(request: web.Request) -> web.Response:
             me=me,
             errors={
                 "form": (
-                    f"Votre profil a été modifié entre-temps par {me.get('updated_by')} le "
+                    "Votre profil a été modifié entre-temps par "
+                    f"{await person(request, me.get('updated_by'))} le "
                     f"{datetime_fr(me.get('updated_at'))} : voici ce qu'il contient maintenant. "
                     "Refaites votre modification."
                 )

@@ -322,10 +322,13 @@ def create_body(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def picklist_values(request: web.Request, name: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = await lookups(request).get(
-        request, f"picklist:{name}", lambda: picklist(request, name)
+    async def fetch() -> list[dict[str, Any]] | None:
+        return await picklist(request, name) or None  # none read: not kept, read next time
+
+    found: list[dict[str, Any]] | None = await lookups(request).get(
+        request, f"picklist:{name}", fetch
     )
-    return found
+    return found or []
 
 
 async def choices_of(
@@ -747,13 +750,17 @@ async def show_record(request: web.Request) -> web.Response:
 
 async def render_record(request: web.Request, entity: dict[str, Any]) -> web.Response:
     record, view = await load(request, entity, record_id(request))
+    if view is not None and view.get("unavailable"):
+        pagecache.incomplete(request)  # a tab says its service is away: not kept
     message = None
     if "enregistree" in request.query:
         message = "Fiche enregistrée."
     elif "inchangee" in request.query:
         message = "Aucune modification à enregistrer : la fiche est inchangée."
-    elif request.query.get("copie_de"):  # pages/tools.py duplicate
-        message = f"Copie créée à partir de « {request.query['copie_de'][:200]} »."
+    elif request.query.get("copie_de"):  # pages/tools.py duplicate: the original's id
+        source = await titles(request, entity["name"], [request.query["copie_de"]])
+        original = next(iter(source.values()), None)  # only an id it can read is named
+        message = f"Copie créée à partir de « {original} »." if original else "Copie créée."
     return await show(
         request, entity, record, values_of(entity, record), view=view, message=message
     )

@@ -283,8 +283,7 @@ async def duplicate(request: web.Request) -> web.Response:
     if not answer.ok:
         raise ApiError(answer)
     copy = answer.json()
-    original = await _record(request, entity, record_id)
-    source = urlencode({"copie_de": title_of(entity, original)[:200]})
+    source = urlencode({"copie_de": str(record_id)})  # an id: the page reads its title itself
     raise web.HTTPSeeOther(f"/crm/{entity['collection']}/{copy['id']}?{source}")
 
 

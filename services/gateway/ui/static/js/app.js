@@ -17,7 +17,8 @@ document.addEventListener("click", (event) => {
   });
 });
 
-// An htmx request the server refused because the session ended: go to the sign-in page.
+// An htmx request the server could not answer (5xx): say so in the live region. (A session that
+// ended is answered 401 with HX-Redirect, which htmx follows by itself.)
 document.addEventListener("htmx:responseError", (event) => {
   const live = document.getElementById("live-region");
   if (live && event.detail.xhr.status >= 500) {
