@@ -4,6 +4,7 @@ tests/browser drive a real chromium)."""
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,25 @@ import aiohttp
 from tests.support import ADMIN_PASSWORD
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def text_of(page: Page | str) -> str:
+    """A page's text as read: tags dropped, entities decoded, French spaces (thin, no-break)
+    as plain ones, spaces folded."""
+    raw = page if isinstance(page, str) else page.text
+    plain = html.unescape(re.sub(r"<[^>]+>", " ", raw))
+    return " ".join(plain.replace("\u202f", " ").replace("\u00a0", " ").split())
+
+
+def input_value(text: str, input_id: str) -> str:
+    """What the input (or textarea) ``input_id`` of a page shows."""
+    tag = re.search(rf'<(?:input|textarea)[^>]*id="{input_id}"[^>]*>', text)
+    assert tag, f"no input {input_id}"
+    if tag.group(0).startswith("<textarea"):
+        after = text[tag.end() :]
+        return html.unescape(after[: after.index("</textarea>")])
+    found = re.search(r'value="([^"]*)"', tag.group(0))
+    return html.unescape(found.group(1)) if found else ""
 
 
 @dataclass

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.platform import Platform
-from tests.ui_support import Page, WebUser
+from tests.ui_support import Page, WebUser, input_value, text_of
 
 PASSWORD = "Un-mot-de-passe-solide-1"
 PARIS = ZoneInfo("Europe/Paris")
@@ -47,22 +47,6 @@ async def read(platform: Platform, admin: Headers, path: str) -> dict[str, Any]:
     status, body, _ = await platform.call("GET", path, admin)
     assert status == 200, body
     return body  # type: ignore[no-any-return]
-
-
-def text_of(page: Page) -> str:
-    """The page's text, French spaces (thin, no-break) as plain ones."""
-    plain = re.sub(r"<[^>]+>", " ", page.text)
-    return " ".join(html.unescape(plain).replace("\u202f", " ").replace("\u00a0", " ").split())
-
-
-def input_value(text: str, input_id: str) -> str:
-    tag = re.search(rf'<(?:input|textarea)[^>]*id="{input_id}"[^>]*>', text)
-    assert tag, f"no input {input_id}"
-    if tag.group(0).startswith("<textarea"):
-        after = text[tag.end() :]
-        return html.unescape(after[: after.index("</textarea>")])
-    found = re.search(r'value="([^"]*)"', tag.group(0))
-    return html.unescape(found.group(1)) if found else ""
 
 
 def actions(page: Page) -> set[str]:

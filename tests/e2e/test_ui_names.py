@@ -14,16 +14,10 @@ import pytest
 
 from tests.platform import Platform
 from tests.support import eventually
-from tests.ui_support import Page, WebUser
+from tests.ui_support import WebUser, text_of
 
 PASSWORD = "Un-mot-de-passe-solide-1"
 Headers = dict[str, str]
-
-
-def text_of(page: Page | str) -> str:
-    """The page's text, tags dropped and entities decoded, spaces collapsed."""
-    raw = page if isinstance(page, str) else page.text
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", raw)).split())
 
 
 async def new_user(

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.platform import Platform
-from tests.ui_support import WebUser
+from tests.ui_support import WebUser, input_value
 
 PASSWORD = "Un-mot-de-passe-solide-1"
 Headers = dict[str, str]
@@ -49,16 +49,6 @@ def field_block(text: str, name: str) -> str:
     start = text.index(f'id="fld-{name}"')
     following = text.find('id="fld-', start + 10)
     return text[start : following if following > 0 else len(text)]
-
-
-def input_value(text: str, input_id: str) -> str:
-    tag = re.search(rf'<(?:input|textarea)[^>]*id="{input_id}"[^>]*>', text)
-    assert tag, f"no input {input_id}"
-    if tag.group(0).startswith("<textarea"):
-        after = text[tag.end() :]
-        return html.unescape(after[: after.index("</textarea>")])
-    found = re.search(r'value="([^"]*)"', tag.group(0))
-    return html.unescape(found.group(1)) if found else ""
 
 
 class FormReader(HTMLParser):

@@ -26,7 +26,7 @@ from services.gateway.ui.pages.tools import APPROXIMATE, approximate, call_stage
 from services.gateway.ui.render import environment
 from tests.platform import Platform
 from tests.support import TELEPHONY_SECRET, eventually, word_template
-from tests.ui_support import WebUser
+from tests.ui_support import WebUser, text_of
 
 Headers = dict[str, str]
 
@@ -49,12 +49,6 @@ async def account(platform: Platform, headers: Headers, **fields: Any) -> dict[s
     body = {"name": f"Société {uuid.uuid4().hex[:6]}", **fields}
     created: dict[str, Any] = await made(platform, headers, "/api/v1/accounts", body)
     return created
-
-
-def text_of(page_html: str) -> str:
-    """The page's text as read, tags dropped and spaces folded."""
-    plain = html.unescape(re.sub(r"<[^>]+>", " ", page_html))
-    return re.sub(r"\s+", " ", plain.replace("\u202f", " ").replace("\u00a0", " "))
 
 
 def tools_of(page_html: str) -> dict[str, bool]:
