@@ -161,3 +161,16 @@ async def test_a_line_number_in_another_script_is_no_failure(platform: Platform)
         assert page.status < 500, page.text[:300]
     finally:
         await web.close()
+
+
+async def test_a_step_of_another_kind_of_document_does_not_exist(platform: Platform) -> None:
+    """An invoice is never "accepted" (the workflow's table, pages/documents.py ACTIONS)."""
+    web = WebUser(platform.gateway)
+    try:
+        await web.sign_in()
+        await web.get("/crm/invoices")
+        page = await web.post("/crm/invoices/00000000-0000-4000-8000-000000000002/accepter", {})
+        assert page.status == 404
+        assert "Cette action n'existe pas pour cette fiche." in page.text
+    finally:
+        await web.close()

@@ -101,11 +101,15 @@ def lines_from_form(form: MultiDictProxy[Any]) -> list[dict[str, Any]]:
 
 # -- The workflow ----------------------------------------------------------------------------
 
-# page action → (collection, API verb, confirmation code, where the answer leads)
-QUOTE_ACTIONS = {
-    "envoyer": ("send", "envoye"),
-    "accepter": ("accept", "accepte"),
-    "refuser": ("refuse", "refuse"),
+# (collection, page action) → (API verb, confirmation code, where the answer leads: None for
+# the record itself, else the collection of the record the API made: an invoice, a credit note)
+ACTIONS: dict[tuple[str, str], tuple[str, str, str | None]] = {
+    ("quotes", "envoyer"): ("send", "envoye", None),
+    ("quotes", "accepter"): ("accept", "accepte", None),
+    ("quotes", "refuser"): ("refuse", "refuse", None),
+    ("quotes", "facturer"): ("invoice", "facture", "invoices"),
+    ("invoices", "emettre"): ("issue", "emise", None),
+    ("invoices", "avoir"): ("credit-note", "avoir", "invoices"),
 }
 REFUSAL_TITLES = {
     409: "Action impossible dans cet état",
@@ -152,35 +156,23 @@ def _record_id(request: web.Request) -> str:
     return request.match_info["id"]
 
 
-@routes.post(r"/crm/quotes/{id}/{action:envoyer|accepter|refuser}")
-async def move_quote(request: web.Request) -> web.StreamResponse:
+@routes.post(
+    r"/crm/{collection:quotes|invoices}/{id}/{action:envoyer|accepter|refuser|facturer|emettre|avoir}"
+)
+async def document_action(request: web.Request) -> web.StreamResponse:
+    """A step of the workflow (ACTIONS): the API's answer, then the record it leads to."""
     _writer(request)
-    quote_id = _record_id(request)
-    verb, code = QUOTE_ACTIONS[request.match_info["action"]]
-    answer = await api(request).call("POST", _api_path("quotes", quote_id, verb))
+    collection, record_id = request.match_info["collection"], _record_id(request)
+    step = ACTIONS.get((collection, request.match_info["action"]))
+    if step is None:  # an invoice cannot be "accepted"
+        raise web.HTTPNotFound(text="Cette action n'existe pas pour cette fiche.")
+    verb, code, made = step
+    answer = await api(request).call("POST", _api_path(collection, record_id, verb))
     if not answer.ok:
-        return _refused(request, answer, _record_path("quotes", quote_id))
-    raise _done("quotes", quote_id, code)
-
-
-@routes.post("/crm/quotes/{id}/facturer")
-async def invoice_quote(request: web.Request) -> web.StreamResponse:
-    _writer(request)
-    quote_id = _record_id(request)
-    answer = await api(request).call("POST", _api_path("quotes", quote_id, "invoice"))
-    if not answer.ok:
-        return _refused(request, answer, _record_path("quotes", quote_id))
-    raise _done("invoices", str(answer.json()["id"]), "facture")
-
-
-@routes.post("/crm/invoices/{id}/emettre")
-async def issue_invoice(request: web.Request) -> web.StreamResponse:
-    _writer(request)
-    invoice_id = _record_id(request)
-    answer = await api(request).call("POST", _api_path("invoices", invoice_id, "issue"))
-    if not answer.ok:
-        return _refused(request, answer, _record_path("invoices", invoice_id))
-    raise _done("invoices", invoice_id, "emise")
+        return _refused(request, answer, _record_path(collection, record_id))
+    if made is None:
+        raise _done(collection, record_id, code)
+    raise _done(made, str(answer.json()["id"]), code)
 
 
 def payment_time(typed: str, today: date, issued: date | None) -> tuple[datetime | None, str]:
