@@ -10,7 +10,7 @@ from yarl import URL
 
 from tests.platform import Platform
 from tests.support import ADMIN_PASSWORD
-from tests.ui_support import WebUser
+from tests.ui_support import WebUser, text_of
 
 
 async def test_an_upload_over_the_limit_is_refused_in_french_and_nothing_is_kept(
@@ -171,6 +171,6 @@ async def test_a_step_of_another_kind_of_document_does_not_exist(platform: Platf
         await web.get("/crm/invoices")
         page = await web.post("/crm/invoices/00000000-0000-4000-8000-000000000002/accepter", {})
         assert page.status == 404
-        assert "Cette action n'existe pas pour cette fiche." in page.text
+        assert "Cette action n'existe pas pour cette fiche." in text_of(page)
     finally:
         await web.close()
