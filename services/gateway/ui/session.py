@@ -295,3 +295,13 @@ async def check_csrf(request: web.Request, session: WebSession) -> None:
 
 def web_session(request: web.Request) -> WebSession:
     return request[WEB_SESSION_KEY]
+
+
+READ_ONLY_REFUSAL = "Votre rôle ne permet que la consultation."
+
+
+def require_writer(request: web.Request) -> None:
+    """A read-only user's write is refused here (403), before the page asks anything of the
+    API, which would refuse it too."""
+    if not web_session(request).can_write:
+        raise web.HTTPForbidden(text=READ_ONLY_REFUSAL)

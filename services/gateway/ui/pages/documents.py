@@ -22,7 +22,7 @@ from multidict import MultiDictProxy
 
 from ..client import Answer, ApiError, api
 from ..render import PARIS, date_fr, page
-from ..session import web_session
+from ..session import require_writer
 
 routes = web.RouteTableDef()
 
@@ -147,11 +147,6 @@ def _refused(request: web.Request, answer: Answer, back: str) -> web.Response:
     )
 
 
-def _writer(request: web.Request) -> None:
-    if not web_session(request).can_write:
-        raise web.HTTPForbidden(text="Votre rôle ne permet que la consultation.")
-
-
 def _record_id(request: web.Request) -> str:
     return request.match_info["id"]
 
@@ -161,7 +156,7 @@ def _record_id(request: web.Request) -> str:
 )
 async def document_action(request: web.Request) -> web.StreamResponse:
     """A step of the workflow (ACTIONS): the API's answer, then the record it leads to."""
-    _writer(request)
+    require_writer(request)
     collection, record_id = request.match_info["collection"], _record_id(request)
     step = ACTIONS.get((collection, request.match_info["action"]))
     if step is None:  # an invoice cannot be "accepted"
@@ -202,7 +197,7 @@ def payment_time(typed: str, today: date, issued: date | None) -> tuple[datetime
 
 @routes.post("/crm/invoices/{id}/paiement")
 async def pay_invoice(request: web.Request) -> web.StreamResponse:
-    _writer(request)
+    require_writer(request)
     invoice_id = _record_id(request)
     back = _record_path("invoices", invoice_id)
     form = await request.post()
@@ -234,7 +229,7 @@ async def pay_invoice(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/crm/invoices/{id}/avoir")
 async def credit_note(request: web.Request) -> web.StreamResponse:
-    _writer(request)
+    require_writer(request)
     invoice_id = _record_id(request)
     answer = await api(request).call("POST", _api_path("invoices", invoice_id, "credit-note"))
     if not answer.ok:

@@ -40,7 +40,7 @@ from .. import pagecache, versions
 from ..client import Answer, ApiError, api
 from ..lookups import directory, entity_named, lookups, picklist, titles, user_label, user_names
 from ..render import PARIS, crm_entities, date_fr, money_fr, number_fr, page, phone_fr, render
-from ..session import web_session
+from ..session import require_writer, web_session
 from . import documents, tools
 
 routes = web.RouteTableDef()
@@ -782,8 +782,7 @@ async def save_record(request: web.Request) -> web.Response:
         return await show(
             request, entity, record, values, view=view, picking=picking, version=version
         )
-    if not web_session(request).can_write:  # the API's refusal, before the version's
-        raise web.HTTPForbidden(text="Votre rôle ne permet que la consultation.")
+    require_writer(request)  # the API's refusal, before the version's
     headers = versions.if_match(version)
     if headers is None:  # without it the API would write over any newer version: refused
         record, view = await load(request, entity, rid)

@@ -26,7 +26,7 @@ from ...web import FORWARDED, SETTINGS_KEY, TELEPHONY_KEY
 from ..client import Answer, ApiError, api
 from ..lookups import picklist, user_names
 from ..render import date_fr, datetime_fr, money_fr, number_fr, page, percent_fr, phone_fr
-from ..session import web_session
+from ..session import require_writer, web_session
 
 routes = web.RouteTableDef()
 
@@ -164,11 +164,6 @@ def _tool(request: web.Request, entity: dict[str, Any], record: dict[str, Any], 
         raise web.HTTPNotFound(text="Cet outil n'existe pas pour cette fiche.")
 
 
-def _check_write(request: web.Request) -> None:
-    if not web_session(request).can_write:
-        raise web.HTTPForbidden(text=READONLY)
-
-
 def _context(entity: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
     return {
         "entity": entity,
@@ -277,7 +272,7 @@ def _line(line: dict[str, Any]) -> str:
 @routes.post("/crm/{collection}/{id}/dupliquer")
 async def duplicate(request: web.Request) -> web.Response:
     entity, record_id = _entity(request), _record_id(request)
-    _check_write(request)
+    require_writer(request)
     path = f"/api/v1/{entity['collection']}/{record_id}/duplicate"
     answer = await api(request).call("POST", path)
     if not answer.ok:
@@ -332,7 +327,7 @@ async def merge_form(request: web.Request) -> web.Response:
 @routes.post("/crm/{collection}/{id}/fusionner")
 async def merge(request: web.Request) -> web.StreamResponse:
     entity, record_id = _entity(request), _record_id(request)
-    _check_write(request)
+    require_writer(request)
     form = await request.post()
     chosen, output = str(form.get("template_id", "")), str(form.get("format", "docx"))
     errors: dict[str, str] = {}
@@ -574,7 +569,7 @@ async def call_form(request: web.Request) -> web.Response:
 @routes.post("/crm/{collection}/{id}/appeler")
 async def call(request: web.Request) -> web.Response:
     entity, record_id = _entity(request), _record_id(request)
-    _check_write(request)
+    require_writer(request)
     form = await request.post()
     typed = str(form.get("number", "")).strip()[:40]
     choice = str(form.get("choice", "")).strip()[:200]  # "number|contact id" from the list
