@@ -58,6 +58,7 @@ ACTION = Entity(
     name="action",
     collection="actions",
     label="Action",
+    feminine=True,
     plural="Actions",
     title_field="subject",
     fields=(
@@ -139,6 +140,7 @@ OPPORTUNITY = Entity(
     name="opportunity",
     collection="opportunities",
     label="Affaire",
+    feminine=True,
     plural="Affaires",
     fields=(
         Field("name", "Affaire", "text", required=True, max_length=255, listed=True),

@@ -336,6 +336,7 @@ class Entity:
     rules: type[BaseModel] | None = None  # a base model with the rules between fields
     audited: bool = True
     lock: Lock | None = None  # when a saved record no longer changes
+    feminine: bool = False  # the label's gender: "Nouvelle affaire", "Nouveau compte"
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.fields]
@@ -399,6 +400,7 @@ class Entity:
             "service": service,
             "label": self.label,
             "plural": self.plural,
+            "feminine": self.feminine,
             "title_field": self.title_field,
             "fields": [f.public() for f in self.fields],
             "sorts": list(self.sorts),

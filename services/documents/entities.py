@@ -157,6 +157,7 @@ INVOICE = Entity(
     name="invoice",
     collection="invoices",
     label="Facture",
+    feminine=True,
     plural="Factures",
     title_field="number",
     fields=(

@@ -196,6 +196,9 @@ class EntityDeclaration(Open):
     service: str = Field(description="Le service qui la garde (gateway : les utilisateurs)")
     label: str
     plural: str
+    feminine: bool = Field(
+        False, description="Le genre du libellé : « Nouvelle affaire », « Nouveau compte »"
+    )
     title_field: str
     fields: list[FieldDeclaration]
     sorts: list[str]

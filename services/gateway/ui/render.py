@@ -88,6 +88,11 @@ def page_csp(tiles_origin: str | None) -> str:
     )
 
 
+def new_label(entity: Mapping[str, Any]) -> str:
+    """ "Nouveau compte", "Nouvelle affaire": from the declaration's gender."""
+    return f"{'Nouvelle' if entity.get('feminine') else 'Nouveau'} {str(entity['label']).lower()}"
+
+
 def crm_entities(request: web.Request) -> list[dict[str, Any]]:
     """The CRM menu: the account, then each entity with a 360° tab, in the tabs' order."""
     registry = request.app.get(REGISTRY_KEY)

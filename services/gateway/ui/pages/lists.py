@@ -24,7 +24,7 @@ from ...registry import REGISTRY_KEY
 from .. import pagecache
 from ..client import ApiError, api
 from ..lookups import directory, picklist, titles, user_label
-from ..render import PARIS, number_fr, page, render
+from ..render import PARIS, new_label, number_fr, page, render
 from ..session import web_session
 
 routes = web.RouteTableDef()
@@ -40,13 +40,6 @@ SHOWN_KINDS = frozenset(
     )
 )  # fmt: skip
 NUMERIC_KINDS = frozenset(("number", "decimal", "money", "percent"))
-# French nouns of entity labels that are feminine ("Nouvelle affaire", not "Nouveau").
-FEMININE = frozenset(
-    (
-        "action", "affaire", "facture", "opportunité", "tâche", "note", "demande", "commande",
-        "société", "entreprise", "campagne", "relance", "fiche", "liste", "personne",
-    )
-)  # fmt: skip
 # The parts of an address a list can be sorted by (as the record's form names them).
 ADDRESS_PARTS = {"street": "Rue", "postal_code": "Code postal", "city": "Ville", "country": "Pays"}
 INPUT_TYPES = {"phone": "tel", "number": "number", "date": "date", "datetime": "datetime-local"}
@@ -77,13 +70,6 @@ class FilterInput:
     target: str | None = None
     linked: tuple[str, str] | None = None  # a connection's value: (href, title)
     remove: str = ""  # the view without this filter
-
-
-def new_label(entity: Mapping[str, Any]) -> str:
-    """ "Nouveau compte", "Nouvelle affaire"."""
-    label = str(entity["label"]).lower()
-    first = label.split()[0] if label.split() else label
-    return f"{'Nouvelle' if first in FEMININE else 'Nouveau'} {label}"
 
 
 def count_text(total: int, capped: bool, entity: Mapping[str, Any]) -> str:

@@ -39,7 +39,17 @@ from services.common.entities import ADDRESS_FIELDS
 from .. import pagecache, versions
 from ..client import Answer, ApiError, api
 from ..lookups import directory, entity_named, lookups, picklist, titles, user_label, user_names
-from ..render import PARIS, crm_entities, date_fr, money_fr, number_fr, page, phone_fr, render
+from ..render import (
+    PARIS,
+    crm_entities,
+    date_fr,
+    money_fr,
+    new_label,
+    number_fr,
+    page,
+    phone_fr,
+    render,
+)
 from ..session import require_writer, web_session
 from . import documents, tools
 
@@ -64,15 +74,6 @@ _HOST_LIKE = re.compile(r"^[\w-]+(\.[\w-]+)+(:\d+)?([/?#]\S*)?$")
 _INTEGER = re.compile(r"^\d+$")
 _DECIMAL = re.compile(r"^\d+(\.\d+)?$")
 # The heading of a new record (French nouns have a gender the declarations do not carry).
-NEW_TITLES = {
-    "account": "Nouveau compte",
-    "contact": "Nouveau contact",
-    "action": "Nouvelle action",
-    "opportunity": "Nouvelle affaire",
-    "project": "Nouveau projet",
-    "quote": "Nouveau devis",
-    "invoice": "Nouvelle facture",
-}
 MESSAGES = {
     "number": "Saisissez un nombre entier (ex. 1 500).",
     "percent": "Saisissez un pourcentage entier de 0 à 100 (ex. 25).",
@@ -580,7 +581,7 @@ async def show(
         tools=tools.available(request, entity, record),
         conflict=conflict,
         message=message,
-        new_title=NEW_TITLES.get(entity["name"], f"Nouvelle fiche : {entity['label'].lower()}"),
+        new_title=new_label(entity),
         fields=form_fields(entity),
         options=options,
         titles=titles_by_id,
