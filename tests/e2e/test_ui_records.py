@@ -653,3 +653,26 @@ async def test_an_empty_system_link_is_not_shown(
     assert page.status == 200
     assert "Facture annulée" not in page.text
     assert "Compte" in page.text  # the links it has are shown
+
+
+async def test_a_date_no_one_may_change_reads_in_french(
+    platform: Platform, admin: Headers, web: WebUser
+) -> None:
+    """An issued invoice's due date is text ("29/12/2026"), not a disabled date input that
+    shows the browser's own format."""
+    account = await made(platform, admin, "/api/v1/accounts", {"name": f"Échue {uuid.uuid4()}"})
+    body = {
+        "account_id": account["id"],
+        "due_date": "2026-12-29",
+        "lines": [{"description": "Audit", "quantity": "1", "unit_price": "10", "vat_rate": "20"}],
+    }
+    invoice = await made(platform, admin, "/api/v1/invoices", body)
+    status, _, _ = await platform.call("POST", f"/api/v1/invoices/{invoice['id']}/issue", admin)
+    assert status == 200
+    page = await web.get(f"/crm/invoices/{invoice['id']}")
+    assert page.status == 200
+    assert "29/12/2026" in field_block(page.text, "due_date")
+    assert 'type="date"' not in field_block(page.text, "due_date")
+    draft = await made(platform, admin, "/api/v1/invoices", {"account_id": account["id"]})
+    page = await web.get(f"/crm/invoices/{draft['id']}")
+    assert 'type="date"' in field_block(page.text, "due_date")  # a draft's is still an input
